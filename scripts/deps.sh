@@ -1,0 +1,18 @@
+#!/bin/sh
+# Installs the Debian packages vibeec needs to build and test; idempotent:
+# does nothing when they are all present. Set VIBEE_NO_APT=1 to skip.
+set -e
+PKGS="build-essential cmake pkg-config libprotobuf-c-dev protobuf-c-compiler
+libonnx-dev libonnx-testdata llvm-16-tools python3-numpy python3-protobuf"
+[ "${VIBEE_NO_APT:-0}" = 1 ] && exit 0
+missing=""
+for p in $PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps.sh: installing:$missing"
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends $missing
