@@ -9,10 +9,18 @@ missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
-echo "deps.sh: installing:$missing"
-SUDO=""
-[ "$(id -u)" = 0 ] || SUDO=sudo
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends $missing
+if [ -n "$missing" ]; then
+  echo "deps.sh: installing:$missing"
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends $missing
+fi
+# ONNX Runtime (the reference and the speed to beat) and onnx, from PyPI, for
+# the python3 on PATH: used by the sample cross-check and bench/.
+PY=${PYTHON:-python3}
+if ! $PY -c "import onnxruntime, onnx, numpy" 2>/dev/null; then
+  echo "deps.sh: pip installing onnxruntime onnx numpy"
+  $PY -m pip install -q onnxruntime onnx numpy || echo "deps.sh: pip install failed; ORT checks will be skipped"
+fi

@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""Run the ONNX backend node tests (Debian libonnx-testdata) through vibeec
+and vibee-run, and compare the outcome of every test with the checked-in
+expectations file: a test listed there is expected to fail (with the reason
+given); any other test must pass. An unexpected pass or failure fails the run.
+
+usage: run_node_tests.py --vibeec B --vibee-run R [--root DIR] [--expect F]
+                         [--jobs N] [--update] [--filter SUBSTR]
+"""
+import argparse, concurrent.futures as cf, os, re, shutil, subprocess, sys, tempfile
+
+def first_line(s):
+    for line in s.splitlines():
+        line = line.strip()
+        if line:
+            return line
+    return ""
+
+def reason_of(msg):
+    """Shorten an error message into a stable reason for the expectations file."""
+    msg = re.sub(r"^vibee(c|-run): ", "", msg)
+    msg = re.sub(r"^\S+\.(onnx|so|pb): ", "", msg)
+    msg = re.sub(r"node '[^']*' ", "", msg)
+    msg = re.sub(r"\s+", " ", msg)
+    return msg[:160]
+
+def run_test(args, name, workdir):
+    tdir = os.path.join(args.root, name)
+    so = os.path.join(workdir, name + ".so")
+    try:
+        p = subprocess.run([args.vibeec, os.path.join(tdir, "model.onnx"), "-o", so],
+                           capture_output=True, text=True, timeout=args.timeout)
+    except subprocess.TimeoutExpired:
+        return name, False, "compile: timeout"
+    if p.returncode != 0:
+        if p.returncode >= 128 or p.returncode < 0:
+            return name, False, "compile: CRASH (signal)"
+        return name, False, "compile: " + reason_of(first_line(p.stderr))
+    sets = sorted(d for d in os.listdir(tdir) if d.startswith("test_data_set_"))
+    try:
+        for ds in sets:
+            try:
+                p = subprocess.run([args.vibee_run, so, "--data", os.path.join(tdir, ds),
+                                    "--threads", "1"],
+                                   capture_output=True, text=True, timeout=args.timeout)
+            except subprocess.TimeoutExpired:
+                return name, False, "run: timeout"
+            if p.returncode == 1:
+                return name, False, "run: mismatch"
+            if p.returncode != 0:
+                if p.returncode >= 128 or p.returncode < 0:
+                    return name, False, "run: CRASH (signal)"
+                return name, False, "run: " + reason_of(first_line(p.stderr))
+    finally:
+        if os.path.exists(so):
+            os.unlink(so)
+    return name, True, ""
+
+def load_expect(path):
+    exp = {}
+    if os.path.exists(path):
+        for line in open(path):
+            line = line.rstrip("\n")
+            if not line.strip() or line.startswith("#"):
+                continue
+            name, _, why = line.partition(" ")
+            exp[name] = why.strip()
+    return exp
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--vibeec", required=True)
+    ap.add_argument("--vibee-run", required=True)
+    ap.add_argument("--root", default="/usr/share/libonnx-testdata/data/node")
+    ap.add_argument("--expect", default=os.path.join(os.path.dirname(__file__), "expected_failures.txt"))
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--timeout", type=int, default=120)
+    ap.add_argument("--update", action="store_true", help="rewrite the expectations file")
+    ap.add_argument("--filter", default="")
+    args = ap.parse_args()
+    if not os.path.isdir(args.root):
+        print("node tests not found at %s (install libonnx-testdata)" % args.root)
+        return 77
+    names = sorted(n for n in os.listdir(args.root)
+                   if os.path.exists(os.path.join(args.root, n, "model.onnx")) and args.filter in n)
+    exp = load_expect(args.expect)
+    work = tempfile.mkdtemp(prefix="vibee-node-")
+    results = {}
+    try:
+        with cf.ThreadPoolExecutor(max_workers=args.jobs) as ex:
+            for name, ok, why in ex.map(lambda n: run_test(args, n, work), names):
+                results[name] = (ok, why)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    npass = sum(1 for ok, _ in results.values() if ok)
+    if args.update:
+        with open(args.expect, "w") as f:
+            f.write("# ONNX 1.12 node tests (libonnx-testdata) not yet passing, and why.\n")
+            f.write("# Regenerate: tests/node/run_node_tests.py ... --update\n")
+            f.write("# %d of %d tests pass.\n" % (npass, len(results)))
+            for name in sorted(results):
+                ok, why = results[name]
+                if not ok:
+                    f.write("%s %s\n" % (name, why))
+        exp = load_expect(args.expect)
+    passed = failed = skipped = 0
+    crashes = 0
+    for name in sorted(results):
+        ok, why = results[name]
+        if "CRASH" in why or "timeout" in why:
+            crashes += 1
+        if name in exp:
+            if ok:
+                failed += 1
+                print("UNEXPECTED PASS %s (listed: %s)" % (name, exp[name]))
+            else:
+                skipped += 1
+        elif ok:
+            passed += 1
+        else:
+            failed += 1
+            print("UNEXPECTED FAIL %s: %s" % (name, why))
+    print("node tests: %d of %d pass; %d known failures listed in %s"
+          % (npass, len(results), skipped, os.path.basename(args.expect)))
+    if crashes:
+        print("crashes or timeouts: %d" % crashes)
+    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
+    return 1 if failed or (crashes and not args.update) else 0
+
+if __name__ == "__main__":
+    sys.exit(main())
