@@ -7,10 +7,14 @@ import glob
 import os
 import sys
 
-import numpy as np
-import onnx
-import onnxruntime as ort
-from onnx import numpy_helper
+try:
+	import numpy as np
+	import onnx
+	import onnxruntime as ort
+	from onnx import numpy_helper
+except ImportError as e:  # scripts/deps.sh installs them; without them this check is skipped, not passed
+	print("skipped: %s (run scripts/deps.sh)" % e)
+	sys.exit(77)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
