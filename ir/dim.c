@@ -56,9 +56,9 @@ static int64_t fdiv(int64_t a, int64_t b)
 static int apply(int op, int64_t a, int64_t b, int64_t *r)
 {
 	switch (op) {
-	case DX_ADD: *r = a + b; return 0;
-	case DX_SUB: *r = a - b; return 0;
-	case DX_MUL: *r = a * b; return 0;
+	case DX_ADD: return __builtin_add_overflow(a, b, r) ? -1 : 0;
+	case DX_SUB: return __builtin_sub_overflow(a, b, r) ? -1 : 0;
+	case DX_MUL: if (__builtin_mul_overflow(a, b, r)) return -1; return 0;
 	case DX_DIV: if (!b) return -1; *r = fdiv(a, b); return 0;
 	case DX_CDIV: if (!b) return -1; *r = -fdiv(-a, b); return 0;
 	case DX_MOD: if (!b) return -1; *r = a - fdiv(a, b) * b; return 0;
@@ -71,8 +71,8 @@ static int apply(int op, int64_t a, int64_t b, int64_t *r)
 Dim ir_dim_bin(Graph *g, int op, Dim a, Dim b)
 {
 	if (a >= 0 && b >= 0) {
-		int64_t r;
-		if (apply(op, a, b, &r) == 0 && r >= 0)
+		int64_t r;   /* an overflowing product stays an expression; shape rules reject it */
+		if (apply(op, a, b, &r) == 0 && r >= 0 && !(op == DX_MUL && a && r / a != b))
 			return r;
 	}
 	switch (op) {
@@ -86,8 +86,9 @@ Dim ir_dim_bin(Graph *g, int op, Dim a, Dim b)
 		if (a < 0 && b < 0 && a > b) { Dim t = a; a = b; b = t; }  /* canonical order */
 		if (b >= 0 && a < 0) {   /* (x*c1)*c2 -> x*(c1*c2) */
 			DimExpr *x = &g->dim[DIM_IDX(a)];
-			if (x->op == DX_MUL && x->b >= 0)
-				return ir_dim_bin(g, DX_MUL, x->a, x->b * b);
+			int64_t c;
+			if (x->op == DX_MUL && x->b >= 0 && !__builtin_mul_overflow(x->b, b, &c))
+				return ir_dim_bin(g, DX_MUL, x->a, c);
 		}
 		break;
 	case DX_DIV:

@@ -94,7 +94,8 @@ double dt_load_f(int dt, const void *p, size_t i)
 	case DT_U32: return ((const uint32_t *)p)[i];
 	case DT_U16: return ((const uint16_t *)p)[i];
 	case DT_U8: case DT_BOOL: return ((const uint8_t *)p)[i];
-	default: return (double)dt_load_i(dt, p, i);
+	case DT_I8: case DT_I16: case DT_I32: case DT_I64: return (double)dt_load_i(dt, p, i);
+	default: return 0;   /* no numeric value (undef, string, complex) */
 	}
 }
 
@@ -110,6 +111,8 @@ int64_t dt_load_i(int dt, const void *p, size_t i)
 	case DT_U32: return ((const uint32_t *)p)[i];
 	case DT_U64: return (int64_t)((const uint64_t *)p)[i];
 	default: {
+		if (!dt_is_float(dt))
+			return 0;
 		double v = dt_load_f(dt, p, i);
 		if (v != v) return 0;
 		if (v >= 9.2233720368547758e18) return INT64_MAX;

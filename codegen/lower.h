@@ -1,0 +1,66 @@
+/* Internal interface of the graph -> kernel-IR lowering (lower*.c). */
+#ifndef VIBEE_LOWER_H
+#define VIBEE_LOWER_H
+#include "kir.h"
+
+/* Result of one op's loop lowering. */
+enum { LW_OK = 0, LW_CALL = 1 /* not handled: make a CALL kernel */, LW_ERR = 2 };
+
+typedef struct Low {
+	Graph *g;
+	KProg *p;
+	Diag *d;
+	uint32_t nid;        /* node being lowered */
+} Low;
+
+/* A loop nest over an output shape. Adjacent dims are merged into one loop
+ * when every operand allows it (nest_build with operands); gvar[i] is the
+ * loop variable expression of group i, covering dims gfirst[i]..glast[i]. */
+typedef struct Nest {
+	int rank, ng;
+	int gfirst[IR_MAXRANK], glast[IR_MAXRANK];
+	int gvar[IR_MAXRANK];
+	int gext[IR_MAXRANK];   /* extent expressions */
+	int inner;              /* innermost loop statement, -1 if rank 0 */
+	Shape out;
+	int nop;
+	Shape op[8];
+	uint8_t st[8][IR_MAXRANK];   /* per operand, per dim: status */
+} Nest;
+
+/* Build loops for `out` under `parent`; operands (shapes, right-aligned
+ * numpy broadcasting) decide merging; nop = 0 or merge = false keeps one
+ * loop per dim. par: make the outermost loop a thread loop when big. */
+int nest_build(Low *L, Kernel *k, Nest *n, const Shape *out, const Shape *ops, int nop,
+               bool merge, int parent, bool par);
+/* Element index of operand j (as given to nest_build) in the nest. */
+int nest_index(Low *L, Kernel *k, const Nest *n, int j);
+/* Element index in `out` itself (row-major, contiguous). */
+int nest_out_index(Low *L, Kernel *k, const Nest *n);
+/* Per-dim index variable of dim d (only when built without merging). */
+int nest_dim_var(const Nest *n, int d);
+/* Row-major stride of dim i of shape s, as a Dim. */
+Dim shape_stride(Graph *g, const Shape *s, int i);
+/* Static element count, or -1 when symbolic. */
+int64_t shape_numel_static(const Shape *s);
+/* Index expression of a row-major tensor of shape s at per-dim indices. */
+int row_major_index(Low *L, Kernel *k, const Shape *s, const int *idx);
+/* Remove the last kernel (after a lowering gave up half-way). */
+void drop_last(KProg *p);
+/* Is the dtype one the loop kernels handle (numbers and bool)? */
+bool lw_dtype_ok(int dt);
+/* A constant value's integers (rank <= 1): count, or -1 when not constant. */
+int const_ints(Graph *g, uint32_t v, int64_t *out, int max);
+/* Thread-loop threshold in elements. */
+#define LW_PAR_MIN 32768
+
+int lower_elementwise(Low *L, Node *n);
+int lower_reduce(Low *L, Node *n);
+int lower_softmax(Low *L, Node *n);
+int lower_matmul(Low *L, Node *n);
+int lower_gemm(Low *L, Node *n);
+int lower_transpose(Low *L, Node *n);
+int lower_concat(Low *L, Node *n);
+int lower_slice(Low *L, Node *n);
+int lower_gather(Low *L, Node *n);
+#endif

@@ -1,0 +1,278 @@
+/* Loop lowering of elementwise ops: unary math and activations, binary
+ * arithmetic/logic/compare with numpy broadcasting, variadic Max/Min/Mean/
+ * Sum, Where, Clip, Cast/CastLike. Broadcasting is index arithmetic. */
+#include <math.h>
+#include <string.h>
+#include "lower.h"
+
+static int cf(Kernel *k, int ty, double v) { return kir_const_t(k, ty, v); }
+static int bin(Kernel *k, int fn, int a, int b) { return kir_bin(k, fn, a, b); }
+
+/* value of a unary op applied to x (compute type ty) */
+static int unary(Kernel *k, const Node *n, int x, int ty)
+{
+	switch (n->op) {
+	case OP_Abs: return kir_un(k, KU_ABS, x);
+	case OP_Acos: return kir_un(k, KU_ACOS, x);
+	case OP_Acosh: return kir_un(k, KU_ACOSH, x);
+	case OP_Asin: return kir_un(k, KU_ASIN, x);
+	case OP_Asinh: return kir_un(k, KU_ASINH, x);
+	case OP_Atan: return kir_un(k, KU_ATAN, x);
+	case OP_Atanh: return kir_un(k, KU_ATANH, x);
+	case OP_Ceil: return kir_un(k, KU_CEIL, x);
+	case OP_Cos: return kir_un(k, KU_COS, x);
+	case OP_Cosh: return kir_un(k, KU_COSH, x);
+	case OP_Erf: return kir_un(k, KU_ERF, x);
+	case OP_Exp: return kir_un(k, KU_EXP, x);
+	case OP_Floor: return kir_un(k, KU_FLOOR, x);
+	case OP_Log: return kir_un(k, KU_LOG, x);
+	case OP_Neg: return kir_un(k, KU_NEG, x);
+	case OP_Reciprocal: return kir_un(k, KU_RECIP, x);
+	case OP_Round: return kir_un(k, KU_ROUND, x);
+	case OP_Sign: return kir_un(k, KU_SIGN, x);
+	case OP_Sin: return kir_un(k, KU_SIN, x);
+	case OP_Sinh: return kir_un(k, KU_SINH, x);
+	case OP_Sqrt: return kir_un(k, KU_SQRT, x);
+	case OP_Tan: return kir_un(k, KU_TAN, x);
+	case OP_Tanh: return kir_un(k, KU_TANH, x);
+	case OP_Not: return kir_un(k, KU_NOT, x);
+	case OP_BitwiseNot: return kir_un(k, KU_BNOT, x);
+	case OP_IsNaN: return kir_un(k, KU_ISNAN, x);
+	case OP_IsInf: {
+		bool pos = ir_attr_i(n, "detect_positive", 1), neg = ir_attr_i(n, "detect_negative", 1);
+		if (pos && neg)
+			return bin(k, KB_OR, kir_un(k, KU_ISPINF, x), kir_un(k, KU_ISNINF, x));
+		if (pos)
+			return kir_un(k, KU_ISPINF, x);
+		if (neg)
+			return kir_un(k, KU_ISNINF, x);
+		return kir_cast(k, DT_BOOL, cf(k, DT_I64, 0));
+	}
+	case OP_Relu: return bin(k, KB_MAX, x, cf(k, ty, 0));
+	case OP_Sigmoid:
+		return bin(k, KB_DIV, cf(k, ty, 1),
+		           bin(k, KB_ADD, cf(k, ty, 1), kir_un(k, KU_EXP, kir_un(k, KU_NEG, x))));
+	case OP_Softplus: return kir_un(k, KU_LOG1P, kir_un(k, KU_EXP, x));
+	case OP_Softsign:
+		return bin(k, KB_DIV, x, bin(k, KB_ADD, cf(k, ty, 1), kir_un(k, KU_ABS, x)));
+	case OP_LeakyRelu: {
+		double a = ir_attr_f(n, "alpha", 0.01);
+		return kir_sel(k, bin(k, KB_LT, x, cf(k, ty, 0)), bin(k, KB_MUL, x, cf(k, ty, a)), x);
+	}
+	case OP_Elu: {
+		double a = ir_attr_f(n, "alpha", 1.0);
+		int neg = bin(k, KB_MUL, cf(k, ty, a), bin(k, KB_SUB, kir_un(k, KU_EXP, x), cf(k, ty, 1)));
+		return kir_sel(k, bin(k, KB_LT, x, cf(k, ty, 0)), neg, x);
+	}
+	case OP_Celu: {
+		double a = ir_attr_f(n, "alpha", 1.0);
+		int e = bin(k, KB_MUL, cf(k, ty, a), bin(k, KB_SUB,
+		            kir_un(k, KU_EXP, bin(k, KB_DIV, x, cf(k, ty, a))), cf(k, ty, 1)));
+		return bin(k, KB_ADD, bin(k, KB_MAX, x, cf(k, ty, 0)), bin(k, KB_MIN, e, cf(k, ty, 0)));
+	}
+	case OP_Selu: {
+		double a = ir_attr_f(n, "alpha", 1.67326319217681884765625);
+		double gm = ir_attr_f(n, "gamma", 1.05070102214813232421875);
+		int neg = bin(k, KB_SUB, bin(k, KB_MUL, cf(k, ty, a), kir_un(k, KU_EXP, x)), cf(k, ty, a));
+		int v = kir_sel(k, bin(k, KB_GT, x, cf(k, ty, 0)), x, neg);
+		return bin(k, KB_MUL, cf(k, ty, gm), v);
+	}
+	case OP_HardSigmoid: {
+		double a = ir_attr_f(n, "alpha", 0.2), b = ir_attr_f(n, "beta", 0.5);
+		int v = bin(k, KB_ADD, bin(k, KB_MUL, x, cf(k, ty, a)), cf(k, ty, b));
+		return bin(k, KB_MAX, cf(k, ty, 0), bin(k, KB_MIN, cf(k, ty, 1), v));
+	}
+	case OP_HardSwish: {
+		int v = bin(k, KB_ADD, bin(k, KB_MUL, x, cf(k, ty, 1.0 / 6)), cf(k, ty, 0.5));
+		return bin(k, KB_MUL, x, bin(k, KB_MAX, cf(k, ty, 0), bin(k, KB_MIN, cf(k, ty, 1), v)));
+	}
+	case OP_Mish:
+		return bin(k, KB_MUL, x, kir_un(k, KU_TANH, kir_un(k, KU_LOG1P, kir_un(k, KU_EXP, x))));
+	case OP_Gelu: {
+		const char *ap = ir_attr_s(n, "approximate", "none");
+		if (strcmp(ap, "tanh") == 0) {
+			int x3 = bin(k, KB_MUL, bin(k, KB_MUL, x, x), x);
+			int in = bin(k, KB_MUL, cf(k, ty, 0.79788456080286535588),
+			             bin(k, KB_ADD, x, bin(k, KB_MUL, cf(k, ty, 0.044715), x3)));
+			return bin(k, KB_MUL, bin(k, KB_MUL, cf(k, ty, 0.5), x),
+			           bin(k, KB_ADD, cf(k, ty, 1), kir_un(k, KU_TANH, in)));
+		}
+		int e = kir_un(k, KU_ERF, bin(k, KB_MUL, x, cf(k, ty, 0.70710678118654752440)));
+		return bin(k, KB_MUL, bin(k, KB_MUL, cf(k, ty, 0.5), x), bin(k, KB_ADD, cf(k, ty, 1), e));
+	}
+	case OP_ThresholdedRelu: {
+		double a = ir_attr_f(n, "alpha", 1.0);
+		return kir_sel(k, bin(k, KB_GT, x, cf(k, ty, a)), x, cf(k, ty, 0));
+	}
+	case OP_Shrink: {
+		double b = ir_attr_f(n, "bias", 0.0), l = ir_attr_f(n, "lambd", 0.5);
+		int hi = kir_sel(k, bin(k, KB_GT, x, cf(k, ty, l)), bin(k, KB_SUB, x, cf(k, ty, b)),
+		                 cf(k, ty, 0));
+		return kir_sel(k, bin(k, KB_LT, x, cf(k, ty, -l)), bin(k, KB_ADD, x, cf(k, ty, b)), hi);
+	}
+	}
+	return -1;
+}
+
+static int binary_fn(const Node *n, int ty)
+{
+	switch (n->op) {
+	case OP_Add: return KB_ADD;
+	case OP_Sub: return KB_SUB;
+	case OP_Mul: return KB_MUL;
+	case OP_Div: return KB_DIV;
+	case OP_Pow: return KB_POW;
+	case OP_Mod:
+		return ir_attr_i(n, "fmod", 0) ? KB_FMOD : KB_MOD;
+	case OP_BitwiseAnd: return KB_BAND;
+	case OP_BitwiseOr: return KB_BOR;
+	case OP_BitwiseXor: return KB_BXOR;
+	case OP_And: return KB_AND;
+	case OP_Or: return KB_OR;
+	case OP_Xor: return KB_XOR;
+	case OP_Equal: return KB_EQ;
+	case OP_Greater: return KB_GT;
+	case OP_GreaterOrEqual: return KB_GE;
+	case OP_Less: return KB_LT;
+	case OP_LessOrEqual: return KB_LE;
+	case OP_BitShift:
+		return strcmp(ir_attr_s(n, "direction", ""), "LEFT") == 0 ? KB_SHL : KB_SHR;
+	}
+	(void)ty;
+	return -1;
+}
+
+static bool is_unary(int op)
+{
+	return (op >= OP_Abs && op <= OP_IsInf) && op != OP_Identity;
+}
+
+static bool is_binary(int op)
+{
+	return op >= OP_Add && op <= OP_LessOrEqual && op != OP_PRelu;
+}
+
+/* The value of node n at the current nest position, from operand loads
+ * xs[] (already in compute types). */
+static int value(Kernel *k, const Node *n, Graph *g, const int *xs, int nx)
+{
+	int oty = kir_ty(g->val[n->out[0]].dt);
+	int ity = n->nin && n->in[0] != IR_NONE ? kir_ty(g->val[n->in[0]].dt) : oty;
+	if (is_unary(n->op))
+		return unary(k, n, xs[0], ity);
+	if (n->op == OP_PRelu)
+		return kir_sel(k, bin(k, KB_LT, xs[0], cf(k, ity, 0)), bin(k, KB_MUL, xs[0], xs[1]),
+		               xs[0]);
+	if (n->op == OP_Pow) {
+		if (!dt_is_float(ity))   /* integer base: compute in f64, truncate back */
+			return kir_cast(k, ity, bin(k, KB_POW, kir_cast(k, DT_F64, xs[0]),
+			                               kir_cast(k, DT_F64, xs[1])));
+		return bin(k, KB_POW, xs[0], kir_cast(k, ity, xs[1]));
+	}
+	if (is_binary(n->op)) {
+		int fn = binary_fn(n, ity);
+		if (fn == KB_FMOD && !dt_is_float(ity))
+			fn = KB_FMOD;   /* C remainder: sign of the dividend */
+		return bin(k, fn, xs[0], xs[1]);
+	}
+	switch (n->op) {
+	case OP_Max: case OP_Min: case OP_Sum: case OP_Mean: {
+		int fn = n->op == OP_Max ? KB_MAX : n->op == OP_Min ? KB_MIN : KB_ADD;
+		int v = xs[0];
+		for (int i = 1; i < nx; i++)
+			v = bin(k, fn, v, xs[i]);
+		if (n->op == OP_Mean)
+			v = bin(k, KB_DIV, v, cf(k, ity, nx));
+		return v;
+	}
+	case OP_Where:
+		return kir_sel(k, xs[0], xs[1], xs[2]);
+	case OP_Clip: {
+		int v = xs[0];
+		if (n->opset < 11) {
+			double lo = ir_attr_f(n, "min", -INFINITY), hi = ir_attr_f(n, "max", INFINITY);
+			if (!isinf(lo))
+				v = bin(k, KB_MAX, v, cf(k, ity, lo));
+			if (!isinf(hi))
+				v = bin(k, KB_MIN, v, cf(k, ity, hi));
+			return v;
+		}
+		if (nx > 1 && xs[1] >= 0)
+			v = bin(k, KB_MAX, v, xs[1]);
+		if (nx > 2 && xs[2] >= 0)
+			v = bin(k, KB_MIN, v, xs[2]);
+		return v;
+	}
+	case OP_Cast: case OP_CastLike:
+		if (oty == DT_BOOL)
+			return bin(k, KB_NE, xs[0], cf(k, ity, 0));
+		return kir_cast(k, oty, xs[0]);
+	}
+	return -1;
+}
+
+static bool handled(int op)
+{
+	if (is_unary(op) || is_binary(op) || op == OP_PRelu)
+		return true;
+	switch (op) {
+	case OP_Max: case OP_Min: case OP_Sum: case OP_Mean: case OP_Where: case OP_Clip:
+	case OP_Cast: case OP_CastLike:
+		return true;
+	}
+	return false;
+}
+
+int lower_elementwise(Low *L, Node *n)
+{
+	Graph *g = L->g;
+	if (!handled(n->op) || n->nout != 1)
+		return LW_CALL;
+	if (n->op == OP_Gelu && n->opset < 20 && 0)
+		return LW_CALL;
+	uint32_t outv = n->out[0];
+	const Value *out = &g->val[outv];
+	/* operands read elementwise (Clip's bounds are scalars, loaded at 0) */
+	int nel = n->nin;
+	if (n->op == OP_Clip)
+		nel = 1;
+	if (n->op == OP_CastLike)
+		nel = 1;
+	if (nel > 8)
+		return LW_CALL;
+	Shape ops[8];
+	for (int j = 0; j < nel; j++) {
+		if (n->in[j] == IR_NONE)
+			return LW_CALL;
+		ops[j] = g->val[n->in[j]].shape;
+		if (ops[j].rank > out->shape.rank)
+			return LW_CALL;
+	}
+	if (n->op == OP_Clip)
+		for (int j = 1; j < n->nin; j++)
+			if (n->in[j] != IR_NONE && shape_numel_static(&g->val[n->in[j]].shape) != 1)
+				return LW_CALL;
+	Kernel *k = kir_kernel(L->p, KK_LOOP, L->nid);
+	Nest ne;
+	if (nest_build(L, k, &ne, &out->shape, ops, nel, true, -1, true) != LW_OK) {
+		drop_last(L->p);
+		return LW_ERR;
+	}
+	int xs[8];
+	for (int j = 0; j < nel; j++)
+		xs[j] = kir_load(k, n->in[j], nest_index(L, k, &ne, j));
+	int nx = nel;
+	if (n->op == OP_Clip) {
+		for (int j = 1; j < 3; j++)
+			xs[j] = j < n->nin && n->in[j] != IR_NONE ? kir_load(k, n->in[j], kir_const_i(k, 0))
+			                                          : -1;
+		nx = 3;
+	}
+	int v = value(k, n, g, xs, nx);
+	if (v < 0) {
+		drop_last(L->p);
+		return LW_CALL;
+	}
+	kir_store(k, ne.inner, false, (int)outv, nest_out_index(L, k, &ne), v);
+	return LW_OK;
+}

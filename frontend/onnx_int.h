@@ -1,0 +1,47 @@
+/* Internals shared by the ONNX frontend's files (onnx.c: model, graph,
+ * nodes; onnx_tensor.c: TensorProto -> constants, external data). */
+#ifndef VIBEE_FRONTEND_ONNX_INT_H
+#define VIBEE_FRONTEND_ONNX_INT_H
+#include "onnx.h"
+#include "onnx.pb-c.h"
+
+/* What g->keep owns: the unpacked message (weights point into it) and the
+ * mmap'd ranges of external data files. */
+typedef struct Map { void *p; size_t n; } Map;
+typedef struct Keep {
+	Onnx__ModelProto *model;
+	Map *map; int nmap, capmap;
+} Keep;
+
+/* Name -> value id, open addressing over the model's own name strings. */
+typedef struct Names { const char **key; uint32_t *val; size_t cap; } Names;
+
+/* The loader's state. */
+typedef struct Ld {
+	Graph *g;
+	Diag *d;
+	const char *path;
+	char *dir;            /* realpath of the model's folder, or NULL */
+	Keep *keep;
+	Names names;          /* value names -> value ids */
+	Names params;         /* dim_params of the graph inputs */
+	size_t nnames;        /* entries in names (capacity was sized for all) */
+	uint32_t nanon;       /* anonymous dims made so far */
+	Onnx__GraphProto *gp;
+} Ld;
+
+/* A copy of model string s in the graph's arena, control characters
+ * replaced so names are safe in one-line messages. */
+char *onnx_name(Ld *L, const char *s);
+/* Whether elem type dt is supported (numeric, fixed size); its name. */
+bool onnx_dt_ok(int64_t dt);
+const char *onnx_dt_label(int dt);
+/* Make a VK_CONST value from TensorProto t, named `name` (the tensor's own
+ * name when NULL); `what` names it in messages ("initializer 'w'"). */
+int onnx_tensor_const(Ld *L, const Onnx__TensorProto *t, const char *name,
+                      const char *what, uint32_t *vout);
+/* 0 if protobuf bytes p[0..n) nest messages of type md at most
+ * ONNX_MAX_DEPTH deep; 1 if deeper; -1 if not valid protobuf. */
+int onnx_check_depth(const uint8_t *p, size_t n,
+                     const ProtobufCMessageDescriptor *md, int depth);
+#endif

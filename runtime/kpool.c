@@ -1,0 +1,206 @@
+/* Kernel-library support linked into every model.so: the thread pool behind
+ * generated parallel loops (kpool_for) and the per-run bump arena that
+ * run-time sized buffers and data-dependent kernel outputs come from. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "kpool.h"
+
+struct kpool {
+	int nthreads;                 /* including the caller */
+	int nworkers;                 /* threads actually started */
+	pthread_t *tid;
+	pthread_mutex_t mu;
+	pthread_cond_t wake, done;
+	uint64_t gen;                 /* bumped per job */
+	int quit;
+	/* the current job */
+	kpool_fn body;
+	void *arg;
+	int64_t n, chunk, nchunks;
+	atomic_llong next;            /* next chunk to take */
+	atomic_llong left;            /* chunks not yet finished */
+};
+
+int kpool_cores(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > 256 ? 256 : (int)n;
+}
+
+/* Take chunks until none remain; returns how many this thread finished. */
+static int64_t work(kpool *p)
+{
+	int64_t did = 0;
+	for (;;) {
+		int64_t c = atomic_fetch_add(&p->next, 1);
+		if (c >= p->nchunks)
+			break;
+		int64_t lo = c * p->chunk, hi = lo + p->chunk;
+		p->body(p->arg, lo, hi < p->n ? hi : p->n);
+		did++;
+	}
+	return did;
+}
+
+static void *worker(void *vp)
+{
+	kpool *p = vp;
+	uint64_t seen = 0;
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (!p->quit && p->gen == seen)
+			pthread_cond_wait(&p->wake, &p->mu);
+		if (p->quit)
+			break;
+		seen = p->gen;
+		pthread_mutex_unlock(&p->mu);
+		int64_t did = work(p);
+		pthread_mutex_lock(&p->mu);
+		if (did && atomic_fetch_sub(&p->left, did) == did)
+			pthread_cond_signal(&p->done);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+kpool *kpool_new(int nthreads)
+{
+	kpool *p = calloc(1, sizeof *p);
+	if (!p)
+		return NULL;
+	p->nthreads = nthreads > 0 ? nthreads : kpool_cores();
+	if (p->nthreads > 256)
+		p->nthreads = 256;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->wake, NULL);
+	pthread_cond_init(&p->done, NULL);
+	if (p->nthreads > 1) {
+		p->tid = calloc((size_t)p->nthreads - 1, sizeof *p->tid);
+		for (int i = 0; p->tid && i < p->nthreads - 1; i++) {
+			if (pthread_create(&p->tid[i], NULL, worker, p))
+				break;
+			p->nworkers++;
+		}
+	}
+	return p;
+}
+
+void kpool_free(kpool *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->quit = 1;
+	pthread_cond_broadcast(&p->wake);
+	pthread_mutex_unlock(&p->mu);
+	for (int i = 0; i < p->nworkers; i++)
+		pthread_join(p->tid[i], NULL);
+	free(p->tid);
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->wake);
+	pthread_cond_destroy(&p->done);
+	free(p);
+}
+
+int kpool_threads(const kpool *p) { return p ? p->nworkers + 1 : 1; }
+
+void kpool_for(kpool *p, int64_t n, int64_t grain, kpool_fn body, void *arg)
+{
+	if (n <= 0)
+		return;
+	if (grain < 1)
+		grain = 1;
+	int nt = kpool_threads(p);
+	if (nt == 1 || n <= grain) {
+		body(arg, 0, n);
+		return;
+	}
+	/* a few chunks per thread balance uneven work without much overhead */
+	int64_t chunk = (n + 4 * nt - 1) / (4 * nt);
+	if (chunk < grain)
+		chunk = grain;
+	pthread_mutex_lock(&p->mu);
+	p->body = body;
+	p->arg = arg;
+	p->n = n;
+	p->chunk = chunk;
+	p->nchunks = (n + chunk - 1) / chunk;
+	atomic_store(&p->next, 0);
+	atomic_store(&p->left, p->nchunks);
+	p->gen++;
+	pthread_cond_broadcast(&p->wake);
+	pthread_mutex_unlock(&p->mu);
+	int64_t did = work(p);
+	pthread_mutex_lock(&p->mu);
+	if (did)
+		atomic_fetch_sub(&p->left, did);
+	while (atomic_load(&p->left) > 0)
+		pthread_cond_wait(&p->done, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* ---- arena ------------------------------------------------------------ */
+struct kchunk {
+	struct kchunk *next;
+	size_t cap, used;
+	unsigned char *mem;
+};
+
+void *karena_alloc(void *arena, size_t nbytes)
+{
+	karena *a = arena;
+	size_t need = (nbytes + 63) & ~(size_t)63;
+	if (need < nbytes)
+		return NULL;
+	struct kchunk *c = a->head;
+	if (!c || c->cap - c->used < need) {
+		size_t cap = need > ((size_t)1 << 20) ? need : (size_t)1 << 20;
+		c = malloc(sizeof *c);
+		if (!c)
+			return NULL;
+		c->mem = aligned_alloc(64, cap);
+		if (!c->mem) {
+			free(c);
+			return NULL;
+		}
+		c->cap = cap;
+		c->used = 0;
+		c->next = a->head;
+		a->head = c;
+	}
+	void *r = c->mem + c->used;
+	c->used += need;
+	a->used_total += need;
+	return r;
+}
+
+/* Keep the largest chunk sized to last run's total so the next run needs
+ * a single allocation. */
+void karena_reset(karena *a)
+{
+	size_t total = a->used_total;
+	if (a->head && !a->head->next) {
+		a->head->used = 0;
+	} else if (a->head) {
+		karena_free(a);
+		if (total)
+			karena_alloc(a, total);
+		if (a->head)
+			a->head->used = 0;
+	}
+	a->used_total = 0;
+}
+
+void karena_free(karena *a)
+{
+	for (struct kchunk *c = a->head, *n; c; c = n) {
+		n = c->next;
+		free(c->mem);
+		free(c);
+	}
+	a->head = NULL;
+	a->used_total = 0;
+}

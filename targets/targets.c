@@ -1,0 +1,20 @@
+/* The table of known targets (each defined as data in targets/<name>/). */
+#include <string.h>
+#include "target.h"
+
+static const Target *const all[] = {&target_cpu};
+
+const Target *target_find(const char *name)
+{
+	if (!name || !*name)
+		return &target_cpu;
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+		if (strcmp(all[i]->name, name) == 0)
+			return all[i];
+	return NULL;
+}
+
+const char *target_names(void)
+{
+	return "cpu";
+}
