@@ -182,6 +182,9 @@ static int graph_input(Ld *L, const Onnx__ValueInfoProto *vi)
 				                "= %lld (must be 0..2^40)", L->path,
 				                onnx_name(L, nm), i, (long long)dm->dim_value);
 			s.d[i] = dm->dim_value;
+		} else if (++L->nsym > ONNX_MAX_SYMDIMS) {
+			return diag_set(L->d, E_MODEL, "%s: more than %d symbolic dims "
+			                "in the graph inputs", L->path, ONNX_MAX_SYMDIMS);
 		} else if (vc == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM &&
 		           dm->dim_param && *dm->dim_param) {
 			s.d[i] = ir_dim_sym(L->g, onnx_name(L, dm->dim_param));

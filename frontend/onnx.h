@@ -17,4 +17,5 @@ Graph *onnx_load(const char *path, Diag *d);
 #define ONNX_MAX_DIM    ((int64_t)1 << 40)
 #define ONNX_MAX_DEPTH  64                     /* protobuf message nesting */
 #define ONNX_MAX_ATTRS  1000                   /* attributes per node */
+#define ONNX_MAX_SYMDIMS 10000                 /* symbolic dims, all inputs */
 #endif

@@ -27,6 +27,7 @@ typedef struct Ld {
 	Names params;         /* dim_params of the graph inputs */
 	size_t nnames;        /* entries in names (capacity was sized for all) */
 	uint32_t nanon;       /* anonymous dims made so far */
+	uint32_t nsym;        /* symbolic input dims seen so far */
 	Onnx__GraphProto *gp;
 } Ld;
 

@@ -5,449 +5,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "ir.h"
+#include "parse.h"
 #include "text.h"
-
-enum { T_EOF, T_IDENT, T_NUM, T_STR, T_REF, T_PUNCT };
-
-typedef struct Tok {
-	int kind;
-	int line, col;
-	const char *p;        /* start in the text */
-	size_t n;             /* length in the text */
-	char c;               /* T_PUNCT: the character */
-} Tok;
-
-/* A use of a value by label, resolved once the whole graph is read (so
- * forward references work). */
-typedef struct Fixup {
-	uint32_t node;        /* IR_NONE: graph output number `slot` */
-	int slot;
-	char *label;
-	int line, col;
-} Fixup;
-
-typedef struct Sym {
-	char *label;          /* "x" for %x, "#3" for %3 */
-	uint32_t v;
-} Sym;
-
-typedef struct Parser {
-	const char *src, *s;  /* text, cursor */
-	const char *file;
-	int line;
-	const char *linestart;
-	Tok t;                /* current token */
-	Diag *d;
-	int failed;
-	int depth;
-	Graph *g;
-	Sym *sym; size_t nsym, capsym;   /* open addressing table */
-	Fixup *fix; size_t nfix, capfix;
-} Parser;
-
-static int err_at(Parser *P, int line, int col, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int err_at(Parser *P, int line, int col, const char *fmt, ...)
-{
-	if (!P->failed) {
-		char msg[768];
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(msg, sizeof msg, fmt, ap);
-		va_end(ap);
-		diag_set(P->d, E_MODEL, "%s:%d:%d: %s", P->file, line, col, msg);
-		P->failed = 1;
-	}
-	return -1;
-}
-#define ERR(...) err_at(P, P->t.line, P->t.col, __VA_ARGS__)
-
-/* ---- lexer ---------------------------------------------------------------- */
-static void skip_space(Parser *P)
-{
-	for (;;) {
-		char c = *P->s;
-		if (c == '\n') {
-			P->s++;
-			P->line++;
-			P->linestart = P->s;
-		} else if (c == ' ' || c == '\t' || c == '\r') {
-			P->s++;
-		} else if (c == '#') {
-			while (*P->s && *P->s != '\n')
-				P->s++;
-		} else {
-			return;
-		}
-	}
-}
-
-static int isdig(int c) { return c >= '0' && c <= '9'; }
-
-/* Scan a quoted string starting at q (on the '"'); returns the end (after
- * the closing quote) or NULL if unterminated. */
-static const char *scan_string(const char *q)
-{
-	for (q++; *q && *q != '"' && *q != '\n'; q++)
-		if (*q == '\\' && q[1])
-			q++;
-	return *q == '"' ? q + 1 : NULL;
-}
-
-static int next(Parser *P)
-{
-	skip_space(P);
-	Tok *t = &P->t;
-	t->line = P->line;
-	t->col = (int)(P->s - P->linestart) + 1;
-	t->p = P->s;
-	t->c = 0;
-	unsigned char c = (unsigned char)*P->s;
-	if (!c) {
-		t->kind = T_EOF;
-		t->n = 0;
-		return 0;
-	}
-	if (ir_text_identchar(c, 1)) {
-		const char *q = P->s + 1;
-		while (ir_text_identchar((unsigned char)*q, 0))
-			q++;
-		t->kind = T_IDENT;
-		t->n = (size_t)(q - P->s);
-		P->s = q;
-		return 0;
-	}
-	if (isdig(c)) {
-		const char *q = P->s;
-		while (isdig(*q))
-			q++;
-		if (*q == '.') {
-			q++;
-			while (isdig(*q))
-				q++;
-		}
-		if ((*q == 'e' || *q == 'E') &&
-		    (isdig(q[1]) || ((q[1] == '+' || q[1] == '-') && isdig(q[2])))) {
-			q += 2;
-			while (isdig(*q))
-				q++;
-		}
-		t->kind = T_NUM;
-		t->n = (size_t)(q - P->s);
-		P->s = q;
-		return 0;
-	}
-	if (c == '"') {
-		const char *q = scan_string(P->s);
-		if (!q)
-			return ERR("unterminated string");
-		t->kind = T_STR;
-		t->n = (size_t)(q - P->s);
-		P->s = q;
-		return 0;
-	}
-	if (c == '%') {
-		const char *q = P->s + 1;
-		if (*q == '"') {
-			q = scan_string(q);
-			if (!q)
-				return ERR("unterminated quoted value name");
-		} else {
-			while (ir_text_namechar((unsigned char)*q))
-				q++;
-			if (q == P->s + 1)
-				return ERR("expected a value name after '%%'");
-		}
-		t->kind = T_REF;
-		t->n = (size_t)(q - P->s);
-		P->s = q;
-		return 0;
-	}
-	if (strchr("{}()[]<>,:=@+-*/?", c)) {
-		t->kind = T_PUNCT;
-		t->c = (char)c;
-		t->n = 1;
-		P->s++;
-		return 0;
-	}
-	if (c >= 0x20 && c < 0x7f)
-		return ERR("unexpected character '%c'", c);
-	return ERR("unexpected byte 0x%02x", c);
-}
-
-static int is_punct(Parser *P, char c) { return P->t.kind == T_PUNCT && P->t.c == c; }
-
-static int is_kw(Parser *P, const char *kw)
-{
-	return P->t.kind == T_IDENT && strlen(kw) == P->t.n && memcmp(P->t.p, kw, P->t.n) == 0;
-}
-
-static const char *tokdesc(Parser *P, char *buf, size_t n)
-{
-	if (P->t.kind == T_EOF)
-		return "end of input";
-	int len = P->t.n > 24 ? 24 : (int)P->t.n;
-	snprintf(buf, n, "'%.*s%s'", len, P->t.p, P->t.n > 24 ? "..." : "");
-	return buf;
-}
-
-static int expect(Parser *P, char c)
-{
-	char b[48];
-	if (!is_punct(P, c))
-		return ERR("expected '%c', found %s", c, tokdesc(P, b, sizeof b));
-	return next(P);
-}
-
-static int hexval(char c)
-{
-	return isdig(c) ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 :
-	       (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
-}
-
-/* Decode the string token at t (quotes included) into a malloc'd string. */
-static char *unquote(Parser *P, const char *p, size_t n)
-{
-	char *r = malloc(n + 1), *w = r;
-	if (!r) {
-		ERR("out of memory");
-		return NULL;
-	}
-	for (size_t i = 1; i + 1 < n; i++) {
-		char c = p[i];
-		if (c != '\\') {
-			*w++ = c;
-			continue;
-		}
-		c = p[++i];
-		if (c == 'n') {
-			*w++ = '\n';
-		} else if (c == 't') {
-			*w++ = '\t';
-		} else if (c == '"' || c == '\\') {
-			*w++ = c;
-		} else if (c == 'x') {
-			int v = 0;
-			for (int k = 1; k <= 2; k++) {
-				int x = i + k < n - 1 ? hexval(p[i + k]) : -1;
-				if (x < 0) {
-					free(r);
-					ERR("bad \\x escape in string");
-					return NULL;
-				}
-				v = v * 16 + x;
-			}
-			if (!v) {
-				free(r);
-				ERR("\\x00 is not allowed in a string");
-				return NULL;
-			}
-			*w++ = (char)v;
-			i += 2;
-		} else {
-			free(r);
-			ERR("bad escape '\\%c' in string", c ? c : '0');
-			return NULL;
-		}
-	}
-	*w = 0;
-	return r;
-}
-
-/* The current string or identifier token as a malloc'd string. */
-static char *take_name(Parser *P)
-{
-	if (P->t.kind == T_STR)
-		return unquote(P, P->t.p, P->t.n);
-	char *r = malloc(P->t.n + 1);
-	if (!r) {
-		ERR("out of memory");
-		return NULL;
-	}
-	memcpy(r, P->t.p, P->t.n);
-	r[P->t.n] = 0;
-	return r;
-}
-
-/* The label of the current T_REF token: "name" or "#<digits>". */
-static char *take_label(Parser *P)
-{
-	const char *p = P->t.p + 1;
-	size_t n = P->t.n - 1;
-	if (*p == '"')
-		return unquote(P, p, n);
-	int digits = 1;
-	for (size_t i = 0; i < n; i++)
-		if (!isdig(p[i]))
-			digits = 0;
-	char *r = malloc(n + 2);
-	if (!r) {
-		ERR("out of memory");
-		return NULL;
-	}
-	r[0] = '#';
-	memcpy(r + digits, p, n);
-	r[n + digits] = 0;
-	return r;
-}
-
-/* ---- symbol table ------------------------------------------------------------- */
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
-
-static Sym *sym_find(Parser *P, const char *label)
-{
-	if (!P->capsym)
-		return NULL;
-	size_t mask = P->capsym - 1;
-	for (size_t i = hash_str(label) & mask; P->sym[i].label; i = (i + 1) & mask)
-		if (strcmp(P->sym[i].label, label) == 0)
-			return &P->sym[i];
-	return NULL;
-}
-
-/* Bind label (taking ownership) to v; fails if already bound. */
-static int sym_bind(Parser *P, char *label, uint32_t v, int line, int col)
-{
-	if (sym_find(P, label)) {
-		err_at(P, line, col, "value %%%s is defined twice", label[0] == '#' ? label + 1 : label);
-		free(label);
-		return -1;
-	}
-	if (2 * (P->nsym + 1) > P->capsym) {
-		size_t cap = P->capsym ? 2 * P->capsym : 64;
-		Sym *s = calloc(cap, sizeof *s);
-		if (!s) {
-			err_at(P, line, col, "out of memory");
-			free(label);
-			return -1;
-		}
-		for (size_t i = 0; i < P->capsym; i++) {
-			if (!P->sym[i].label)
-				continue;
-			size_t j = hash_str(P->sym[i].label) & (cap - 1);
-			while (s[j].label)
-				j = (j + 1) & (cap - 1);
-			s[j] = P->sym[i];
-		}
-		free(P->sym);
-		P->sym = s;
-		P->capsym = cap;
-	}
-	size_t mask = P->capsym - 1, i = hash_str(label) & mask;
-	while (P->sym[i].label)
-		i = (i + 1) & mask;
-	P->sym[i].label = label;
-	P->sym[i].v = v;
-	P->nsym++;
-	return 0;
-}
-
-static int add_fixup(Parser *P, uint32_t node, int slot, char *label, int line, int col)
-{
-	if (P->nfix == P->capfix) {
-		size_t cap = P->capfix ? 2 * P->capfix : 64;
-		Fixup *f = realloc(P->fix, cap * sizeof *f);
-		if (!f) {
-			free(label);
-			return ERR("out of memory");
-		}
-		P->fix = f;
-		P->capfix = cap;
-	}
-	P->fix[P->nfix++] = (Fixup){node, slot, label, line, col};
-	return 0;
-}
-
-/* ---- numbers ------------------------------------------------------------------ */
-static int tok_is_float(const Tok *t)
-{
-	for (size_t i = 0; i < t->n; i++)
-		if (t->p[i] == '.' || t->p[i] == 'e' || t->p[i] == 'E')
-			return 1;
-	return 0;
-}
-
-/* A signed integer (optional '-', then an integer token) in [lo, hi]. */
-static int parse_int(Parser *P, int64_t lo, int64_t hi, int64_t *out)
-{
-	char b[48];
-	int neg = 0;
-	if (is_punct(P, '-')) {
-		neg = 1;
-		if (next(P))
-			return -1;
-	}
-	if (P->t.kind != T_NUM || tok_is_float(&P->t))
-		return ERR("expected an integer, found %s", tokdesc(P, b, sizeof b));
-	uint64_t v = 0;
-	for (size_t i = 0; i < P->t.n; i++) {
-		unsigned dgt = (unsigned)(P->t.p[i] - '0');
-		if (v > (UINT64_MAX - dgt) / 10)
-			return ERR("integer out of range");
-		v = v * 10 + dgt;
-	}
-	if (neg ? v > (uint64_t)INT64_MAX + 1 : v > (uint64_t)INT64_MAX)
-		return ERR("integer out of range");
-	int64_t x = neg ? (int64_t)(0 - v) : (int64_t)v;
-	if (x < lo || x > hi)
-		return ERR("integer %lld out of range [%lld, %lld]", (long long)x,
-		           (long long)lo, (long long)hi);
-	*out = x;
-	return next(P);
-}
-
-/* An unsigned 64-bit integer (for u64 constants). */
-static int parse_u64(Parser *P, uint64_t *out)
-{
-	if (P->t.kind != T_NUM || tok_is_float(&P->t))
-		return ERR("expected an unsigned integer");
-	uint64_t v = 0;
-	for (size_t i = 0; i < P->t.n; i++) {
-		unsigned dgt = (unsigned)(P->t.p[i] - '0');
-		if (v > (UINT64_MAX - dgt) / 10)
-			return ERR("integer out of range");
-		v = v * 10 + dgt;
-	}
-	*out = v;
-	return next(P);
-}
-
-/* A float: optional '-', then a number, inf or nan. single != 0 reads it
- * as a 32-bit float (what ONNX float attributes are). */
-static int parse_float(Parser *P, int single, double *out)
-{
-	char b[48];
-	int neg = 0;
-	if (is_punct(P, '-')) {
-		neg = 1;
-		if (next(P))
-			return -1;
-	}
-	double v;
-	if (is_kw(P, "inf")) {
-		v = INFINITY;
-	} else if (is_kw(P, "nan")) {
-		v = NAN;
-	} else if (P->t.kind == T_NUM) {
-		char tmp[128];
-		if (P->t.n >= sizeof tmp)
-			return ERR("number too long");
-		memcpy(tmp, P->t.p, P->t.n);
-		tmp[P->t.n] = 0;
-		v = single ? (double)strtof(tmp, NULL) : strtod(tmp, NULL);
-	} else {
-		return ERR("expected a number, found %s", tokdesc(P, b, sizeof b));
-	}
-	*out = neg ? -v : v;
-	return next(P);
-}
 
 /* ---- types ----------------------------------------------------------------------- */
 static int parse_dim(Parser *P, int depth, Dim *out)
@@ -458,7 +17,7 @@ static int parse_dim(Parser *P, int depth, Dim *out)
 		return ERR("dim expression nested too deeply");
 	if (P->t.kind == T_NUM) {
 		int64_t v;
-		if (parse_int(P, 0, INT64_MAX / 4, &v))
+		if (ir_lex_int(P, 0, INT64_MAX / 4, &v))
 			return -1;
 		*out = v;
 		return 0;
@@ -468,59 +27,59 @@ static int parse_dim(Parser *P, int depth, Dim *out)
 		static const int fnop[] = {DX_MOD, DX_MAX, DX_MIN, DX_CDIV};
 		if (P->t.kind == T_IDENT && P->s[0] == '(') {
 			for (int i = 0; i < 4; i++) {
-				if (!is_kw(P, fns[i]))
+				if (!ir_lex_kw(P, fns[i]))
 					continue;
 				Dim a, c;
-				if (next(P) || expect(P, '(') || parse_dim(P, depth + 1, &a) ||
-				    expect(P, ',') || parse_dim(P, depth + 1, &c) || expect(P, ')'))
+				if (ir_lex_next(P) || ir_lex_expect(P, '(') || parse_dim(P, depth + 1, &a) ||
+				    ir_lex_expect(P, ',') || parse_dim(P, depth + 1, &c) || ir_lex_expect(P, ')'))
 					return -1;
 				*out = ir_dim_bin(g, fnop[i], a, c);
 				return 0;
 			}
 		}
-		char *name = take_name(P);
+		char *name = ir_lex_name(P);
 		if (!name)
 			return -1;
 		*out = ir_dim_sym(g, name);
 		free(name);
-		return next(P);
+		return ir_lex_next(P);
 	}
-	if (is_punct(P, '(')) {
+	if (ir_lex_punct(P, '(')) {
 		Dim a, c;
-		if (next(P) || parse_dim(P, depth + 1, &a))
+		if (ir_lex_next(P) || parse_dim(P, depth + 1, &a))
 			return -1;
 		int op;
-		if (is_punct(P, '+')) op = DX_ADD;
-		else if (is_punct(P, '-')) op = DX_SUB;
-		else if (is_punct(P, '*')) op = DX_MUL;
-		else if (is_punct(P, '/')) op = DX_DIV;
+		if (ir_lex_punct(P, '+')) op = DX_ADD;
+		else if (ir_lex_punct(P, '-')) op = DX_SUB;
+		else if (ir_lex_punct(P, '*')) op = DX_MUL;
+		else if (ir_lex_punct(P, '/')) op = DX_DIV;
 		else return ERR("expected '+', '-', '*' or '/' in a dim expression, found %s",
-		                tokdesc(P, b, sizeof b));
-		if (next(P) || parse_dim(P, depth + 1, &c) || expect(P, ')'))
+		                ir_lex_desc(P, b, sizeof b));
+		if (ir_lex_next(P) || parse_dim(P, depth + 1, &c) || ir_lex_expect(P, ')'))
 			return -1;
 		if (op == DX_DIV && c == 0)
 			return ERR("division by zero in a dim expression");
 		*out = ir_dim_bin(g, op, a, c);
 		return 0;
 	}
-	return ERR("expected a dim, found %s", tokdesc(P, b, sizeof b));
+	return ERR("expected a dim, found %s", ir_lex_desc(P, b, sizeof b));
 }
 
 /* Dims up to `close`; returns the count or -1. */
 static int parse_dims(Parser *P, char close, Dim *d, int max, const char *what)
 {
 	int n = 0;
-	if (next(P))
+	if (ir_lex_next(P))
 		return -1;
-	while (!is_punct(P, close)) {
-		if (n && expect(P, ','))
+	while (!ir_lex_punct(P, close)) {
+		if (n && ir_lex_expect(P, ','))
 			return -1;
 		if (n == max)
 			return ERR("%s has more than %d entries", what, max);
 		if (parse_dim(P, 0, &d[n++]))
 			return -1;
 	}
-	return next(P) ? -1 : n;
+	return ir_lex_next(P) ? -1 : n;
 }
 
 /* dtype-or-? [ '[' dims ']' ] [ '<' known values '>' ] */
@@ -530,8 +89,8 @@ static int parse_type(Parser *P, Value *v)
 	Graph *g = P->g;
 	v->dt = DT_UNDEF;
 	v->shape.rank = -1;
-	if (is_punct(P, '?')) {
-		if (next(P))
+	if (ir_lex_punct(P, '?')) {
+		if (ir_lex_next(P))
 			return -1;
 	} else if (P->t.kind == T_IDENT) {
 		char name[16] = "";
@@ -539,19 +98,19 @@ static int parse_type(Parser *P, Value *v)
 			memcpy(name, P->t.p, P->t.n);
 		v->dt = dt_parse(name);
 		if (v->dt == DT_UNDEF)
-			return ERR("unknown dtype %s", tokdesc(P, b, sizeof b));
-		if (next(P))
+			return ERR("unknown dtype %s", ir_lex_desc(P, b, sizeof b));
+		if (ir_lex_next(P))
 			return -1;
 	} else {
-		return ERR("expected a type, found %s", tokdesc(P, b, sizeof b));
+		return ERR("expected a type, found %s", ir_lex_desc(P, b, sizeof b));
 	}
-	if (is_punct(P, '[')) {
+	if (ir_lex_punct(P, '[')) {
 		int r = parse_dims(P, ']', v->shape.d, IR_MAXRANK, "a shape");
 		if (r < 0)
 			return -1;
 		v->shape.rank = r;
 	}
-	if (is_punct(P, '<')) {
+	if (ir_lex_punct(P, '<')) {
 		Dim sv[IR_MAXSV];
 		int n = parse_dims(P, '>', sv, IR_MAXSV, "a known-values list");
 		if (n < 0)
@@ -576,10 +135,10 @@ static int parse_valdef(Parser *P, MkVal mk, uint32_t *out)
 {
 	char b[48];
 	if (P->t.kind != T_REF)
-		return ERR("expected a value (%%name), found %s", tokdesc(P, b, sizeof b));
+		return ERR("expected a value (%%name), found %s", ir_lex_desc(P, b, sizeof b));
 	int line = P->t.line, col = P->t.col;
-	char *label = take_label(P);
-	if (!label || next(P) || expect(P, ':')) {
+	char *label = ir_lex_label(P);
+	if (!label || ir_lex_next(P) || ir_lex_expect(P, ':')) {
 		free(label);
 		return -1;
 	}
@@ -598,7 +157,7 @@ static int parse_valdef(Parser *P, MkVal mk, uint32_t *out)
 	P->g->val[v].nsv = tmp.nsv;
 	P->g->val[v].sv = tmp.sv;
 	*out = v;
-	return sym_bind(P, label, v, line, col);
+	return ir_lex_sym_bind(P, label, v, line, col);
 }
 
 /* ---- constants ------------------------------------------------------------------ */
@@ -607,25 +166,25 @@ static int parse_elem(Parser *P, int dt, void *data, size_t i)
 {
 	if (dt_is_float(dt)) {
 		double x;
-		if (parse_float(P, dt != DT_F64, &x))
+		if (ir_lex_float(P, dt != DT_F64, &x))
 			return -1;
 		dt_store_f(dt, data, i, x);
 		return 0;
 	}
 	if (dt == DT_BOOL) {
-		if (is_kw(P, "true") || is_kw(P, "false")) {
-			((uint8_t *)data)[i] = is_kw(P, "true");
-			return next(P);
+		if (ir_lex_kw(P, "true") || ir_lex_kw(P, "false")) {
+			((uint8_t *)data)[i] = ir_lex_kw(P, "true");
+			return ir_lex_next(P);
 		}
 		int64_t x;
-		if (parse_int(P, 0, 1, &x))
+		if (ir_lex_int(P, 0, 1, &x))
 			return -1;
 		((uint8_t *)data)[i] = (uint8_t)x;
 		return 0;
 	}
 	if (dt == DT_U64) {
 		uint64_t x = 0;
-		if (parse_u64(P, &x))
+		if (ir_lex_u64(P, &x))
 			return -1;
 		dt_store_u(dt, data, i, x);
 		return 0;
@@ -641,7 +200,7 @@ static int parse_elem(Parser *P, int dt, void *data, size_t i)
 	default: lo = INT64_MIN; hi = INT64_MAX; break;
 	}
 	int64_t x;
-	if (parse_int(P, lo, hi, &x))
+	if (ir_lex_int(P, lo, hi, &x))
 		return -1;
 	dt_store_i(dt, data, i, x);
 	return 0;
@@ -654,26 +213,26 @@ static int parse_const(Parser *P)
 	char b[48];
 	Graph *g = P->g;
 	if (P->t.kind != T_REF)
-		return ERR("expected a value (%%name), found %s", tokdesc(P, b, sizeof b));
+		return ERR("expected a value (%%name), found %s", ir_lex_desc(P, b, sizeof b));
 	int line = P->t.line, col = P->t.col;
-	char *label = take_label(P);
+	char *label = ir_lex_label(P);
 	if (!label)
 		return -1;
 	char *shown = label[0] == '#' ? label + 1 : label;
 	Value tmp = {.nsv = -1};
-	if (next(P) || expect(P, ':') || parse_type(P, &tmp) || expect(P, '=')) {
+	if (ir_lex_next(P) || ir_lex_expect(P, ':') || parse_type(P, &tmp) || ir_lex_expect(P, '=')) {
 		free(label);
 		return -1;
 	}
 	int64_t numel = 1;
 	for (int i = 0; i < tmp.shape.rank; i++) {
 		if (tmp.shape.d[i] < 0) {
-			err_at(P, line, col, "constant %%%s needs a static shape", shown);
+			ir_lex_err(P, line, col, "constant %%%s needs a static shape", shown);
 			free(label);
 			return -1;
 		}
 		if (tmp.shape.d[i] && numel > ((int64_t)1 << 40) / tmp.shape.d[i]) {
-			err_at(P, line, col, "constant %%%s is too large", shown);
+			ir_lex_err(P, line, col, "constant %%%s is too large", shown);
 			free(label);
 			return -1;
 		}
@@ -681,19 +240,19 @@ static int parse_const(Parser *P)
 	}
 	size_t es = dt_size(tmp.dt);
 	if (tmp.shape.rank < 0 || !es) {
-		err_at(P, line, col, "constant %%%s needs a numeric dtype and a shape", shown);
+		ir_lex_err(P, line, col, "constant %%%s needs a numeric dtype and a shape", shown);
 		free(label);
 		return -1;
 	}
-	if (is_kw(P, "weight")) {
-		err_at(P, P->t.line, P->t.col, "constant %%%s has elided weights (print with "
+	if (ir_lex_kw(P, "weight")) {
+		ir_lex_err(P, P->t.line, P->t.col, "constant %%%s has elided weights (print with "
 		       "--print-full to keep them in the text)", shown);
 		free(label);
 		return -1;
 	}
 	void *data = NULL;
-	if (is_kw(P, "hex")) {
-		if (next(P))
+	if (ir_lex_kw(P, "hex")) {
+		if (ir_lex_next(P))
 			goto fail;
 		if (P->t.kind != T_STR) {
 			ERR("expected a hex string after 'hex'");
@@ -707,7 +266,7 @@ static int parse_const(Parser *P)
 		}
 		unsigned char *p = arena_alloc(g->arena, nb ? nb : 1);
 		for (size_t i = 0; i < nb; i++) {
-			int hi = hexval(P->t.p[1 + 2 * i]), lo = hexval(P->t.p[2 + 2 * i]);
+			int hi = ir_lex_hexval(P->t.p[1 + 2 * i]), lo = ir_lex_hexval(P->t.p[2 + 2 * i]);
 			if (hi < 0 || lo < 0) {
 				ERR("bad hex digit in constant %%%s", shown);
 				goto fail;
@@ -715,19 +274,19 @@ static int parse_const(Parser *P)
 			p[i] = (unsigned char)(hi * 16 + lo);
 		}
 		data = p;
-		if (next(P))
+		if (ir_lex_next(P))
 			goto fail;
-	} else if (is_punct(P, '[')) {
+	} else if (ir_lex_punct(P, '[')) {
 		if (numel > 1 << 20) {
 			ERR("constant %%%s: inline data limited to 2^20 elements", shown);
 			goto fail;
 		}
 		data = arena_alloc(g->arena, (size_t)(numel ? numel : 1) * es);
 		int64_t n = 0;
-		if (next(P))
+		if (ir_lex_next(P))
 			goto fail;
-		while (!is_punct(P, ']')) {
-			if (n && expect(P, ','))
+		while (!ir_lex_punct(P, ']')) {
+			if (n && ir_lex_expect(P, ','))
 				goto fail;
 			if (n == numel) {
 				ERR("constant %%%s has more than %lld elements", shown, (long long)numel);
@@ -741,14 +300,14 @@ static int parse_const(Parser *P)
 			    (long long)n, (long long)numel);
 			goto fail;
 		}
-		if (next(P))
+		if (ir_lex_next(P))
 			goto fail;
 	} else {
-		ERR("expected '[', hex\"...\" or weight(...) after '=', found %s", tokdesc(P, b, sizeof b));
+		ERR("expected '[', hex\"...\" or weight(...) after '=', found %s", ir_lex_desc(P, b, sizeof b));
 		goto fail;
 	}
 	uint32_t v = ir_const(g, label[0] == '#' ? NULL : label, tmp.dt, &tmp.shape, data);
-	return sym_bind(P, label, v, line, col);
+	return ir_lex_sym_bind(P, label, v, line, col);
 fail:
 	free(label);
 	return -1;
@@ -799,24 +358,24 @@ static int list_push(Parser *P, List *l)
 static int parse_list(Parser *P, List *l)
 {
 	char b[48];
-	if (expect(P, '['))
+	if (ir_lex_expect(P, '['))
 		return -1;
-	while (!is_punct(P, ']')) {
-		if (l->n && expect(P, ','))
+	while (!ir_lex_punct(P, ']')) {
+		if (l->n && ir_lex_expect(P, ','))
 			return -1;
 		int kind;
 		if (P->t.kind == T_STR)
 			kind = AK_STRINGS;
-		else if (is_kw(P, "inf") || is_kw(P, "nan") ||
-		         (P->t.kind == T_NUM && tok_is_float(&P->t)))
+		else if (ir_lex_kw(P, "inf") || ir_lex_kw(P, "nan") ||
+		         (P->t.kind == T_NUM && ir_lex_isfloat(&P->t)))
 			kind = AK_FLOATS;
-		else if (is_punct(P, '-') && (P->s[0] == 'i' || P->s[0] == 'n' ||
-		         tok_is_float(&(Tok){.p = P->s, .n = strspn(P->s, "0123456789.eE+-")})))
+		else if (ir_lex_punct(P, '-') && (P->s[0] == 'i' || P->s[0] == 'n' ||
+		         ir_lex_isfloat(&(Tok){.p = P->s, .n = strspn(P->s, "0123456789.eE+-")})))
 			kind = AK_FLOATS;
-		else if (P->t.kind == T_NUM || is_punct(P, '-'))
+		else if (P->t.kind == T_NUM || ir_lex_punct(P, '-'))
 			kind = AK_INTS;
 		else
-			return ERR("expected a list element, found %s", tokdesc(P, b, sizeof b));
+			return ERR("expected a list element, found %s", ir_lex_desc(P, b, sizeof b));
 		if (l->kind == AK_STRINGS ? kind != AK_STRINGS : kind == AK_STRINGS && l->kind)
 			return ERR("a list mixes strings and numbers");
 		if (!l->kind || (l->kind == AK_INTS && kind == AK_FLOATS)) {
@@ -830,25 +389,25 @@ static int parse_list(Parser *P, List *l)
 			return -1;
 		int i = l->n - 1;
 		if (kind == AK_STRINGS) {
-			if (!(l->strs[i] = unquote(P, P->t.p, P->t.n)) || next(P))
+			if (!(l->strs[i] = ir_lex_unquote(P, P->t.p, P->t.n)) || ir_lex_next(P))
 				return -1;
 		} else if (l->kind == AK_FLOATS) {
-			if (parse_float(P, 1, &l->floats[i]))
+			if (ir_lex_float(P, 1, &l->floats[i]))
 				return -1;
 		} else {
-			if (parse_int(P, INT64_MIN, INT64_MAX, &l->ints[i]))
+			if (ir_lex_int(P, INT64_MIN, INT64_MAX, &l->ints[i]))
 				return -1;
 		}
 	}
-	return next(P);
+	return ir_lex_next(P);
 }
 
 static int lookup_ref(Parser *P, uint32_t *v)
 {
-	char *label = take_label(P);
+	char *label = ir_lex_label(P);
 	if (!label)
 		return -1;
-	Sym *s = sym_find(P, label);
+	Sym *s = ir_lex_sym_find(P, label);
 	if (!s) {
 		ERR("undefined value %%%s", label[0] == '#' ? label + 1 : label);
 		free(label);
@@ -856,7 +415,7 @@ static int lookup_ref(Parser *P, uint32_t *v)
 	}
 	free(label);
 	*v = s->v;
-	return next(P);
+	return ir_lex_next(P);
 }
 
 static void free_subgraphs(Graph *g, int depth);
@@ -867,8 +426,8 @@ static int parse_attr(Parser *P, uint32_t id)
 	char b[48];
 	Graph *g = P->g;
 	if (P->t.kind != T_IDENT && P->t.kind != T_STR)
-		return ERR("expected an attribute name, found %s", tokdesc(P, b, sizeof b));
-	char *name = take_name(P);
+		return ERR("expected an attribute name, found %s", ir_lex_desc(P, b, sizeof b));
+	char *name = ir_lex_name(P);
 	if (!name)
 		return -1;
 	for (int i = 0; i < g->node[id].nattr; i++)
@@ -877,7 +436,7 @@ static int parse_attr(Parser *P, uint32_t id)
 			free(name);
 			return -1;
 		}
-	if (next(P) || expect(P, '=')) {
+	if (ir_lex_next(P) || ir_lex_expect(P, '=')) {
 		free(name);
 		return -1;
 	}
@@ -886,8 +445,8 @@ static int parse_attr(Parser *P, uint32_t id)
 	int rc = 0;
 	if (P->t.kind == T_STR) {
 		a.kind = AK_STRING;
-		char *s = unquote(P, P->t.p, P->t.n);
-		rc = !s || next(P);
+		char *s = ir_lex_unquote(P, P->t.p, P->t.n);
+		rc = !s || ir_lex_next(P);
 		if (s)
 			a.s = arena_strdup(g->arena, s);
 		free(s);
@@ -896,7 +455,7 @@ static int parse_attr(Parser *P, uint32_t id)
 		rc = lookup_ref(P, &a.t);
 		if (!rc && g->val[a.t].kind != VK_CONST)
 			rc = ERR("tensor attribute '%s' must name a constant", name);
-	} else if (is_kw(P, "graph")) {
+	} else if (ir_lex_kw(P, "graph")) {
 		if (P->depth >= IR_TEXT_MAXDEPTH) {
 			rc = ERR("subgraphs nested too deeply");
 		} else {
@@ -918,12 +477,12 @@ static int parse_attr(Parser *P, uint32_t id)
 				a.g = sub;
 			}
 		}
-	} else if (is_kw(P, "undef")) {
-		rc = next(P);
-	} else if (is_punct(P, '[') || is_kw(P, "ints") || is_kw(P, "floats") || is_kw(P, "strings")) {
+	} else if (ir_lex_kw(P, "undef")) {
+		rc = ir_lex_next(P);
+	} else if (ir_lex_punct(P, '[') || ir_lex_kw(P, "ints") || ir_lex_kw(P, "floats") || ir_lex_kw(P, "strings")) {
 		if (P->t.kind == T_IDENT) {
-			l.kind = is_kw(P, "ints") ? AK_INTS : is_kw(P, "floats") ? AK_FLOATS : AK_STRINGS;
-			rc = next(P);
+			l.kind = ir_lex_kw(P, "ints") ? AK_INTS : ir_lex_kw(P, "floats") ? AK_FLOATS : AK_STRINGS;
+			rc = ir_lex_next(P);
 		}
 		int want = l.kind;
 		rc = rc || parse_list(P, &l);
@@ -948,20 +507,20 @@ static int parse_attr(Parser *P, uint32_t id)
 			}
 		}
 		list_free(&l);
-	} else if (P->t.kind == T_NUM || is_punct(P, '-') || is_kw(P, "inf") || is_kw(P, "nan")) {
-		int fl = is_kw(P, "inf") || is_kw(P, "nan") || (P->t.kind == T_NUM && tok_is_float(&P->t));
-		if (is_punct(P, '-'))
+	} else if (P->t.kind == T_NUM || ir_lex_punct(P, '-') || ir_lex_kw(P, "inf") || ir_lex_kw(P, "nan")) {
+		int fl = ir_lex_kw(P, "inf") || ir_lex_kw(P, "nan") || (P->t.kind == T_NUM && ir_lex_isfloat(&P->t));
+		if (ir_lex_punct(P, '-'))
 			fl = P->s[0] == 'i' || P->s[0] == 'n' ||
-			     tok_is_float(&(Tok){.p = P->s, .n = strspn(P->s, "0123456789.eE+-")});
+			     ir_lex_isfloat(&(Tok){.p = P->s, .n = strspn(P->s, "0123456789.eE+-")});
 		if (fl) {
 			a.kind = AK_FLOAT;
-			rc = parse_float(P, 1, &a.f);
+			rc = ir_lex_float(P, 1, &a.f);
 		} else {
 			a.kind = AK_INT;
-			rc = parse_int(P, INT64_MIN, INT64_MAX, &a.i);
+			rc = ir_lex_int(P, INT64_MIN, INT64_MAX, &a.i);
 		}
 	} else {
-		rc = ERR("expected an attribute value, found %s", tokdesc(P, b, sizeof b));
+		rc = ERR("expected an attribute value, found %s", ir_lex_desc(P, b, sizeof b));
 	}
 	if (rc) {
 		free(name);
@@ -989,8 +548,8 @@ static int parse_node(Parser *P)
 	char **inl = NULL;
 	int *inpos = NULL;
 	int nin = 0, incap = 0;
-	if (is_punct(P, '(')) {   /* "()" : no outputs */
-		if (next(P) || expect(P, ')'))
+	if (ir_lex_punct(P, '(')) {   /* "()" : no outputs */
+		if (ir_lex_next(P) || ir_lex_expect(P, ')'))
 			return -1;
 	} else {
 		for (;;) {
@@ -1011,30 +570,30 @@ static int parse_node(Parser *P)
 			memset(o, 0, sizeof *o);
 			o->line = P->t.line;
 			o->col = P->t.col;
-			if (is_kw(P, "_")) {
+			if (ir_lex_kw(P, "_")) {
 				nout++;
-				if (next(P))
+				if (ir_lex_next(P))
 					goto out;
 			} else if (P->t.kind == T_REF) {
-				o->label = take_label(P);
+				o->label = ir_lex_label(P);
 				nout++;
 				o->type.nsv = -1;
-				if (!o->label || next(P) || expect(P, ':') || parse_type(P, &o->type))
+				if (!o->label || ir_lex_next(P) || ir_lex_expect(P, ':') || parse_type(P, &o->type))
 					goto out;
 			} else {
-				ERR("expected a statement, found %s", tokdesc(P, b, sizeof b));
+				ERR("expected a statement, found %s", ir_lex_desc(P, b, sizeof b));
 				goto out;
 			}
-			if (!is_punct(P, ','))
+			if (!ir_lex_punct(P, ','))
 				break;
-			if (next(P))
+			if (ir_lex_next(P))
 				goto out;
 		}
 	}
-	if (expect(P, '='))
+	if (ir_lex_expect(P, '='))
 		goto out;
 	if (P->t.kind != T_IDENT) {
-		ERR("expected an op name, found %s", tokdesc(P, b, sizeof b));
+		ERR("expected an op name, found %s", ir_lex_desc(P, b, sizeof b));
 		goto out;
 	}
 	char opname[64] = "";
@@ -1042,14 +601,14 @@ static int parse_node(Parser *P)
 		memcpy(opname, P->t.p, P->t.n);
 	int op = op_lookup(opname);
 	if (op < 0 || op >= OP_COUNT) {
-		ERR("unknown op %s", tokdesc(P, b, sizeof b));
+		ERR("unknown op %s", ir_lex_desc(P, b, sizeof b));
 		goto out;
 	}
 	int opline = P->t.line, opcol = P->t.col;
-	if (next(P) || expect(P, '('))
+	if (ir_lex_next(P) || ir_lex_expect(P, '('))
 		goto out;
-	while (!is_punct(P, ')')) {
-		if (nin && expect(P, ','))
+	while (!ir_lex_punct(P, ')')) {
+		if (nin && ir_lex_expect(P, ','))
 			goto out;
 		if (nin == incap) {
 			if (incap >= MAX_PORTS) {
@@ -1072,29 +631,29 @@ static int parse_node(Parser *P)
 		inl[nin] = NULL;
 		inpos[2 * nin] = P->t.line;
 		inpos[2 * nin + 1] = P->t.col;
-		if (is_kw(P, "_")) {
+		if (ir_lex_kw(P, "_")) {
 			nin++;
 		} else if (P->t.kind == T_REF) {
-			inl[nin++] = take_label(P);
+			inl[nin++] = ir_lex_label(P);
 			if (!inl[nin - 1])
 				goto out;
 		} else {
-			ERR("expected an input (%%name or _), found %s", tokdesc(P, b, sizeof b));
+			ERR("expected an input (%%name or _), found %s", ir_lex_desc(P, b, sizeof b));
 			goto out;
 		}
-		if (next(P))
+		if (ir_lex_next(P))
 			goto out;
 	}
-	if (next(P))
+	if (ir_lex_next(P))
 		goto out;
 	const OpInfo *oi = &op_info[op];
 	if (nin < oi->min_in || (oi->max_in >= 0 && nin > oi->max_in)) {
-		err_at(P, opline, opcol, "%s takes %d..%d inputs, not %d", oi->name, oi->min_in,
+		ir_lex_err(P, opline, opcol, "%s takes %d..%d inputs, not %d", oi->name, oi->min_in,
 		       oi->max_in, nin);
 		goto out;
 	}
 	if (nout < oi->min_out || (oi->max_out >= 0 && nout > oi->max_out)) {
-		err_at(P, opline, opcol, "%s gives %d..%d outputs, not %d", oi->name, oi->min_out,
+		ir_lex_err(P, opline, opcol, "%s gives %d..%d outputs, not %d", oi->name, oi->min_out,
 		       oi->max_out, nout);
 		goto out;
 	}
@@ -1103,7 +662,7 @@ static int parse_node(Parser *P)
 	for (int k = 0; k < nin; k++) {
 		if (!inl[k])
 			continue;
-		if (add_fixup(P, id, k, inl[k], inpos[2 * k], inpos[2 * k + 1]))
+		if (ir_lex_fixup(P, id, k, inl[k], inpos[2 * k], inpos[2 * k + 1]))
 			goto out;
 		inl[k] = NULL;
 	}
@@ -1119,15 +678,15 @@ static int parse_node(Parser *P)
 		x->sv = outs[k].type.sv;
 		char *lab = outs[k].label;
 		outs[k].label = NULL;
-		if (sym_bind(P, lab, v, outs[k].line, outs[k].col))
+		if (ir_lex_sym_bind(P, lab, v, outs[k].line, outs[k].col))
 			goto out;
 	}
-	if (is_punct(P, '{')) {
-		if (next(P))
+	if (ir_lex_punct(P, '{')) {
+		if (ir_lex_next(P))
 			goto out;
 		int na = 0;
-		while (!is_punct(P, '}')) {
-			if (na && expect(P, ','))
+		while (!ir_lex_punct(P, '}')) {
+			if (na && ir_lex_expect(P, ','))
 				goto out;
 			if (na++ >= MAX_PORTS) {
 				ERR("too many attributes");
@@ -1136,27 +695,27 @@ static int parse_node(Parser *P)
 			if (parse_attr(P, id))
 				goto out;
 		}
-		if (next(P))
+		if (ir_lex_next(P))
 			goto out;
 	}
-	if (is_punct(P, '@')) {
-		if (next(P))
+	if (ir_lex_punct(P, '@')) {
+		if (ir_lex_next(P))
 			goto out;
 		if (P->t.kind != T_STR) {
 			ERR("expected a quoted node name after '@'");
 			goto out;
 		}
-		char *s = unquote(P, P->t.p, P->t.n);
+		char *s = ir_lex_unquote(P, P->t.p, P->t.n);
 		if (!s)
 			goto out;
 		g->node[id].name = arena_strdup(g->arena, s);
 		free(s);
-		if (next(P))
+		if (ir_lex_next(P))
 			goto out;
 	}
-	if (is_kw(P, "opset")) {
+	if (ir_lex_kw(P, "opset")) {
 		int64_t v;
-		if (next(P) || parse_int(P, 1, 100000, &v))
+		if (ir_lex_next(P) || ir_lex_int(P, 1, 100000, &v))
 			goto out;
 		g->node[id].opset = (int)v;
 	}
@@ -1177,68 +736,68 @@ out:
 static int parse_graph_body(Parser *P, Graph *g)
 {
 	char b[48];
-	if (!is_kw(P, "graph"))
-		return ERR("expected 'graph', found %s", tokdesc(P, b, sizeof b));
-	if (next(P))
+	if (!ir_lex_kw(P, "graph"))
+		return ERR("expected 'graph', found %s", ir_lex_desc(P, b, sizeof b));
+	if (ir_lex_next(P))
 		return -1;
 	if (P->t.kind == T_STR) {
-		char *s = unquote(P, P->t.p, P->t.n);
+		char *s = ir_lex_unquote(P, P->t.p, P->t.n);
 		if (!s)
 			return -1;
 		g->name = arena_strdup(g->arena, s);
 		free(s);
-		if (next(P))
+		if (ir_lex_next(P))
 			return -1;
 	}
-	if (is_kw(P, "opset")) {
+	if (ir_lex_kw(P, "opset")) {
 		int64_t v;
-		if (next(P) || parse_int(P, 1, 100000, &v))
+		if (ir_lex_next(P) || ir_lex_int(P, 1, 100000, &v))
 			return -1;
 		g->opset = (int)v;
 	}
-	if (expect(P, '{'))
+	if (ir_lex_expect(P, '{'))
 		return -1;
 	int rc = 0;
-	while (!rc && !is_punct(P, '}')) {
+	while (!rc && !ir_lex_punct(P, '}')) {
 		if (P->t.kind == T_EOF) {
 			rc = ERR("missing '}' at the end of the graph");
-		} else if (is_kw(P, "dims")) {
+		} else if (ir_lex_kw(P, "dims")) {
 			/* dim-table entries in order (see ir/print.c pdimtable) */
-			rc = next(P);
-			for (int first = 1; !rc && (first || is_punct(P, ',')); first = 0) {
+			rc = ir_lex_next(P);
+			for (int first = 1; !rc && (first || ir_lex_punct(P, ',')); first = 0) {
 				Dim dd;
-				rc = (!first && next(P)) || parse_dim(P, 0, &dd);
+				rc = (!first && ir_lex_next(P)) || parse_dim(P, 0, &dd);
 			}
-		} else if (is_kw(P, "in")) {
+		} else if (ir_lex_kw(P, "in")) {
 			uint32_t v;
-			rc = next(P) || parse_valdef(P, ir_input, &v);
-		} else if (is_kw(P, "capture")) {
+			rc = ir_lex_next(P) || parse_valdef(P, ir_input, &v);
+		} else if (ir_lex_kw(P, "capture")) {
 			uint32_t v;
-			rc = next(P) || parse_valdef(P, mk_capture, &v);
-		} else if (is_kw(P, "const")) {
-			rc = next(P) || parse_const(P);
-		} else if (is_kw(P, "out")) {
-			rc = next(P);
+			rc = ir_lex_next(P) || parse_valdef(P, mk_capture, &v);
+		} else if (ir_lex_kw(P, "const")) {
+			rc = ir_lex_next(P) || parse_const(P);
+		} else if (ir_lex_kw(P, "out")) {
+			rc = ir_lex_next(P);
 			for (int first = 1; !rc; first = 0) {
 				if (!first) {
-					if (!is_punct(P, ','))
+					if (!ir_lex_punct(P, ','))
 						break;
-					rc = next(P);
+					rc = ir_lex_next(P);
 					if (rc)
 						break;
 				}
 				if (P->t.kind != T_REF) {
-					rc = ERR("expected a value after 'out', found %s", tokdesc(P, b, sizeof b));
+					rc = ERR("expected a value after 'out', found %s", ir_lex_desc(P, b, sizeof b));
 					break;
 				}
 				int line = P->t.line, col = P->t.col;
-				char *label = take_label(P);
+				char *label = ir_lex_label(P);
 				if (!label) {
 					rc = -1;
 					break;
 				}
 				ir_graph_output(g, IR_NONE);
-				rc = add_fixup(P, IR_NONE, (int)g->nout - 1, label, line, col) || next(P);
+				rc = ir_lex_fixup(P, IR_NONE, (int)g->nout - 1, label, line, col) || ir_lex_next(P);
 			}
 		} else {
 			rc = parse_node(P);
@@ -1248,9 +807,9 @@ static int parse_graph_body(Parser *P, Graph *g)
 	for (size_t i = 0; i < P->nfix; i++) {
 		Fixup *f = &P->fix[i];
 		if (!rc) {
-			Sym *s = sym_find(P, f->label);
+			Sym *s = ir_lex_sym_find(P, f->label);
 			if (!s) {
-				rc = err_at(P, f->line, f->col, "undefined value %%%s",
+				rc = ir_lex_err(P, f->line, f->col, "undefined value %%%s",
 				            f->label[0] == '#' ? f->label + 1 : f->label);
 			} else if (f->node == IR_NONE) {
 				g->out[f->slot] = s->v;
@@ -1270,7 +829,7 @@ static int parse_graph_body(Parser *P, Graph *g)
 	P->nsym = P->capsym = 0;
 	if (rc)
 		return -1;
-	return next(P);
+	return ir_lex_next(P);
 }
 
 /* Free the subgraphs held by g's graph attributes (not g itself). */
@@ -1304,10 +863,10 @@ Graph *ir_parse(const char *text, const char *source, Diag *d)
 	P.linestart = P.src;
 	Graph *g = ir_graph_new(P.file);
 	P.g = g;
-	int rc = next(&P) || parse_graph_body(&P, g);
+	int rc = ir_lex_next(&P) || parse_graph_body(&P, g);
 	if (!rc && P.t.kind != T_EOF) {
 		char b[48];
-		rc = err_at(&P, P.t.line, P.t.col, "unexpected %s after the graph", tokdesc(&P, b, sizeof b));
+		rc = ir_lex_err(&P, P.t.line, P.t.col, "unexpected %s after the graph", ir_lex_desc(&P, b, sizeof b));
 	}
 	if (rc) {
 		if (!P.failed)

@@ -10,10 +10,7 @@
 #include "ir/text.h"
 #include "frontend/onnx.h"
 #include "passes/passes.h"
-#if __has_include("codegen/codegen.h")
 #include "codegen/codegen.h"
-#define HAVE_CODEGEN 1
-#endif
 
 static const char usage[] =
 "usage: vibeec MODEL.onnx|MODEL.vir [options]\n"
@@ -240,14 +237,9 @@ int main(int argc, char **argv)
 		close(fd);
 		out = tmp;
 	}
-#ifdef HAVE_CODEGEN
 	CgOptions co = {.target = target, .out = out, .emit = is_c ? CG_EMIT_C : CG_EMIT_SO,
 	                .opt = ctx.opt, .cc = NULL, .keep_temps = keep_temps, .stats = ctx.stats};
 	rc = cg_compile(g, &co, &d);
-#else   /* while the code generator is not yet part of the tree */
-	(void)target; (void)keep_temps;
-	rc = diag_set(&d, E_USAGE, "this build has no code generator (use --emit=ir)");
-#endif
 	if (!rc && to_stdout && cat_file(tmp) != 0)
 		rc = diag_set(&d, E_IO, "<stdout>: write error");
 	if (to_stdout)
