@@ -48,10 +48,22 @@ Graph *ir_graph_new(const char *source)
 	return g;
 }
 
+/* A graph owns the subgraphs of its nodes' graph attributes. */
+static void free_node_subgraphs(Node *n)
+{
+	for (int k = 0; k < n->nattr; k++)
+		if (n->attr[k].kind == AK_GRAPH && n->attr[k].g) {
+			ir_graph_free(n->attr[k].g);
+			n->attr[k].g = NULL;
+		}
+}
+
 void ir_graph_free(Graph *g)
 {
 	if (!g)
 		return;
+	for (uint32_t i = 0; i < g->nnode; i++)
+		free_node_subgraphs(&g->node[i]);
 	if (g->keep_free)
 		g->keep_free(g->keep);
 	free(g->val);
@@ -298,6 +310,8 @@ int ir_compact(Graph *g, Diag *d)
 		Node *n = &g->node[i];
 		for (int k = 0; k < n->nout; k++) {
 			uint32_t v = n->out[k];
+			if (v == IR_NONE)
+				continue;
 			for (uint32_t u = users_start[v]; u < users_start[v + 1]; u++) {
 				uint32_t j = users[u];
 				if (--indeg[j] == 0)
@@ -348,7 +362,8 @@ int ir_compact(Graph *g, Diag *d)
 	for (uint32_t c = 0; c < cnt; c++) {
 		Node *n = &g->node[order[c]];
 		for (int k = 0; k < n->nout; k++)
-			keep[n->out[k]] = 1;
+			if (n->out[k] != IR_NONE)
+				keep[n->out[k]] = 1;
 	}
 	free(uses);
 	/* values: inputs first in their order, then constants, then node
@@ -374,6 +389,8 @@ int ir_compact(Graph *g, Diag *d)
 		Node *n = &g->node[order[c]];
 		for (int k = 0; k < n->nout; k++) {
 			uint32_t v = n->out[k];
+			if (v == IR_NONE)
+				continue;
 			vmap[v] = nvc;
 			nvals[nvc] = g->val[v];
 			nvals[nvc].def = c;
@@ -387,7 +404,8 @@ int ir_compact(Graph *g, Diag *d)
 			if (n->in[k] != IR_NONE)
 				n->in[k] = vmap[n->in[k]];
 		for (int k = 0; k < n->nout; k++)
-			n->out[k] = vmap[n->out[k]];
+			if (n->out[k] != IR_NONE)
+				n->out[k] = vmap[n->out[k]];
 		for (int k = 0; k < n->nattr; k++)
 			if (n->attr[k].kind == AK_TENSOR && n->attr[k].t != IR_NONE)
 				n->attr[k].t = vmap[n->attr[k].t];
@@ -396,6 +414,9 @@ int ir_compact(Graph *g, Diag *d)
 		g->in[i] = vmap[g->in[i]];
 	for (uint32_t i = 0; i < g->nout; i++)
 		g->out[i] = vmap[g->out[i]];
+	for (uint32_t i = 0; i < nn; i++)
+		if (g->node[i].dead)
+			free_node_subgraphs(&g->node[i]);
 	free(g->val);
 	free(g->node);
 	g->val = nvals;

@@ -91,7 +91,7 @@ typedef struct Attr {
 	float *floats;
 	const char **strs;
 	uint32_t t;           /* TENSOR: a VK_CONST value of the graph */
-	struct Graph *g;      /* GRAPH: subgraph (parsed but not yet lowered) */
+	struct Graph *g;      /* GRAPH: subgraph, owned by the graph (parsed, not yet lowered) */
 } Attr;
 
 typedef struct Node {
@@ -187,8 +187,8 @@ extern const OpInfo op_info[OP_COUNT];
 /* ---- tools over the IR ------------------------------------------------ */
 /* Text form (ir/print.c, ir/parse.c): ir_print(ir_parse(t)) == t for any
  * printed t. Constants print their bytes only when small (<= 16 elements);
- * larger ones print as `const ... @weight(<id>)` and parse back only when
- * the weights are supplied (from the same graph). */
+ * larger ones print as `= weight(<n> bytes)`, which does not parse back,
+ * unless full printing (--print-full) asks for their bytes as hex. */
 void ir_print(FILE *f, const Graph *g);
 char *ir_print_str(const Graph *g);             /* malloc'd */
 Graph *ir_parse(const char *text, const char *source, Diag *d);

@@ -418,8 +418,6 @@ static int lookup_ref(Parser *P, uint32_t *v)
 	return ir_lex_next(P);
 }
 
-static void free_subgraphs(Graph *g, int depth);
-
 /* name = value, adding the attribute to node `id`. */
 static int parse_attr(Parser *P, uint32_t id)
 {
@@ -470,7 +468,6 @@ static int parse_attr(Parser *P, uint32_t id)
 			P->s = Q.s; P->line = Q.line; P->linestart = Q.linestart; P->t = Q.t;
 			P->failed = Q.failed;
 			if (rc) {
-				free_subgraphs(sub, 0);
 				ir_graph_free(sub);
 			} else {
 				a.kind = AK_GRAPH;
@@ -832,29 +829,6 @@ static int parse_graph_body(Parser *P, Graph *g)
 	return ir_lex_next(P);
 }
 
-/* Free the subgraphs held by g's graph attributes (not g itself). */
-static void free_subgraphs(Graph *g, int depth)
-{
-	for (uint32_t i = 0; i < g->nnode; i++)
-		for (int k = 0; k < g->node[i].nattr; k++) {
-			Attr *a = &g->node[i].attr[k];
-			if (a->kind == AK_GRAPH && a->g) {
-				if (depth < IR_TEXT_MAXDEPTH + 1)
-					free_subgraphs(a->g, depth + 1);
-				ir_graph_free(a->g);
-				a->g = NULL;
-			}
-		}
-}
-
-void ir_graph_free_deep(Graph *g)
-{
-	if (!g)
-		return;
-	free_subgraphs(g, 0);
-	ir_graph_free(g);
-}
-
 Graph *ir_parse(const char *text, const char *source, Diag *d)
 {
 	Parser P = {.src = text ? text : "", .file = source ? source : "<input>",
@@ -871,7 +845,7 @@ Graph *ir_parse(const char *text, const char *source, Diag *d)
 	if (rc) {
 		if (!P.failed)
 			diag_set(d, E_MODEL, "%s: parse error", P.file);
-		ir_graph_free_deep(g);
+		ir_graph_free(g);
 		return NULL;
 	}
 	return g;

@@ -9,9 +9,6 @@
 void ir_print_opts(FILE *f, const Graph *g, int full);
 char *ir_print_str_opts(const Graph *g, int full);   /* malloc'd */
 
-/* Free g and the subgraphs its graph attributes own (ir_graph_free leaves
- * those alone); use it on graphs from ir_parse. */
-void ir_graph_free_deep(Graph *g);
 
 #define IR_TEXT_INLINE 16     /* constants up to this many elements print inline */
 #define IR_TEXT_MAXDEPTH 32   /* nesting of subgraphs and dim expressions */

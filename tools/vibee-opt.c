@@ -161,10 +161,10 @@ int main(int argc, char **argv)
 	}
 	free(pl);
 	if (rc) {
-		ir_graph_free_deep(g);
+		ir_graph_free(g);
 		return fail(d.code == E_IO || d.code == E_USAGE ? 2 : 1, d.msg);
 	}
 	ir_print_opts(stdout, g, full);
-	ir_graph_free_deep(g);
+	ir_graph_free(g);
 	return fflush(stdout) ? 2 : 0;
 }

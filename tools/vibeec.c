@@ -197,7 +197,7 @@ int main(int argc, char **argv)
 		pass_print_stats(&ctx);
 	if (rc) {
 		rc = fail(d.code == E_USAGE || d.code == E_IO ? 2 : 1, d.msg);
-		ir_graph_free_deep(g);
+		ir_graph_free(g);
 		return rc;
 	}
 
@@ -206,12 +206,12 @@ int main(int argc, char **argv)
 		FILE *f = !out || strcmp(out, "-") == 0 ? stdout : fopen(out, "w");
 		if (!f) {
 			snprintf(msg, sizeof msg, "%s: cannot write: %s", out, strerror(errno));
-			ir_graph_free_deep(g);
+			ir_graph_free(g);
 			return fail(2, msg);
 		}
 		ir_print_opts(f, g, ctx.print_full);
 		int bad = f == stdout ? fflush(f) != 0 : fclose(f) != 0;
-		ir_graph_free_deep(g);
+		ir_graph_free(g);
 		if (bad) {
 			snprintf(msg, sizeof msg, "%s: write error", out ? out : "<stdout>");
 			return fail(2, msg);
@@ -222,7 +222,7 @@ int main(int argc, char **argv)
 	if (!out) {
 		out = dflt = default_out(model, is_c ? ".c" : ".so");
 		if (!out) {
-			ir_graph_free_deep(g);
+			ir_graph_free(g);
 			return fail(2, "out of memory");
 		}
 	}
@@ -231,7 +231,7 @@ int main(int argc, char **argv)
 	if (to_stdout) {   /* the code generator writes a file; copy it out */
 		int fd = mkstemps(tmp, 3);
 		if (fd < 0) {
-			ir_graph_free_deep(g);
+			ir_graph_free(g);
 			return fail(2, "cannot create a temporary file");
 		}
 		close(fd);
@@ -244,7 +244,7 @@ int main(int argc, char **argv)
 		rc = diag_set(&d, E_IO, "<stdout>: write error");
 	if (to_stdout)
 		unlink(tmp);
-	ir_graph_free_deep(g);
+	ir_graph_free(g);
 	free(dflt);
 	if (rc)
 		return fail(d.code == E_IO || d.code == E_USAGE ? 2 : 1,

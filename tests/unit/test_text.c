@@ -77,7 +77,7 @@ static void test_canonical(void)
 			fprintf(stderr, "round trip %zu differs:\n--- want\n%s--- got\n%s", i, canon[i], s);
 		CHECK(strcmp(s, canon[i]) == 0);
 		free(s);
-		ir_graph_free_deep(g);
+		ir_graph_free(g);
 	}
 }
 
@@ -93,10 +93,10 @@ static void test_dims_statement(void)
 		char *p2 = ir_print_str(h);
 		CHECK(strcmp(p1, p2) == 0);
 		free(p2);
-		ir_graph_free_deep(h);
+		ir_graph_free(h);
 	}
 	free(p1);
-	ir_graph_free_deep(g);
+	ir_graph_free(g);
 }
 
 /* A graph built through the API, with every attribute kind, survives the
@@ -177,11 +177,11 @@ static void test_api_graph(void)
 		CHECK(hx->shape.rank == 2 && hx->shape.d[1] == 3 && ir_dim_is_sym(h, hx->shape.d[0]));
 		CHECK(strcmp(h->dim[DIM_IDX(hx->shape.d[0])].name, "batch") == 0);
 		CHECK(ir_verify_opts(h, false, &d) == 0);
-		ir_graph_free_deep(h);
+		ir_graph_free(h);
 	}
 	free(full);
 	free(brief);
-	ir_graph_free_deep(g);
+	ir_graph_free(g);
 }
 
 /* Each of these must fail with "t.vir:LINE:COL: ..." and no crash. */
@@ -236,7 +236,7 @@ static void test_garbage(void)
 		int line = 0, col = 0;
 		CHECK(sscanf(d.msg, "t.vir:%d:%d: ", &line, &col) == 2 && line >= 1 && col >= 1);
 		CHECK(strchr(d.msg, '\n') == NULL);
-		ir_graph_free_deep(g);
+		ir_graph_free(g);
 	}
 }
 
@@ -277,10 +277,10 @@ static void test_mutations(void)
 				char *p2 = ir_print_str(h);
 				CHECK(strcmp(p1, p2) == 0);
 				free(p2);
-				ir_graph_free_deep(h);
+				ir_graph_free(h);
 			}
 			free(p1);
-			ir_graph_free_deep(g);
+			ir_graph_free(g);
 		} else {
 			CHECK(d.code == E_MODEL && strncmp(d.msg, "m.vir:", 6) == 0);
 		}
@@ -314,7 +314,7 @@ static void test_verify(void)
 	Diag d4 = {0};
 	g->node[0].dead = true;
 	CHECK(ir_verify_opts(g, false, &d4) != 0);
-	ir_graph_free_deep(g);
+	ir_graph_free(g);
 }
 
 int main(void)
