@@ -1,6 +1,7 @@
 /* vibee-run: load a compiled model.so, feed it DIR/input_N.pb, write the
  * outputs, compare against DIR/output_N.pb when present, and optionally
  * benchmark. Links only the runtime (libvibeert + tensorpb). */
+#include <errno.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -261,6 +262,8 @@ int main(int argc, char **argv)
 		if (c > rc)
 			rc = c;
 	}
+	if (outdir && rc != 2 && mkdir(outdir, 0777) != 0 && errno != EEXIST)
+		rc = die("%s: cannot create directory: %s", outdir, strerror(errno));
 	if (outdir && rc != 2) {
 		for (int i = 0; i < no && rc != 2; i++) {
 			rt_tensor t = {0};
