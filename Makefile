@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= 2
 CTEST_ARGS ?=
 
-.PHONY: all deps build test demo bench clean
+.PHONY: all deps build test demo bench clean test-asan fuzz
 
 all: build
 
@@ -26,5 +26,27 @@ demo: build
 bench: build
 	python3 bench/bench.py --build $(BUILD)
 
+# ---- robustness (docs/ROBUSTNESS.md) ----
+# test-asan: the whole default suite with ASan+UBSan on the compiler, the
+# runtime, the tools and every model.so they build; leaks are failures, any
+# sanitizer report aborts the process (a test sees a crash).
+ASAN_BUILD ?= build-asan
+SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:disable_coredump=1:allocator_may_return_null=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:abort_on_error=1
+test-asan: deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVIBEE_SANITIZE=ON
+	cmake --build $(ASAN_BUILD) -j$(JOBS)
+	cd $(ASAN_BUILD) && $(SAN_ENV) ctest --output-on-failure -j$(JOBS) $(CTEST_ARGS)
+
+# fuzz: the libFuzzer harnesses (clang), each for FUZZ_SECONDS under ctest -L fuzz.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@command -v clang >/dev/null || { echo "make fuzz needs clang and libclang-rt-dev (apt-get install clang libclang-rt-dev)"; exit 2; }
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DVIBEE_FUZZ=ON -DVIBEE_FUZZ_SECONDS=$(FUZZ_SECONDS)
+	cmake --build $(FUZZ_BUILD) -j$(JOBS)
+	cd $(FUZZ_BUILD) && ctest --output-on-failure -L fuzz $(CTEST_ARGS)
+
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -205,6 +205,12 @@ static int build_so(const CgOptions *o, const Target *t, const KProg *p, const P
 	argv[a++] = "-Wl,-z,noexecstack";
 	argv[a++] = "-lm";
 	argv[a++] = "-lpthread";
+#ifdef VIBEE_CC_SANITIZE
+	/* a sanitizer build (VIBEE_SANITIZE=ON) instruments each model.so too */
+	char san[] = VIBEE_CC_SANITIZE, *sp = NULL;
+	for (char *q = strtok_r(san, " ", &sp); q && a < 38; q = strtok_r(NULL, " ", &sp))
+		argv[a++] = q;
+#endif
 	argv[a] = NULL;
 	int st = run(argv, fl);
 	if (st != 0) {
@@ -221,6 +227,29 @@ static int build_so(const CgOptions *o, const Target *t, const KProg *p, const P
 	return E_OK;
 }
 
+/* Every tensor whose size is known at compile time must fit in
+ * CG_MAX_TENSOR_BYTES (the static factor of a symbolic shape too): the
+ * planner and the generated code compute offsets in 64-bit arithmetic, and
+ * a model may ask for dims whose product overflows it. */
+#define CG_MAX_TENSOR_BYTES ((uint64_t)1 << 40)
+static int check_sizes(const Graph *g, Diag *d)
+{
+	for (uint32_t i = 0; i < g->nval; i++) {
+		const Value *v = &g->val[i];
+		uint64_t n = dt_size(v->dt) ? dt_size(v->dt) : 1;
+		bool over = false;
+		for (int j = 0; j < v->shape.rank && !over; j++)
+			if (v->shape.d[j] >= 0)
+				over = __builtin_mul_overflow(n, (uint64_t)v->shape.d[j], &n);
+		if (over || n > CG_MAX_TENSOR_BYTES)
+			return diag_set(d, E_MODEL, "%s: value '%s' (%s, rank %d) is larger "
+			                "than the %llu bytes a tensor may take", g->source,
+			                v->name ? v->name : "?", dt_name(v->dt), v->shape.rank,
+			                (unsigned long long)CG_MAX_TENSOR_BYTES);
+	}
+	return E_OK;
+}
+
 int cg_compile(Graph *g, const CgOptions *o, Diag *d)
 {
 	const Target *t = target_find(o->target);
@@ -233,6 +262,8 @@ int cg_compile(Graph *g, const CgOptions *o, Diag *d)
 			return diag_set(d, E_MODEL, "%s: input '%s' has no type or shape", g->source,
 			                v->name ? v->name : "?");
 	}
+	if (check_sizes(g, d))
+		return d->code;
 	KProg p = {0};
 	p.opt = o->opt;
 	p.vec = t->vector_bytes;

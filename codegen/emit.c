@@ -45,6 +45,32 @@ static void dimc(CBuf *b, Dim d)
 		cb_printf(b, "r->dv[%u]", DIM_IDX(d));
 }
 
+/* Squeeze without axes keeps the symbolic dims of its input, assuming they
+ * are not 1 (ir/shape_rules2.c); check that for live such nodes with index
+ * in [*next, upto), so a run where one is 1 fails instead of returning a
+ * tensor of the wrong rank. Run-time dims not yet known (< 0) pass. */
+static void squeeze_checks(CBuf *b, const Graph *g, uint32_t *next, uint32_t upto)
+{
+	for (; *next < upto && *next < g->nnode; (*next)++) {
+		const Node *n = &g->node[*next];
+		if (n->dead || n->op != OP_Squeeze || n->nin < 1 || n->in[0] == IR_NONE ||
+		    (n->nin > 1 && n->in[1] != IR_NONE) || ir_attr(n, "axes"))
+			continue;
+		const Value *x = &g->val[n->in[0]];
+		char nm[128];
+		cg_safe(n->name, nm, sizeof nm);
+		for (int i = 0; i < x->shape.rank; i++) {
+			if (x->shape.d[i] >= 0)
+				continue;
+			cb_puts(b, "\tif (");
+			dimc(b, x->shape.d[i]);
+			cb_printf(b, " == 1)\n\t\treturn vfail(r, 5, \"node '%s' (Squeeze): input dim %d is 1 "
+			          "at run time; this model was compiled assuming it is not (Squeeze "
+			          "without axes)\");\n", nm, i);
+		}
+	}
+}
+
 /* The CALL kernel of node n: static attribute tables and k<ki>(r). */
 static int call_kernel(CBuf *b, const KProg *p, const Plan *pl, int ki, Diag *d)
 {
@@ -326,10 +352,12 @@ int cg_emit_c(CBuf *b, const KProg *p, const Plan *pl, const EmitInfo *ei, Diag 
 			cb_printf(b, "\tr->buf[%u] = in[%u].data;\n", pl->slot[g->in[i]], i);
 	}
 	cb_puts(b, "\teval_dims(r->dv);\n");
+	uint32_t sq_next = 0;
 	for (int ki = 0; ki < p->nk; ki++) {
 		const Kernel *k = &p->k[ki];
 		const Node *n = &g->node[k->node];
 		char nm[128];
+		squeeze_checks(b, g, &sq_next, k->node);
 		cg_safe(n->name, nm, sizeof nm);
 		/* run-time sized outputs of this kernel */
 		for (uint32_t s = 0; s < pl->nslot; s++) {
@@ -362,6 +390,7 @@ int cg_emit_c(CBuf *b, const KProg *p, const Plan *pl, const EmitInfo *ei, Diag 
 				          "of range\");\n", nm, ir_op_name(n->op));
 		}
 	}
+	squeeze_checks(b, g, &sq_next, g->nnode);
 	for (uint32_t i = 0; i < g->nout; i++) {
 		uint32_t v = g->out[i];
 		const Value *x = &g->val[v];

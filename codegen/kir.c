@@ -63,9 +63,21 @@ int kir_const_i(Kernel *k, int64_t v)
 	return kir_x(k, (KExpr){.op = KX_CONST, .ty = DT_I64, .i = v, .a = -1, .b = -1, .c = -1});
 }
 
+/* v as int64, saturated (NaN: 0): a plain cast of inf is undefined. */
+static int64_t sat_i64(double v)
+{
+	if (v != v)
+		return 0;
+	if (v >= 9223372036854775807.0)
+		return INT64_MAX;
+	if (v <= -9223372036854775808.0)
+		return INT64_MIN;
+	return (int64_t)v;
+}
+
 int kir_const_f(Kernel *k, int ty, double v)
 {
-	return kir_x(k, (KExpr){.op = KX_CONST, .ty = (uint8_t)ty, .f = v, .i = (int64_t)v,
+	return kir_x(k, (KExpr){.op = KX_CONST, .ty = (uint8_t)ty, .f = v, .i = sat_i64(v),
 	                        .a = -1, .b = -1, .c = -1});
 }
 
@@ -74,7 +86,7 @@ int kir_const_t(Kernel *k, int ty, double v)
 	ty = kir_ty(ty);
 	if (dt_is_float(ty))
 		return kir_const_f(k, ty, v);
-	return kir_x(k, (KExpr){.op = KX_CONST, .ty = (uint8_t)ty, .i = (int64_t)v, .f = v,
+	return kir_x(k, (KExpr){.op = KX_CONST, .ty = (uint8_t)ty, .i = sat_i64(v), .f = v,
 	                        .a = -1, .b = -1, .c = -1});
 }
 

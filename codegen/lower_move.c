@@ -96,15 +96,18 @@ int lower_slice(Low *L, Node *n)
 		ns = ir_attr_ints(n, "starts", &a);
 		if (ns > IR_MAXRANK)
 			return LW_CALL;
-		memcpy(st, a, (size_t)ns * sizeof *a);
+		if (ns > 0)
+			memcpy(st, a, (size_t)ns * sizeof *a);
 		ne2 = ir_attr_ints(n, "ends", &a);
 		if (ne2 != ns)
 			return LW_CALL;
-		memcpy(en, a, (size_t)ne2 * sizeof *a);
+		if (ne2 > 0)
+			memcpy(en, a, (size_t)ne2 * sizeof *a);
 		na = ir_attr_ints(n, "axes", &a);
 		if (na > IR_MAXRANK)
 			return LW_CALL;
-		memcpy(ax, a, (size_t)na * sizeof *a);
+		if (na > 0)
+			memcpy(ax, a, (size_t)na * sizeof *a);
 		nsp = 0;
 	} else {
 		ns = const_ints(g, n->in[1], st, IR_MAXRANK);

@@ -387,12 +387,17 @@ static int make_node(Ld *L, const Onnx__NodeProto *np, uint32_t *id)
 		return node_msg(L, np, opset, "unsupported op (domain '%s')",
 		                onnx_name(L, dom));
 	}
+	if (opset == 0)
+		return node_msg(L, np, opset, "the model imports no opset of the "
+		                "default ONNX domain");
 	if (!strcmp(ot, "Constant"))
 		return constant_node(L, np);
 	/* Lower-case op names are vibeec's own ops, not ONNX ones. */
 	int op = *ot >= 'A' && *ot <= 'Z' ? op_lookup(ot) : -1;
 	if (op < 0)
 		return node_msg(L, np, opset, "unsupported op");
+	if (onnx_legacy_pre(L, np, op, opset) != 0)
+		return L->d->code;
 	if (np->n_attribute > ONNX_MAX_ATTRS)
 		return node_msg(L, np, opset, "%zu attributes (at most %d)",
 		                np->n_attribute, ONNX_MAX_ATTRS);
@@ -425,6 +430,8 @@ static int make_node(Ld *L, const Onnx__NodeProto *np, uint32_t *id)
 		if (node_attr(L, *id, np->attribute[i]) != 0)
 			return L->d->code;
 	}
+	if (onnx_legacy_node(L, *id) != 0)
+		return L->d->code;
 	for (size_t i = 0; i < np->n_output; i++) {
 		const char *on = np->output[i] ? np->output[i] : "";
 		uint32_t v = L->g->node[*id].out[i];
@@ -455,7 +462,11 @@ static int resolve_inputs(Ld *L, const uint32_t *ids)
 	return 0;
 }
 
-/* ---- the model -------------------------------------------------------- *//* Read and unpack the file into L->keep->model. */
+/* ---- the model -------------------------------------------------------- */
+
+static int unpack_model(Ld *L, const void *p, size_t n);
+
+/* Read and unpack the file into L->keep->model. */
 static int read_model(Ld *L)
 {
 	int fd = open(L->path, O_RDONLY | O_CLOEXEC);
@@ -478,11 +489,18 @@ static int read_model(Ld *L)
 	if (n && p == MAP_FAILED)
 		return diag_set(L->d, E_IO, "%s: cannot map: %s", L->path,
 		                strerror(errno));
+	int r = unpack_model(L, p, n);
+	if (n)
+		munmap(p, n);
+	return r;
+}
+
+/* Unpack the protobuf bytes p[0..n) into L->keep->model. */
+static int unpack_model(Ld *L, const void *p, size_t n)
+{
 	int r = n ? onnx_check_depth(p, n, &onnx__model_proto__descriptor, 0) : 0;
 	if (r == 0)
 		L->keep->model = onnx__model_proto__unpack(NULL, n, p);
-	if (n)
-		munmap(p, n);
 	if (r > 0)
 		return diag_set(L->d, E_MODEL, "%s: not a valid ONNX model "
 		                "(messages nested deeper than %d)", L->path,
@@ -493,7 +511,7 @@ static int read_model(Ld *L)
 	return 0;
 }
 
-/* The default-domain opset (7..17 supported). */
+/* The default-domain opset (1..17 supported; onnx_legacy.c maps 1-6). */
 static int model_opset(Ld *L)
 {
 	const Onnx__ModelProto *m = L->keep->model;
@@ -503,12 +521,13 @@ static int model_opset(Ld *L)
 		if (o && (!o->domain || !*o->domain || !strcmp(o->domain, "ai.onnx")))
 			v = o->has_version ? o->version : 0;
 	}
-	if (v < 0)
-		return diag_set(L->d, E_MODEL, "%s: no opset_import for the default "
-		                "ONNX domain", L->path);
-	if (v < 7 || v > 17)
+	if (v < 0) {           /* fine while no node is of the default domain */
+		L->g->opset = 0;
+		return 0;
+	}
+	if (v < 1 || v > 17)
 		return diag_set(L->d, E_MODEL, "%s: unsupported opset %lld "
-		                "(supported 7-17)", L->path, (long long)v);
+		                "(supported 1-17)", L->path, (long long)v);
 	L->g->opset = (int)v;
 	return 0;
 }
@@ -565,9 +584,17 @@ static int build(Ld *L)
 		return diag_set(L->d, E_IO, "%s: out of memory", L->path);
 	for (size_t k = 0; k < gp->n_node; k++)
 		if (make_node(L, gp->node[k], &ids[k]) != 0) {
+			if (L->check) {          /* report it, look at the rest */
+				onnx_problem(L);
+				continue;
+			}
 			free(ids);
 			return L->d->code;
 		}
+	if (L->nproblem) {                   /* check: the graph is incomplete */
+		free(ids);
+		return 0;
+	}
 	int r = resolve_inputs(L, ids);
 	free(ids);
 	if (r != 0)
@@ -584,12 +611,18 @@ static int build(Ld *L)
 			                "defined", L->path, onnx_name(L, on));
 		ir_graph_output(L->g, v);
 	}
-	return ir_compact(L->g, L->d);
+	if (ir_compact(L->g, L->d) != 0)
+		return L->d->code;
+	return onnx_legacy_ranks(L);
 }
 
-Graph *onnx_load(const char *path, Diag *d)
+/* Shared by onnx_load and onnx_load_mem: mem == NULL reads `path`. */
+static Graph *load(const char *path, const void *mem, size_t n, Diag *d,
+                   Ld *opt)
 {
 	Ld L = { .d = d, .path = path };
+	if (opt)                              /* check mode */
+		L.check = opt->check, L.report = opt->report;
 	L.g = ir_graph_new(path);
 	L.keep = calloc(1, sizeof *L.keep);
 	if (!L.g || !L.keep) {
@@ -601,13 +634,21 @@ Graph *onnx_load(const char *path, Diag *d)
 	}
 	L.g->keep = L.keep;
 	L.g->keep_free = keep_free;
-	/* The model's folder, for external data. */
-	char *tmp = strdup(path), *slash = tmp ? strrchr(tmp, '/') : NULL;
+	/* The model's folder, for external data (none for a model in memory:
+	 * its external data is refused). */
+	char *tmp = mem ? NULL : strdup(path);
+	char *slash = tmp ? strrchr(tmp, '/') : NULL;
 	if (slash)
 		*(slash == tmp ? slash + 1 : slash) = 0;
 	L.dir = tmp ? realpath(slash ? tmp : ".", NULL) : NULL;
 	free(tmp);
-	int r = read_model(&L);
+	int r;
+	if (!mem)
+		r = read_model(&L);
+	else if ((uint64_t)n > ONNX_MAX_FILE)
+		r = diag_set(d, E_MODEL, "%s: model is larger than 4 GiB", path);
+	else
+		r = unpack_model(&L, mem, n);
 	if (r == 0)
 		r = build(&L);
 	free(L.dir);
@@ -615,9 +656,26 @@ Graph *onnx_load(const char *path, Diag *d)
 	free(L.names.val);
 	free(L.params.key);
 	free(L.params.val);
+	if (opt)
+		opt->nproblem = L.nproblem, opt->legacy_ranks = L.legacy_ranks;
 	if (r != 0) {
 		ir_graph_free(L.g);
 		return NULL;
 	}
 	return L.g;
+}
+
+Graph *onnx_load(const char *path, Diag *d)
+{
+	return load(path, NULL, 0, d, NULL);
+}
+
+Graph *onnx_load_ld(Ld *L, const char *path)
+{
+	return load(path, NULL, 0, L->d, L);
+}
+
+Graph *onnx_load_mem(const void *buf, size_t n, const char *name, Diag *d)
+{
+	return load(name ? name : "<memory>", buf ? buf : "", n, d, NULL);
 }

@@ -29,6 +29,10 @@ typedef struct Ld {
 	uint32_t nanon;       /* anonymous dims made so far */
 	uint32_t nsym;        /* symbolic input dims seen so far */
 	Onnx__GraphProto *gp;
+	bool legacy_ranks;    /* an opset < 7 node needs onnx_legacy_ranks */
+	bool check;           /* --check: report every bad node, go on */
+	FILE *report;         /* check: where problems go, one a line */
+	int nproblem;         /* check: problems reported */
 } Ld;
 
 /* A copy of model string s in the graph's arena, control characters
@@ -45,4 +49,24 @@ int onnx_tensor_const(Ld *L, const Onnx__TensorProto *t, const char *name,
  * ONNX_MAX_DEPTH deep; 1 if deeper; -1 if not valid protobuf. */
 int onnx_check_depth(const uint8_t *p, size_t n,
                      const ProtobufCMessageDescriptor *md, int depth);
+
+/* onnx_load with check mode (L->d, L->check, L->report preset); copies
+ * nproblem and legacy_ranks back into *L. */
+Graph *onnx_load_ld(Ld *L, const char *path);
+
+/* onnx_legacy.c: opsets 1-6. Before node creation, refuse old forms that
+ * cannot be mapped (0 or an error in L->d). */
+int onnx_legacy_pre(Ld *L, const Onnx__NodeProto *np, int op, int opset);
+/* After node `id`'s attributes are read: adapt old attributes (Cast's
+ * string `to`, Concat-1's default axis, ...) or refuse. */
+int onnx_legacy_node(Ld *L, uint32_t id);
+/* After ir_compact: rewrite opset < 7 nodes whose meaning depends on input
+ * ranks (broadcast with axis, PRelu's per-channel slope); compacts again. */
+int onnx_legacy_ranks(Ld *L);
+/* Infer shapes node by node, calling pre(L, k) (if not NULL) before node
+ * k's rule. tolerant: report each failing node (onnx_problem) and skip the
+ * nodes that depend on it; else stop at the first error. */
+int onnx_infer_walk(Ld *L, bool tolerant, int (*pre)(Ld *, uint32_t));
+/* onnx_check.c: report the error in L->d as one problem and clear it. */
+void onnx_problem(Ld *L);
 #endif

@@ -235,12 +235,12 @@ int sh_squeeze(Graph *g, Node *n, Diag *d)
 		return sh_out(g, n, d, 0, x->dt, &s);
 	}
 	if (k < 0 || (k == 0 && sh_in(g, n, 1))) {
-		for (int i = 0; i < r; i++) {
-			if (x->shape.d[i] < 0)
-				return ir_node_error(d, g, n, E_MODEL, "no axes and input %s has symbolic dims: "
-				                     "rank of output depends on run-time data (unsupported)", TSTR(x, b));
+		/* No axes: drop every dim of size 1. A symbolic dim is assumed
+		 * not to be 1 (PyTorch's x.squeeze() on [batch,C,1,1] drops the
+		 * 1s, not the batch); the compiled model checks that assumption
+		 * at run time (codegen/emit.c) and fails clearly if batch is 1. */
+		for (int i = 0; i < r; i++)
 			drop[i] = x->shape.d[i] == 1;
-		}
 	}
 	for (int i = 0; i < k; i++) {
 		int a;

@@ -165,7 +165,7 @@ static int walk(const uint8_t *buf, size_t n, Info *in, void *out,
 		case W_VARINT:
 			if (varint(&r, &v) != 0)
 				return fail(err, errlen, "truncated varint at byte %zu", at);
-			if (f == F_DTYPE)
+			if (f == F_DTYPE && !out)   /* pass 1 settles it (last wins) */
 				in->dtype = v > 1000 ? -1 : (int)v;
 			else if (f == F_LOCATION)
 				in->external = v == 1;

@@ -152,28 +152,33 @@ static void fmt_io(char *buf, size_t n, int dt, int rank, const int64_t *dims,
 }
 
 /* Symbol bindings seen so far while checking inputs. */
-typedef struct Bind {
-	const char *name;
-	int64_t val;
-} Bind;
+/* The input (j, l) before (i, k) whose dim carries the symbol `name`, as
+ * the value given there; -1 if none. No table: no limit on symbols. */
+static int64_t bound_before(const vibee_model_desc *d, const vibee_tensor *in, int i,
+                            int k, const char *name)
+{
+	for (int j = 0; j <= i; j++) {
+		const vibee_io_desc *io = &d->inputs[j];
+		for (int l = 0; l < (j < i ? io->rank : k); l++)
+			if (io->dims[l] < 0 && io->dim_names && io->dim_names[l] &&
+			    strcmp(io->dim_names[l], name) == 0)
+				return in[j].dims[l];
+	}
+	return -1;
+}
+
+/* Largest input the runtime accepts: sizes stay far from overflowing the
+ * 64-bit arithmetic of the generated code (the compiler's limit too). */
+#define RT_MAX_INPUT_BYTES ((uint64_t)1 << 40)
 
 static int check_inputs(const vibee_model_desc *d, const vibee_tensor *in, char *err,
                         size_t errlen)
 {
-	Bind binds[64];
-	int nb = 0;
 	for (int i = 0; i < d->ninputs; i++) {
 		const vibee_io_desc *io = &d->inputs[i];
 		const vibee_tensor *t = &in[i];
 		char want[512], got[512];
 		int bad = t->dtype != io->dtype || t->rank != io->rank;
-		if (!bad && !t->data) {
-			size_t numel = 1;
-			for (int k = 0; k < t->rank; k++)
-				numel *= (size_t)(t->dims[k] < 0 ? 0 : t->dims[k]);
-			if (numel)
-				return fail(err, errlen, VIBEE_E_INPUT, "input '%s': data is NULL", io->name);
-		}
 		if (t->rank < 0 || t->rank > VIBEE_MAXRANK)
 			bad = 1;
 		for (int k = 0; !bad && k < io->rank; k++) {
@@ -182,22 +187,14 @@ static int check_inputs(const vibee_model_desc *d, const vibee_tensor *in, char 
 			} else if (io->dims[k] >= 0) {
 				bad = t->dims[k] != io->dims[k];
 			} else if (io->dim_names && io->dim_names[k]) {
-				int j;
-				for (j = 0; j < nb; j++)
-					if (strcmp(binds[j].name, io->dim_names[k]) == 0)
-						break;
-				if (j < nb) {
-					if (binds[j].val != t->dims[k]) {
-						fmt_io(got, sizeof got, t->dtype, t->rank, t->dims, NULL);
-						return fail(err, errlen, VIBEE_E_INPUT,
-						            "input '%s': dim %d ('%s') is %lld, but another input "
-						            "bound '%s' to %lld (got %s)", io->name, k,
-						            io->dim_names[k], (long long)t->dims[k],
-						            io->dim_names[k], (long long)binds[j].val, got);
-					}
-				} else if (nb < 64) {
-					binds[nb].name = io->dim_names[k];
-					binds[nb++].val = t->dims[k];
+				int64_t v = bound_before(d, in, i, k, io->dim_names[k]);
+				if (v >= 0 && v != t->dims[k]) {
+					fmt_io(got, sizeof got, t->dtype, t->rank, t->dims, NULL);
+					return fail(err, errlen, VIBEE_E_INPUT,
+					            "input '%s': dim %d ('%s') is %lld, but another input "
+					            "bound '%s' to %lld (got %s)", io->name, k,
+					            io->dim_names[k], (long long)t->dims[k],
+					            io->dim_names[k], (long long)v, got);
 				}
 			}
 		}
@@ -208,6 +205,16 @@ static int check_inputs(const vibee_model_desc *d, const vibee_tensor *in, char 
 			return fail(err, errlen, VIBEE_E_INPUT, "input '%s': expected %s, got %s",
 			            io->name, want, got);
 		}
+		/* overflow-checked byte size; NULL data only for an empty tensor */
+		uint64_t bytes = vibee_dtype_size(t->dtype);
+		int over = 0;
+		for (int k = 0; k < t->rank; k++)
+			over |= __builtin_mul_overflow(bytes, (uint64_t)t->dims[k], &bytes);
+		if (over || bytes > RT_MAX_INPUT_BYTES)
+			return fail(err, errlen, VIBEE_E_INPUT, "input '%s': larger than %llu bytes",
+			            io->name, (unsigned long long)RT_MAX_INPUT_BYTES);
+		if (!t->data && bytes)
+			return fail(err, errlen, VIBEE_E_INPUT, "input '%s': data is NULL", io->name);
 	}
 	return VIBEE_OK;
 }

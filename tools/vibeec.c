@@ -24,6 +24,8 @@ static const char usage[] =
 "  --verify-each      verify the IR after every pass\n"
 "  --stats            per-pass time and node counts on stderr\n"
 "  --keep-temps       keep the generated C and build files\n"
+"  --check            list every unsupported node (name, op, opset, reason)\n"
+"                     without compiling; exit 0 if none, 1 otherwise\n"
 "  --help             this text\n";
 
 static int fail(int code, const char *msg)
@@ -138,7 +140,7 @@ int main(int argc, char **argv)
 {
 	const char *model = NULL, *out = NULL, *target = NULL, *emit = "so";
 	PassCtx ctx = {.opt = 2};
-	int keep_temps = 0;
+	int keep_temps = 0, check = 0;
 	char msg[1200];
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -175,6 +177,8 @@ int main(int argc, char **argv)
 			ctx.stats = true;
 		} else if (strcmp(a, "--keep-temps") == 0) {
 			keep_temps = 1;
+		} else if (strcmp(a, "--check") == 0) {
+			check = 1;
 		} else if (a[0] == '-' && a[1]) {
 			snprintf(msg, sizeof msg, "unknown option '%s' (see --help)", a);
 			return fail(2, msg);
@@ -189,6 +193,17 @@ int main(int argc, char **argv)
 
 	Diag d = {0};
 	ctx.diag = &d;
+	if (check) {
+		if (ends_with(model, ".vir") || strcmp(model, "-") == 0)
+			return fail(2, "--check takes an ONNX model");
+		int bad = onnx_check(model, stdout, &d);
+		if (bad < 0)
+			return fail(exit_code(&d), d.code ? d.msg : "cannot load the model");
+		if (bad)
+			fprintf(stderr, "vibeec: %s: %d unsupported node%s\n", model, bad,
+			        bad == 1 ? "" : "s");
+		return bad ? 1 : 0;
+	}
 	Graph *g = load(model, &d);
 	if (!g)
 		return fail(exit_code(&d), d.code ? d.msg : "cannot load the model");

@@ -131,6 +131,24 @@ def main():
     with open(os.path.join(HERE, "deep.onnx"), "wb") as f:
         f.write(deep)
 
+    # Tensors whose byte size overflows 64 bits or passes the 1 TiB limit:
+    # an input [2^40]*4, ConstantOfShape [2^20]*3, Expand to [2^31, 2^31].
+    T = TensorProto
+    vi = helper.make_tensor_value_info
+    save_model(helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])], "huge_numel",
+        [vi("x", T.FLOAT, [2**40] * 4)], [vi("y", T.FLOAT, None)]),
+        "huge_numel.onnx")
+    shp = helper.make_tensor("s", T.INT64, [3], [2**20] * 3)
+    save_model(helper.make_graph(
+        [helper.make_node("ConstantOfShape", ["s"], ["y"])], "cos_huge",
+        [], [vi("y", T.FLOAT, None)], [shp]), "cos_huge.onnx")
+    shp = helper.make_tensor("s", T.INT64, [2], [2**31, 2**31])
+    save_model(helper.make_graph(
+        [helper.make_node("Expand", ["x", "s"], ["y"])], "expand_huge",
+        [vi("x", T.FLOAT, [1])], [vi("y", T.FLOAT, None)], [shp]),
+        "expand_huge.onnx")
+
 
 if __name__ == "__main__":
     main()

@@ -34,7 +34,7 @@ expect_fail() {
 }
 
 for m in truncated random undefined_input ext_escape huge_dim cycle \
-         short_data deep; do
+         short_data deep huge_numel cos_huge expand_huge; do
 	expect_fail "$m.onnx" "$VIBEEC" "$HERE/$m.onnx" -o "$TMP/$m.so"
 	if [ -e "$TMP/$m.so" ]; then
 		echo "FAIL $m.onnx: an output file was written anyway"

@@ -4,10 +4,14 @@ and vibee-run, and compare the outcome of every test with the checked-in
 expectations file: a test listed there is expected to fail (with the reason
 given); any other test must pass. An unexpected pass or failure fails the run.
 
+The other suites of the package (pytorch-converted, pytorch-operator,
+simple) run the same way: --root DIR/<suite> --expect expected_<suite>.txt.
+--results F writes every test's outcome as JSON (for scripts/conformance.py).
+
 usage: run_node_tests.py --vibeec B --vibee-run R [--root DIR] [--expect F]
-                         [--jobs N] [--update] [--filter SUBSTR]
+                         [--jobs N] [--update] [--filter SUBSTR] [--results F]
 """
-import argparse, concurrent.futures as cf, os, re, shutil, subprocess, sys, tempfile
+import argparse, concurrent.futures as cf, json, os, re, shutil, subprocess, sys, tempfile
 
 def first_line(s):
     for line in s.splitlines():
@@ -78,6 +82,7 @@ def main():
     ap.add_argument("--update", action="store_true",
                     help="rewrite the expectations file (reasons written by hand, in [brackets], are kept)")
     ap.add_argument("--filter", default="")
+    ap.add_argument("--results", help="write {test: [passed, reason]} as JSON here")
     args = ap.parse_args()
     if not os.path.isdir(args.root):
         print("node tests not found at %s (install libonnx-testdata)" % args.root)
@@ -94,10 +99,18 @@ def main():
     finally:
         shutil.rmtree(work, ignore_errors=True)
     npass = sum(1 for ok, _ in results.values() if ok)
+    if args.results:
+        with open(args.results, "w") as f:
+            json.dump({"root": os.path.abspath(args.root),
+                       "tests": {n: list(results[n]) for n in sorted(results)}}, f, indent=0)
+    suite = os.path.basename(os.path.normpath(args.root))
     if args.update:
         old = load_expect(args.expect)   # hand-written reasons survive an update
         with open(args.expect, "w") as f:
-            f.write("# ONNX 1.12 node tests (libonnx-testdata) not yet passing, and why.\n")
+            if suite == "node":
+                f.write("# ONNX 1.12 node tests (libonnx-testdata) not yet passing, and why.\n")
+            else:
+                f.write("# libonnx-testdata suite '%s': tests not yet passing, and why.\n" % suite)
             f.write("# Regenerate: tests/node/run_node_tests.py ... --update\n")
             f.write("# %d of %d tests pass.\n" % (npass, len(results)))
             for name in sorted(results):
@@ -123,8 +136,8 @@ def main():
         else:
             failed += 1
             print("UNEXPECTED FAIL %s: %s" % (name, why))
-    print("node tests: %d of %d pass; %d known failures listed in %s"
-          % (npass, len(results), skipped, os.path.basename(args.expect)))
+    print("%s tests: %d of %d pass; %d known failures listed in %s"
+          % (suite, npass, len(results), skipped, os.path.basename(args.expect)))
     if crashes:
         print("crashes or timeouts: %d" % crashes)
     print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))

@@ -1,0 +1,166 @@
+/* GEMM benchmark: GFLOP/s of kgemm (B unpacked and pre-packed) against
+ * OpenBLAS cblas_sgemm on square and transformer shapes, 1 and 2 threads.
+ * Usage: gemm_bench [-t THREADS,...] [-r REPEATS] [--isa generic|avx2|avx512]
+ *                   [MxKxN ...]     (default: the issue's shape list) */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "runtime/kgemm.h"
+#include "runtime/kpool.h"
+
+extern int kg_tune_kc, kg_tune_mc, kg_tune_nc, kg_tune_direct_m, kg_tune_serial;
+
+#ifdef HAVE_OPENBLAS
+/* declared here so that the cblas.h of another BLAS cannot get in the way */
+void cblas_sgemm(int order, int ta, int tb, int m, int n, int k, float alpha,
+                 const float *a, int lda, const float *b, int ldb, float beta,
+                 float *c, int ldc);
+void openblas_set_num_threads(int n);
+#endif
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+typedef struct shape { long m, k, n; } shape;
+typedef struct job {
+	int which;              /* 0 kgemm, 1 kgemm packed, 2 openblas */
+	kpool *pool;
+	shape s;
+	float *a, *b, *pb, *c;
+} job;
+
+static void call(job *j)
+{
+	long m = j->s.m, n = j->s.n, k = j->s.k;
+	if (j->which == 0)
+		kgemm_f32(j->pool, m, n, k, 1.0f, j->a, k, 0, j->b, n, 0, 0.0f, j->c, n);
+	else if (j->which == 1)
+		kgemm_f32_packed(j->pool, m, n, k, 1.0f, j->a, k, 0, j->pb, 0.0f, j->c, n);
+#ifdef HAVE_OPENBLAS
+	else
+		cblas_sgemm(101, 111, 111, m, n, k, 1.0f, j->a, k, j->b, n, 0.0f, j->c, n);
+#endif
+}
+
+/* GFLOP/s of one timing round of at least 30 ms. */
+static double round_gflops(job *j)
+{
+	double flops = 2.0 * j->s.m * j->s.n * j->s.k;
+	int iters = 0;
+	double t0 = now(), t;
+	do {
+		call(j);
+		iters++;
+		t = now() - t0;
+	} while (t < 0.03);
+	return flops * iters / t * 1e-9;
+}
+
+/* Best of `reps` rounds per variant, the variants' rounds interleaved so
+ * that load from other processes hits them alike. */
+static void measure(job *j, int reps, int nvar, double *best)
+{
+	for (int v = 0; v < nvar; v++) {
+		j->which = v;
+		call(j);
+		best[v] = 0;
+	}
+	for (int r = 0; r < reps; r++)
+		for (int v = 0; v < nvar; v++) {
+			j->which = v;
+			double g = round_gflops(j);
+			if (g > best[v])
+				best[v] = g;
+		}
+}
+
+static int env_int(const char *name, int dflt)
+{
+	const char *v = getenv(name);
+	return v ? atoi(v) : dflt;
+}
+
+int main(int argc, char **argv)
+{
+	shape dflt[] = {{256, 256, 256}, {512, 512, 512}, {1024, 1024, 1024},
+	                {2048, 2048, 2048}, {32, 128, 384}, {32, 128, 512},
+	                {32, 512, 128}, {1, 2048, 2048}};
+	shape shapes[64];
+	int ns = 0, threads[8] = {1, 2}, nthr = 2, reps = 15;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-t") && i + 1 < argc) {
+			nthr = 0;
+			for (char *p = strtok(argv[++i], ","); p && nthr < 8; p = strtok(NULL, ","))
+				threads[nthr++] = atoi(p);
+		} else if (!strcmp(argv[i], "-r") && i + 1 < argc) {
+			reps = atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "--isa") && i + 1 < argc) {
+			const char *s = argv[++i];
+			kgemm_force_isa(!strcmp(s, "generic") ? KGEMM_ISA_GENERIC
+			                : !strcmp(s, "avx2") ? KGEMM_ISA_AVX2 : KGEMM_ISA_AVX512);
+		} else if (ns < 64 && sscanf(argv[i], "%ldx%ldx%ld", &shapes[ns].m,
+		                             &shapes[ns].k, &shapes[ns].n) == 3) {
+			ns++;
+		} else {
+			fprintf(stderr, "gemm_bench: bad argument '%s'\n", argv[i]);
+			return 2;
+		}
+	}
+	if (!ns) {
+		ns = sizeof dflt / sizeof dflt[0];
+		memcpy(shapes, dflt, sizeof dflt);
+	}
+	kg_tune_kc = env_int("KG_KC", 0);
+	kg_tune_mc = env_int("KG_MC", 0);
+	kg_tune_nc = env_int("KG_NC", 0);
+	kg_tune_direct_m = env_int("KG_DIRECT_M", -1);
+	kg_tune_serial = env_int("KG_SERIAL", -1);
+	const char *isa[] = {"generic", "avx2", "avx512"};
+	printf("kgemm isa: %s; best of %d interleaved 30 ms rounds; GFLOP/s (C = A*B, row-major, fp32)\n",
+	       isa[kgemm_isa()], reps);
+	printf("%-16s %3s %9s %9s %9s %7s %7s\n", "MxKxN", "thr", "kgemm", "kg-packed",
+	       "openblas", "kg/ob", "pk/ob");
+	for (int s = 0; s < ns; s++) {
+		shape sh = shapes[s];
+		size_t na = sh.m * sh.k, nb = sh.k * sh.n, nc = sh.m * sh.n;
+		float *a = malloc(na * 4), *b = malloc(nb * 4), *c = malloc(nc * 4);
+		float *pb = aligned_alloc(64, kgemm_pack_b_size(sh.k, sh.n));
+		if (!a || !b || !c || !pb)
+			return 1;
+		srand(1);
+		for (size_t i = 0; i < na; i++)
+			a[i] = rand() / (float)RAND_MAX - 0.5f;
+		for (size_t i = 0; i < nb; i++)
+			b[i] = rand() / (float)RAND_MAX - 0.5f;
+		memset(c, 0, nc * 4);
+		kgemm_pack_b(b, sh.n, 0, sh.k, sh.n, pb);
+		for (int t = 0; t < nthr; t++) {
+			kpool *pool = kpool_new(threads[t]);
+			job j = {0, pool, sh, a, b, pb, c};
+			double g[3] = {0, 0, 0};
+#ifdef HAVE_OPENBLAS
+			openblas_set_num_threads(threads[t]);
+			measure(&j, reps, 3, g);
+#else
+			measure(&j, reps, 2, g);
+#endif
+			double g0 = g[0], g1 = g[1], g2 = g[2];
+			char name[64];
+			snprintf(name, sizeof name, "%ldx%ldx%ld", sh.m, sh.k, sh.n);
+			printf("%-16s %3d %9.1f %9.1f %9.1f %7.2f %7.2f\n", name, threads[t],
+			       g0, g1, g2, g2 > 0 ? g0 / g2 : 0, g2 > 0 ? g1 / g2 : 0);
+			fflush(stdout);
+			kpool_free(pool);
+		}
+		free(a);
+		free(b);
+		free(c);
+		free(pb);
+	}
+	return 0;
+}
