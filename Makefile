@@ -24,7 +24,7 @@ demo: build
 	sh scripts/demo.sh $(BUILD)
 
 bench: build
-	python3 bench/bench.py --build $(BUILD)
+	python3 bench/bench.py --vibeec $(BUILD)/vibeec --vibee-run $(BUILD)/vibee-run --workdir $(BUILD)/bench
 
 # ---- robustness (docs/ROBUSTNESS.md) ----
 # test-asan: the whole default suite with ASan+UBSan on the compiler, the
