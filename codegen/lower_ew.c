@@ -167,6 +167,10 @@ static int value(Kernel *k, const Node *n, Graph *g, const int *xs, int nx)
 		if (!dt_is_float(ity))   /* integer base: compute in f64, truncate back */
 			return kir_cast(k, ity, bin(k, KB_POW, kir_cast(k, DT_F64, xs[0]),
 			                               kir_cast(k, DT_F64, xs[1])));
+		const Value *e = n->nin > 1 && n->in[1] != IR_NONE ? &g->val[n->in[1]] : NULL;
+		if (e && e->kind == VK_CONST && e->data && shape_numel_static(&e->shape) == 1 &&
+		    dt_load_f(e->dt, e->data, 0) == 2.0)   /* x^2, exactly as pow rounds it */
+			return bin(k, KB_MUL, xs[0], xs[0]);
 		return bin(k, KB_POW, xs[0], kir_cast(k, ity, xs[1]));
 	}
 	if (is_binary(n->op)) {
@@ -221,6 +225,11 @@ static bool handled(int op)
 		return true;
 	}
 	return false;
+}
+
+bool cg_is_elementwise(int op)
+{
+	return handled(op);
 }
 
 int lower_elementwise(Low *L, Node *n)
