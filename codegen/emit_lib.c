@@ -159,7 +159,8 @@ static int emit_conv(CBuf *b, const KProg *p, const Plan *pl, int ki, Diag *d)
 	cb_printf(b, "/* %s '%s' (implicit GEMM) */\nstatic int k%d(struct vibee_ctx *r)\n{\n",
 	          ir_op_name(n->op), nm, ki);
 	bind(b, pl, "const float *", "X", c.x);
-	bind(b, pl, "const float *", "W", c.w);
+	bind(b, pl, "const float *", "W", lb->packed != IR_NONE ? IR_NONE : c.w);
+	bind(b, pl, "const float *", "Wp", lb->packed);
 	bind(b, pl, "const float *", "Cb", lb->bias);
 	bind(b, pl, "const float *", "R", lb->res);
 	bind(b, pl, "float *", "Y", c.y);
@@ -173,7 +174,7 @@ static int emit_conv(CBuf *b, const KProg *p, const Plan *pl, int ki, Diag *d)
 	cb_printf(b, "\tsize_t ns = kconv2d_scratch(p);\n"
 	          "\tvoid *scr = ns ? karena_alloc(&r->arena, ns) : NULL;\n"
 	          "\tif (ns && !scr)\n\t\treturn vfail(r, 4, \"node '%s' (%s): out of memory\");\n"
-	          "\tkconv2d_f32(r->pool, p, X, W, Cb, R, Y, (kgemm_act)%d, scr);\n\treturn 0;\n}\n\n",
+	          "\tkconv2d_f32(r->pool, p, X, W, Wp, Cb, R, Y, (kgemm_act)%d, scr);\n\treturn 0;\n}\n\n",
 	          nm, ir_op_name(n->op), lb->act);
 	return E_OK;
 }

@@ -10,6 +10,7 @@
 #include "lower.h"
 #include "lib.h"
 #include "../runtime/kgemm.h"
+#include "../runtime/kops.h"
 
 static bool f32(const Graph *g, uint32_t v)
 {
@@ -222,23 +223,33 @@ bool lib_pool_shape(Graph *g, const Node *n, LibConv *c)
 	return true;
 }
 
-/* A new constant holding op(B) (K x N) packed for kgemm; IR_NONE when out
- * of memory. Grows the program's alias table to the new value count. */
-static uint32_t packed_const(Low *L, uint32_t bv, int transB, int64_t K, int64_t N)
+/* A new f32 constant of `bytes` bytes, filled by the caller; IR_NONE when
+ * out of memory. Grows the program's alias table to the new value count. */
+static uint32_t new_const(Low *L, size_t bytes, float **data)
 {
 	Graph *g = L->g;
-	size_t bytes = kgemm_pack_b_size(K, N);
 	float *buf = arena_alloc(g->arena, bytes ? bytes : 64);
 	uint32_t *al = realloc(L->p->alias, (g->nval + 1) * sizeof *al);
 	if (!buf || !al)
 		return IR_NONE;
 	L->p->alias = al;
-	kgemm_pack_b((const float *)g->val[bv].data, transB ? K : N, transB, K, N, buf);
 	Shape s = {.rank = 1, .d = {(Dim)(bytes / sizeof(float))}};
 	uint32_t v = ir_const(g, NULL, DT_F32, &s, buf);
 	if (v == IR_NONE || v != g->nval - 1)
 		return IR_NONE;
 	al[v] = v;
+	*data = buf;
+	return v;
+}
+
+/* A new constant holding op(B) (K x N) packed for kgemm. */
+static uint32_t packed_const(Low *L, uint32_t bv, int transB, int64_t K, int64_t N)
+{
+	float *buf;
+	const float *src = L->g->val[bv].data;
+	uint32_t v = new_const(L, kgemm_pack_b_size(K, N), &buf);
+	if (v != IR_NONE)
+		kgemm_pack_b(src, transB ? K : N, transB, K, N, buf);
 	return v;
 }
 
@@ -337,10 +348,23 @@ static int lower_conv_lib(Low *L, Node *n)
 			res = n->in[3];
 		}
 	}
+	/* W^T packed at compile time for the transposed orientation */
+	int64_t q[KC_NP] = {1, c.c, c.h, c.wd, c.m, c.kh, c.kw, c.oh, c.ow, c.sh, c.sw, c.pt, c.pl,
+	                    c.dh, c.dw, c.grp};
+	uint32_t packed = IR_NONE;
+	if (is_const(g, c.w) && kconv2d_transposed(q)) {
+		float *buf;
+		const float *w = g->val[c.w].data;
+		packed = new_const(L, kconv2d_pack_size(q), &buf);
+		if (packed == IR_NONE)
+			return ir_node_error(L->d, g, n, E_MODEL, "out of memory packing weights") ? LW_ERR
+			                                                                         : LW_ERR;
+		kconv2d_pack(q, w, buf);
+	}
 	Kernel *k = kir_kernel(L->p, KK_LIB, L->nid);
-	k->lib = (KLib){.fn = KL_CONV, .packed = IR_NONE, .bias = bias, .res = res, .act = act};
+	k->lib = (KLib){.fn = KL_CONV, .packed = packed, .bias = bias, .res = res, .act = act};
 	kir_param(k, c.x, false);
-	kir_param(k, c.w, false);
+	kir_param(k, packed != IR_NONE ? packed : c.w, false);
 	if (bias != IR_NONE)
 		kir_param(k, bias, false);
 	if (res != IR_NONE)

@@ -273,6 +273,88 @@ static bool epilogue_at(Graph *g, uint32_t pi)
 	return false;
 }
 
+/* ---- elementwise groups -------------------------------------------------
+ * A chain (tree) of f32 elementwise nodes of one output shape, each but the
+ * last feeding only the next, gets attribute fuse_group = id on every member:
+ * codegen computes it as one loop (codegen/lower_ew.c). */
+static bool ew_op(int op)
+{
+	switch (op) {
+	case OP_Add: case OP_Sub: case OP_Mul: case OP_Div: case OP_Pow:
+		return true;
+	case OP_Neg: case OP_Sqrt: case OP_Exp: case OP_Log: case OP_Abs: case OP_Reciprocal:
+	case OP_Sigmoid: case OP_Tanh: case OP_Relu: case OP_Erf: case OP_Gelu: case OP_Sin:
+	case OP_Cos:
+		return true;
+	}
+	return false;
+}
+
+static bool ew_node(const Graph *g, const Node *n)
+{
+	bool bin = n->op == OP_Add || n->op == OP_Sub || n->op == OP_Mul || n->op == OP_Div ||
+	           n->op == OP_Pow;
+	if (n->dead || !ew_op(n->op) || n->nout != 1 || n->nin != (bin ? 2 : 1) ||
+	    !is_f32(g, n->out[0]) || ir_attr(n, "fuse_group"))
+		return false;
+	for (int j = 0; j < n->nin; j++)
+		if (!is_f32(g, n->in[j]))
+			return false;
+	return true;
+}
+
+static void set_group(Graph *g, uint32_t ni, int64_t id)
+{
+	Attr *a = ir_attr_add(g, ni, "fuse_group", AK_INT);
+	a->i = id;
+}
+
+/* Members joining root r through node c's inputs; returns how many. */
+static int grow(Graph *g, uint32_t r, uint32_t c, const uint32_t *uses, int64_t id)
+{
+	int added = 0;
+	const Value *rv = &g->val[g->node[r].out[0]];
+	for (int j = 0; j < g->node[c].nin; j++) {
+		uint32_t v = g->node[c].in[j];
+		const Value *x = &g->val[v];
+		if (x->kind != VK_NODE || uses[v] != 1 || pass_is_graph_output(g, v) ||
+		    !pass_same_type(x, rv))
+			continue;
+		uint32_t m = x->def;
+		if (!ew_node(g, &g->node[m]))
+			continue;
+		set_group(g, m, id);
+		added += 1 + grow(g, r, m, uses, id);
+	}
+	return added;
+}
+
+static bool ew_groups(Graph *g, PassCtx *ctx)
+{
+	uint32_t *uses = pass_use_counts(g);
+	if (!uses)
+		return false;
+	int64_t id = 0;
+	for (uint32_t i = 0; i < g->nnode; i++) {
+		const Attr *a = ir_attr(&g->node[i], "fuse_group");
+		if (a && a->i >= id)
+			id = a->i + 1;
+	}
+	bool any = false;
+	for (uint32_t i = g->nnode; i-- > 0;) {
+		if (!ew_node(g, &g->node[i]))
+			continue;
+		int n = grow(g, i, i, uses, id);
+		if (n) {
+			set_group(g, i, id++);
+			ctx->merged += (uint32_t)n;
+			any = true;
+		}
+	}
+	free(uses);
+	return any;
+}
+
 bool pass_fuse(Graph *g, PassCtx *ctx)
 {
 	bool any = false;
@@ -292,5 +374,6 @@ bool pass_fuse(Graph *g, PassCtx *ctx)
 		if (!changed)
 			break;
 	}
+	any |= ew_groups(g, ctx);
 	return any;
 }

@@ -16,12 +16,34 @@ static int pointwise(const int64_t *p)
 	       p[KC_PT] == 0 && p[KC_PL] == 0 && p[KC_OH] == p[KC_H] && p[KC_OW] == p[KC_W];
 }
 
+int kconv2d_transposed(const int64_t *p)
+{
+	int64_t mg = p[KC_M] / p[KC_G], np = p[KC_OH] * p[KC_OW];
+	return np >= 2 * mg;
+}
+
+static size_t al64(size_t n) { return (n + 63) & ~(size_t)63; }
+
 size_t kconv2d_scratch(const int64_t *p)
 {
-	if (pointwise(p))
-		return 0;
+	int64_t k = p[KC_C] / p[KC_G] * p[KC_KH] * p[KC_KW], np = p[KC_OH] * p[KC_OW];
+	size_t col = pointwise(p) ? 0 : al64((size_t)(k * np) * sizeof(float));
+	size_t ct = kconv2d_transposed(p) ? al64((size_t)(np * (p[KC_M] / p[KC_G])) * sizeof(float)) : 0;
+	return col + ct;
+}
+
+size_t kconv2d_pack_size(const int64_t *p)
+{
 	int64_t k = p[KC_C] / p[KC_G] * p[KC_KH] * p[KC_KW];
-	return ((size_t)(k * p[KC_OH] * p[KC_OW]) * sizeof(float) + 63) & ~(size_t)63;
+	return (size_t)p[KC_G] * kgemm_pack_b_size(k, p[KC_M] / p[KC_G]);
+}
+
+void kconv2d_pack(const int64_t *p, const float *w, float *packed)
+{
+	int64_t k = p[KC_C] / p[KC_G] * p[KC_KH] * p[KC_KW], mg = p[KC_M] / p[KC_G];
+	size_t per = kgemm_pack_b_size(k, mg) / sizeof(float);
+	for (int64_t g = 0; g < p[KC_G]; g++)
+		kgemm_pack_b(w + g * mg * k, k, 1, k, mg, packed + g * per);
 }
 
 typedef struct im2col {
@@ -75,27 +97,78 @@ static void im2col_body(void *arg, int64_t lo, int64_t hi)
 	}
 }
 
+/* One image and group in the transposed orientation: Y^T[pixel, m] =
+ * col^T x W^T, so the many pixels are the GEMM's rows and the few output
+ * channels its (packed) columns; bias is then per column, the residual is
+ * stored transposed first; the result is transposed back into Y. */
+static void conv_t(kpool *pool, const int64_t *p, const float *cols, const float *wg,
+                   const float *wpk, const float *bias, const float *rp, float *out,
+                   kgemm_act act, float *ct)
+{
+	int64_t Mg = p[KC_M] / p[KC_G], np = p[KC_OH] * p[KC_OW];
+	int64_t K = p[KC_C] / p[KC_G] * p[KC_KH] * p[KC_KW];
+	float beta = 0.0f;
+	if (rp) {
+		for (int64_t i = 0; i < Mg; i++)
+			for (int64_t j = 0; j < np; j++)
+				ct[j * Mg + i] = rp[i * np + j];
+		beta = 1.0f;
+	}
+	kgemm_epilogue ep = {bias, act};
+	if (wpk)
+		kgemm_f32_packed_ex(pool, np, Mg, K, 1.0f, cols, np, 1, wpk, beta, ct, Mg, &ep);
+	else
+		kgemm_f32_ex(pool, np, Mg, K, 1.0f, cols, np, 1, wg, K, 1, beta, ct, Mg, &ep);
+	for (int64_t i = 0; i < Mg; i++)
+		for (int64_t j = 0; j < np; j++)
+			out[i * np + j] = ct[j * Mg + i];
+}
+
 void kconv2d_f32(kpool *pool, const int64_t *p, const float *x, const float *w,
-                 const float *bias, const float *res, float *y, kgemm_act act,
-                 void *scratch)
+                 const float *wpack, const float *bias, const float *res, float *y,
+                 kgemm_act act, void *scratch)
 {
 	int64_t N = p[KC_N], C = p[KC_C], M = p[KC_M], G = p[KC_G];
 	int64_t Cg = C / G, Mg = M / G, HW = p[KC_H] * p[KC_W];
 	int64_t np = p[KC_OH] * p[KC_OW], K = Cg * p[KC_KH] * p[KC_KW];
 	if (N <= 0 || M <= 0 || np <= 0)
 		return;
-	int direct = pointwise(p);
+	int direct = pointwise(p), tr = kconv2d_transposed(p);
+	size_t per = kgemm_pack_b_size(K, Mg) / sizeof(float);
+	float *col = scratch;
+	float *ct = (float *)((char *)scratch + (direct ? 0 : al64((size_t)(K * np) * sizeof(float))));
 	kgemm_epilogue ep = {NULL, act};
 	for (int64_t n = 0; n < N; n++)
 		for (int64_t g = 0; g < G; g++) {
 			float *out = y + (n * M + g * Mg) * np;
 			const float *xin = x + (n * C + g * Cg) * HW;
 			const float *wg = w + g * Mg * K;
+			const float *rp = res ? res + (n * M + g * Mg) * np : NULL;
+			const float *bg = bias ? bias + g * Mg : NULL;
+			if (K == 0) {
+				for (int64_t i = 0; i < Mg; i++)
+					for (int64_t j = 0; j < np; j++)
+						out[i * np + j] = kg_act1((bg ? bg[i] : 0.0f) + (rp ? rp[i * np + j] : 0.0f),
+						                          act);
+				continue;
+			}
+			const float *cols = xin;
+			if (!direct) {
+				im2col a = {p, xin, col};
+				if (kpool_threads(pool) > 1 && K * np >= 65536)
+					kpool_for(pool, K, 8, im2col_body, &a);
+				else
+					im2col_body(&a, 0, K);
+				cols = col;
+			}
+			if (tr) {
+				conv_t(pool, p, cols, wg, wpack ? wpack + g * per : NULL, bg, rp, out, act, ct);
+				continue;
+			}
 			float beta = 0.0f;
-			if (bias || res) {
-				const float *rp = res ? res + (n * M + g * Mg) * np : NULL;
+			if (bg || rp) {
 				for (int64_t i = 0; i < Mg; i++) {
-					float b = bias ? bias[g * Mg + i] : 0.0f;
+					float b = bg ? bg[i] : 0.0f;
 					float *o = out + i * np;
 					if (rp)
 						for (int64_t j = 0; j < np; j++)
@@ -106,21 +179,7 @@ void kconv2d_f32(kpool *pool, const int64_t *p, const float *x, const float *w,
 				}
 				beta = 1.0f;
 			}
-			if (K == 0) {
-				for (int64_t i = 0; i < Mg * np; i++)
-					out[i] = kg_act1(beta != 0.0f ? out[i] : 0.0f, act);
-				continue;
-			}
-			if (direct) {
-				kgemm_f32_ex(pool, Mg, np, K, 1.0f, wg, K, 0, xin, np, 0, beta, out, np, &ep);
-				continue;
-			}
-			im2col a = {p, xin, scratch};
-			if (kpool_threads(pool) > 1 && K * np >= 65536)
-				kpool_for(pool, K, 8, im2col_body, &a);
-			else
-				im2col_body(&a, 0, K);
-			kgemm_f32_ex(pool, Mg, np, K, 1.0f, wg, K, 0, scratch, np, 0, beta, out, np, &ep);
+			kgemm_f32_ex(pool, Mg, np, K, 1.0f, wg, K, 0, cols, np, 0, beta, out, np, &ep);
 		}
 }
 
