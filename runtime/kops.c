@@ -190,6 +190,25 @@ typedef struct lnorm {
 	float *y;
 } lnorm;
 
+/* sum of x[i] (sq = 0) or of (x[i] - c)^2 (sq = 1) in 8 independent
+ * partial sums, so that the adds overlap instead of forming one chain */
+static float sum8(const float *x, int64_t n, float c, int sq)
+{
+	float p[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+	int64_t i = 0;
+	for (; i + 8 <= n; i += 8)
+		for (int j = 0; j < 8; j++) {
+			float d = x[i + j] - c;
+			p[j] += sq ? d * d : x[i + j];
+		}
+	float s = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
+	for (; i < n; i++) {
+		float d = x[i] - c;
+		s += sq ? d * d : x[i];
+	}
+	return s;
+}
+
 static void ln_body(void *arg, int64_t lo, int64_t hi)
 {
 	const lnorm *a = arg;
@@ -197,15 +216,8 @@ static void ln_body(void *arg, int64_t lo, int64_t hi)
 	for (int64_t r = lo; r < hi; r++) {
 		const float *x = a->x + r * len;
 		float *y = a->y + r * len;
-		float s = 0.0f;
-		for (int64_t i = 0; i < len; i++)
-			s += x[i];
-		float mean = s / (float)len, v = 0.0f;
-		for (int64_t i = 0; i < len; i++) {
-			float d = x[i] - mean;
-			v += d * d;
-		}
-		float rstd = 1.0f / sqrtf(v / (float)len + a->eps);
+		float mean = sum8(x, len, 0.0f, 0) / (float)len;
+		float rstd = 1.0f / sqrtf(sum8(x, len, mean, 1) / (float)len + a->eps);
 		if (a->bias)
 			for (int64_t i = 0; i < len; i++)
 				y[i] = (x[i] - mean) * rstd * a->scale[i] + a->bias[i];
@@ -248,8 +260,9 @@ static void taps(int64_t o, int64_t n, int64_t k, int64_t s, int64_t p, int64_t 
 }
 
 /* One output row at a time: acc[ow] takes the max over the valid taps, the
- * loop over ow innermost (vectorisable), NaNs tracked on the side so that a
- * NaN anywhere in a window gives NaN as in the reference kernel. */
+ * loop over ow innermost (vectorisable). As in the reference kernel the
+ * first valid tap is taken as is and later ones when greater, so a NaN
+ * counts only as the window's first tap. */
 static void mp_body(void *arg, int64_t lo, int64_t hi)
 {
 	const mpool *a = arg;
@@ -263,7 +276,7 @@ static void mp_body(void *arg, int64_t lo, int64_t hi)
 	while (o1 > o0 && (o1 - 1) * sw - q[KP_PLEFT] + (KW - 1) * dw >= W)
 		o1--;
 	float acc[256];
-	unsigned char nan[256];
+	unsigned char first[256];
 	for (int64_t pl = lo; pl < hi; pl++) {
 		const float *x = a->x + pl * H * W;
 		float *y = a->y + pl * OH * OW;
@@ -275,7 +288,7 @@ static void mp_body(void *arg, int64_t lo, int64_t hi)
 				int64_t c1 = c0 + 256 < OW ? c0 + 256 : OW;
 				for (int64_t ow = c0; ow < c1; ow++) {
 					acc[ow - c0] = -INFINITY;
-					nan[ow - c0] = 0;
+					first[ow - c0] = 1;
 				}
 				for (int64_t kh = h0; kh < h1; kh++) {
 					const float *xr = x + (ihb + kh * dh) * W - q[KP_PLEFT];
@@ -287,19 +300,19 @@ static void mp_body(void *arg, int64_t lo, int64_t hi)
 						taps(ow, W, KW, sw, q[KP_PLEFT], dw, &w0, &w1);
 						for (int64_t kw = w0; kw < w1; kw++) {
 							float v = xr[ow * sw + kw * dw];
-							acc[ow - c0] = v > acc[ow - c0] ? v : acc[ow - c0];
-							nan[ow - c0] |= v != v;
+							acc[ow - c0] = first[ow - c0] || v > acc[ow - c0] ? v : acc[ow - c0];
+							first[ow - c0] = 0;
 						}
 					}
 					for (int64_t kw = 0; kw < KW; kw++)
 						for (int64_t ow = i0; ow < i1; ow++) {
 							float v = xr[ow * sw + kw * dw];
-							acc[ow - c0] = v > acc[ow - c0] ? v : acc[ow - c0];
-							nan[ow - c0] |= v != v;
+							acc[ow - c0] = first[ow - c0] || v > acc[ow - c0] ? v : acc[ow - c0];
+							first[ow - c0] = 0;
 						}
 				}
 				for (int64_t ow = c0; ow < c1; ow++)
-					y[oh * OW + ow] = nan[ow - c0] ? NAN : acc[ow - c0];
+					y[oh * OW + ow] = acc[ow - c0];
 			}
 		}
 	}

@@ -2,6 +2,7 @@
  * generated parallel loops (kpool_for) and the per-run bump arena that
  * run-time sized buffers and data-dependent kernel outputs come from. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
  * follow each other within microseconds, and a sleeping thread takes tens
  * of microseconds to wake. */
 #define SPIN_NS 200000
+#define YIELD_NS 20000   /* after this, spin with sched_yield (oversubscribed CPUs) */
 
 static inline void relax(void)
 {
@@ -74,8 +76,13 @@ static void *worker(void *vp)
 		int64_t t0 = now_ns();
 		for (int i = 0; atomic_load(&p->gen) == seen && !atomic_load(&p->quit); i++) {
 			relax();
-			if ((i & 63) == 63 && now_ns() - t0 > SPIN_NS)
-				break;
+			if ((i & 63) == 63) {
+				int64_t dt = now_ns() - t0;
+				if (dt > SPIN_NS)
+					break;
+				if (dt > YIELD_NS)
+					sched_yield();
+			}
 		}
 		if (atomic_load(&p->gen) == seen && !atomic_load(&p->quit)) {
 			pthread_mutex_lock(&p->mu);
@@ -171,8 +178,13 @@ void kpool_for(kpool *p, int64_t n, int64_t grain, kpool_fn body, void *arg)
 	int64_t t0 = now_ns();
 	for (int i = 0; atomic_load(&p->left) > 0; i++) {
 		relax();
-		if ((i & 63) == 63 && now_ns() - t0 > SPIN_NS)
-			break;
+		if ((i & 63) == 63) {
+			int64_t dt = now_ns() - t0;
+			if (dt > SPIN_NS)
+				break;
+			if (dt > YIELD_NS)
+				sched_yield();
+		}
 	}
 	if (atomic_load(&p->left) > 0) {
 		pthread_mutex_lock(&p->mu);
