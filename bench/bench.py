@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 # Benchmarks the sample models: vibeec-compiled model.so (timed by `vibee-run --bench`)
-# against ONNX Runtime on the same inputs, threads, warm-up and run count.
-# Usage: python3 bench/bench.py [-n N] [--threads T] [--ort-only] [SAMPLE ...]
+# against ONNX Runtime and, where importable, PyTorch (bench/bench_torch.py under
+# /usr/bin/python3) on the same inputs, threads and run count; each engine runs in
+# its own process, whose peak RSS is reported. --rounds R alternates the engines
+# R times per sample and reports the median of the per-round medians.
+# Usage: python3 bench/bench.py [-n N] [--threads T] [--rounds R] [--ort-only]
+#                               [--build DIR] [--no-torch] [SAMPLE ...]
 import argparse
 import glob
 import os
@@ -10,11 +14,14 @@ import shlex
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 import onnx
 import onnxruntime as ort
 from onnx import numpy_helper
+
+RSS_RE = re.compile(r"maxrss_kb\s+([0-9]+)")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MEDIAN_RE = re.compile(r"median_ms\s+([0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?)")
@@ -40,32 +47,85 @@ def last_line(text):
 def run_cmd(cmd, timeout):
 	"""Runs cmd; returns (rc, stdout+stderr). rc None on timeout or missing tool."""
 	try:
-		p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-			text=True, timeout=timeout)
-		return p.returncode, p.stdout
-	except subprocess.TimeoutExpired:
-		return None, "timed out after %ds" % timeout
+		p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 	except OSError as e:
 		return None, str(e)
+	try:
+		out, _ = p.communicate(timeout=timeout)
+	except subprocess.TimeoutExpired:
+		p.kill()
+		p.communicate()
+		return None, "timed out after %ds" % timeout
+	return p.returncode, out
 
 
-def bench_vibeec(args, name, model, ds, cmds):
-	"""Compiles and times one sample with vibeec; returns (ms or None, note)."""
+GNU_TIME = "/usr/bin/time"
+
+
+def run_timed(cmd, timeout):
+	"""Runs cmd; returns (rc, output, peak RSS in KiB or None). The RSS comes
+	from GNU time (a small process, so the figure is the command's own: a
+	child forked straight from this Python would inherit its high-water mark
+	across exec)."""
+	rss = None
+	if os.access(GNU_TIME, os.X_OK):
+		fd, path = tempfile.mkstemp(prefix="vibee-bench-rss.")
+		os.close(fd)
+		rc, out = run_cmd([GNU_TIME, "-o", path, "-f", "%M"] + cmd, timeout)
+		try:
+			with open(path) as f:
+				rss = int(f.read().strip().splitlines()[-1])
+		except (OSError, ValueError, IndexError):
+			rss = None
+		os.unlink(path)
+		return rc, out, rss
+	rc, out = run_cmd(cmd, timeout)
+	return rc, out, None
+
+
+def compile_vibeec(args, name, model, cmds):
+	"""Compiles one sample; returns (so path or None, note)."""
 	so = os.path.join(args.workdir, name + ".so")
 	compile_cmd = [args.vibeec, model, args.opt, "-o", so]
-	run = [args.vibee_run, so, "--data", ds, "--bench", str(args.n),
-		"--threads", str(args.threads)]
 	cmds.append(compile_cmd)
-	cmds.append(run)
 	rc, out = run_cmd(compile_cmd, args.timeout)
 	if rc != 0:
 		return None, "compile failed: " + last_line(out)
-	rc, out = run_cmd(run, args.timeout)
+	return so, ""
+
+
+def bench_vibeec(args, so, ds, cmds):
+	"""Times one compiled sample with vibee-run; returns (ms or None, rss_kb, note)."""
+	run = [args.vibee_run, so, "--data", ds, "--bench", str(args.n),
+		"--threads", str(args.threads)]
+	if run not in cmds:
+		cmds.append(run)
+	rc, out, rss = run_timed(run, args.timeout)
 	m = MEDIAN_RE.findall(out or "")
 	if not m:
-		return None, "run failed (rc %s): %s" % (rc, last_line(out))
+		return None, None, "run failed (rc %s): %s" % (rc, last_line(out))
 	note = "" if rc == 0 else "outputs do not match reference (rc %s)" % rc
-	return float(m[-1]), note
+	return float(m[-1]), rss, note
+
+
+def bench_child(args, cmd, cmds):
+	"""Runs a child engine that prints median_ms / maxrss_kb; returns (ms, rss, note)."""
+	if cmd not in cmds:
+		cmds.append(cmd)
+	rc, out, rss = run_timed(cmd, args.timeout)
+	m = MEDIAN_RE.findall(out or "")
+	r = RSS_RE.findall(out or "")
+	if rc != 0 or not m:
+		return None, None, "rc %s: %s" % (rc, last_line(out))
+	return float(m[-1]), rss if rss else (int(r[-1]) if r else None), ""
+
+
+def ort_child(args):
+	"""--child-ort MODEL DS: time ONNX Runtime in this process, print the result."""
+	import resource
+	ms = bench_ort(args, args.child_ort[0], args.child_ort[1])
+	print("median_ms %.6f maxrss_kb %d" % (ms, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+	return 0
 
 
 def bench_ort(args, model, ds):
@@ -92,31 +152,62 @@ def fmt(ms):
 	return "%.3f" % ms if ms is not None else "-"
 
 
+def mib(kb):
+	return "%.1f" % (kb / 1024.0) if kb else "-"
+
+
+def med(xs):
+	xs = [x for x in xs if x is not None]
+	return statistics.median(xs) if xs else None
+
+
+def ratio(a, b):
+	return "%.3gx" % (a / b) if a is not None and b else "-"
+
+
 def main():
-	ap = argparse.ArgumentParser(description="vibeec vs ONNX Runtime on the samples")
+	ap = argparse.ArgumentParser(description="vibeec vs ONNX Runtime (and PyTorch) on the samples")
 	ap.add_argument("names", nargs="*", help="samples (default: all in samples/)")
 	ap.add_argument("-n", type=int, default=50, help="timed runs (default 50)")
-	ap.add_argument("--warmup", type=int, default=5, help="ORT warm-up runs (default 5)")
-	ap.add_argument("--threads", type=int, default=2, help="threads for both (default 2)")
+	ap.add_argument("--warmup", type=int, default=5, help="ORT/PyTorch warm-up runs (default 5)")
+	ap.add_argument("--threads", type=int, default=2, help="threads for all (default 2)")
+	ap.add_argument("--rounds", type=int, default=1,
+		help="alternate the engines this many times per sample (default 1)")
 	ap.add_argument("--opt", default="-O2", help="vibeec optimisation level (default -O2)")
-	ap.add_argument("--vibeec", default=os.path.join(ROOT, "build", "vibeec"))
-	ap.add_argument("--vibee-run", dest="vibee_run",
-		default=os.path.join(ROOT, "build", "vibee-run"))
+	ap.add_argument("--build", default=os.path.join(ROOT, "build"),
+		help="build folder holding vibeec and vibee-run (default build/)")
+	ap.add_argument("--vibeec", default=None)
+	ap.add_argument("--vibee-run", dest="vibee_run", default=None)
+	ap.add_argument("--torch-python", default="/usr/bin/python3",
+		help="a python with torch for the PyTorch column (default /usr/bin/python3)")
+	ap.add_argument("--no-torch", action="store_true", help="skip PyTorch")
 	ap.add_argument("--samples", default=os.path.join(ROOT, "samples"))
-	ap.add_argument("--workdir", default=os.path.join(ROOT, "build", "bench"),
-		help="where the compiled .so files go (default build/bench)")
+	ap.add_argument("--workdir", default=None,
+		help="where the compiled .so files go (default BUILD/bench)")
 	ap.add_argument("--timeout", type=int, default=600, help="seconds per tool call")
 	ap.add_argument("--ort-only", action="store_true", help="time ONNX Runtime only")
+	ap.add_argument("--child-ort", nargs=2, metavar=("MODEL", "DS"), help=argparse.SUPPRESS)
 	args = ap.parse_args()
-	if args.n < 1 or args.warmup < 0 or args.threads < 1:
-		print("bench: -n and --threads must be >= 1, --warmup >= 0", file=sys.stderr)
+	if args.n < 1 or args.warmup < 0 or args.threads < 1 or args.rounds < 1:
+		print("bench: -n, --threads and --rounds must be >= 1, --warmup >= 0", file=sys.stderr)
 		return 2
+	if args.child_ort:
+		return ort_child(args)
+	args.vibeec = args.vibeec or os.path.join(args.build, "vibeec")
+	args.vibee_run = args.vibee_run or os.path.join(args.build, "vibee-run")
+	args.workdir = args.workdir or os.path.join(args.build, "bench")
 	names = args.names or sorted(os.path.basename(os.path.dirname(p))
 		for p in glob.glob(os.path.join(args.samples, "*", "model.onnx")))
 	if not names:
 		print("bench: no samples under %s" % args.samples, file=sys.stderr)
 		return 2
 	os.makedirs(args.workdir, exist_ok=True)
+	torch_ok = False
+	if not args.no_torch:
+		rc, _ = run_cmd([args.torch_python, "-c", "import torch"], 120)
+		torch_ok = rc == 0
+	torch_note = "" if torch_ok else ("skipped (--no-torch)" if args.no_torch else
+		"torch not importable by %s" % args.torch_python)
 
 	rows, notes, cmds, failed = [], [], [], False
 	for n in names:
@@ -125,26 +216,51 @@ def main():
 		if not os.path.isfile(model) or not os.path.isdir(ds):
 			print("bench: sample '%s' lacks model.onnx or test_data_set_0" % n, file=sys.stderr)
 			return 2
-		vms, note = (None, "skipped (--ort-only)") if args.ort_only else \
-			bench_vibeec(args, n, model, ds, cmds)
-		if vms is None and not args.ort_only:
+		so, note = (None, "skipped (--ort-only)") if args.ort_only else \
+			compile_vibeec(args, n, model, cmds)
+		if so is None and not args.ort_only:
 			failed = True
-		try:
-			oms = bench_ort(args, model, ds)
-		except Exception as e:
-			oms, failed = None, True
-			note = (note + "; " if note else "") + "ORT: " + str(e).splitlines()[0]
-		ratio = "%.2fx" % (vms / oms) if vms is not None and oms else "-"
-		rows.append((n, fmt(vms), fmt(oms), ratio))
+		vt, ot, tt, vr, orr, tr = [], [], [], [], [], []
+		ort_cmd = [sys.executable, os.path.abspath(__file__), "--child-ort", model, ds,
+			"-n", str(args.n), "--warmup", str(args.warmup), "--threads", str(args.threads)]
+		torch_cmd = [args.torch_python, os.path.join(ROOT, "bench", "bench_torch.py"), n,
+			"-n", str(args.n), "--warmup", str(args.warmup), "--threads", str(args.threads)]
+		for _ in range(args.rounds):
+			if so:
+				ms, rss, nt = bench_vibeec(args, so, ds, cmds)
+				vt.append(ms)
+				vr.append(rss)
+				if nt:
+					note = (note + "; " if note else "") + nt
+					failed |= ms is None
+			ms, rss, nt = bench_child(args, ort_cmd, cmds)
+			ot.append(ms)
+			orr.append(rss)
+			if nt:
+				failed = True
+				note = (note + "; " if note else "") + "ORT: " + nt
+			if torch_ok:
+				ms, rss, nt = bench_child(args, torch_cmd, cmds)
+				tt.append(ms)
+				tr.append(rss)
+				if nt:
+					note = (note + "; " if note else "") + "PyTorch: " + nt
+		vms, oms, tms = med(vt), med(ot), med(tt)
+		rows.append((n, fmt(vms), fmt(oms), fmt(tms), ratio(vms, oms), ratio(vms, tms),
+			mib(max([x for x in vr if x] or [0])), mib(max([x for x in orr if x] or [0])),
+			mib(max([x for x in tr if x] or [0]))))
 		if note:
 			notes.append("%s: %s" % (n, note))
 		print("%-8s done" % n, file=sys.stderr)
 
-	print("ONNX Runtime %s, %d thread(s), warm-up %d, %d timed runs, median; "
-		"ratio = vibeec / ORT (lower is better for vibeec)" % (ort.__version__,
-		args.threads, args.warmup, args.n))
-	head = ("sample", "vibeec ms", "ORT ms", "ratio")
-	w = [max(len(r[i]) for r in rows + [head]) for i in range(4)]
+	print("ONNX Runtime %s (CPU, ORT_ENABLE_ALL), PyTorch via %s%s; %d thread(s), warm-up %d, "
+		"%d timed runs, median of %d round(s); ratio = vibeec / other (below 1: vibeec faster); "
+		"RSS = peak resident set of each engine's process" % (ort.__version__,
+		args.torch_python, "" if torch_ok else " (" + torch_note + ")", args.threads,
+		args.warmup, args.n, args.rounds))
+	head = ("sample", "vibeec ms", "ORT ms", "PyTorch ms", "vs ORT", "vs PyTorch",
+		"vibeec MiB", "ORT MiB", "PyTorch MiB")
+	w = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
 	line = lambda r: "| " + " | ".join(c.ljust(w[i]) for i, c in enumerate(r)) + " |"
 	print(line(head))
 	print("|" + "|".join("-" * (x + 2) for x in w) + "|")

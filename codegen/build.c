@@ -277,11 +277,11 @@ int cg_compile(Graph *g, const CgOptions *o, Diag *d)
 		rc = cg_emit_c(&c, &p, &pl, &ei, d);
 	}
 	if (!rc && o->stats) {
-		int nloop = 0, ncall = 0;
+		int nloop = 0, ncall = 0, nlib = 0;
 		for (int i = 0; i < p.nk; i++)
-			p.k[i].kind == KK_CALL ? ncall++ : nloop++;
-		fprintf(stderr, "vibeec: %d kernels (%d loop, %d reference calls), workspace %llu bytes "
-		        "(%llu without reuse), weights %llu bytes\n", p.nk, nloop, ncall,
+			p.k[i].kind == KK_CALL ? ncall++ : p.k[i].kind == KK_LIB ? nlib++ : nloop++;
+		fprintf(stderr, "vibeec: %d kernels (%d loop, %d library, %d reference calls), workspace "
+		        "%llu bytes (%llu without reuse), weights %llu bytes\n", p.nk, nloop, nlib, ncall,
 		        (unsigned long long)pl.ws_bytes, (unsigned long long)pl.naive_bytes,
 		        (unsigned long long)pl.w_bytes);
 	}

@@ -96,7 +96,19 @@ typedef struct KLocal {
 	uint8_t space;       /* KM_* */
 } KLocal;
 
-enum { KK_LOOP, KK_CALL };
+enum { KK_LOOP, KK_CALL, KK_LIB /* a call into the kernel library, see KLib */ };
+
+/* KK_LIB: the node runs as a call of a tuned kernel-library routine
+ * (runtime/kgemm.h, runtime/kops.h), rendered by codegen/emit_lib.c. */
+enum { KL_GEMM = 1 /* MatMul, Gemm, fused_matmul */, KL_CONV /* Conv, fused_conv */,
+       KL_LAYERNORM, KL_POOL /* MaxPool, GlobalAveragePool */ };
+typedef struct KLib {
+	int fn;              /* KL_* */
+	uint32_t packed;     /* constant: B (KL_GEMM) or W (KL_CONV) pre-packed, or IR_NONE */
+	uint32_t bias, res;  /* fused bias ([N] or per channel) and residual (Y's shape), or IR_NONE */
+	int act;             /* kgemm_act of the fused epilogue */
+	int64_t iarg[8];     /* per fn */
+} KLib;
 
 typedef struct Kernel {
 	int kind;            /* KK_* */
@@ -108,6 +120,7 @@ typedef struct Kernel {
 	KStmt *s;       int ns, caps;
 	int root;            /* first top-level statement, -1 if none */
 	int nvar;            /* loop variables 0..nvar-1 */
+	KLib lib;            /* KK_LIB only */
 } Kernel;
 
 /* A lowered graph: kernels in execution order, and for each value the value
@@ -157,4 +170,7 @@ void kir_print(FILE *f, const KProg *p, const Kernel *k);
 /* Lower every node of g (types and shapes inferred) into p's kernels. */
 int cg_lower(Graph *g, KProg *p, Diag *d);
 bool cg_is_alias_op(int op);
+/* Is op lowered as an elementwise loop (each output element from the
+ * operand elements at the same index, or broadcast ones)? */
+bool cg_is_elementwise(int op);
 #endif

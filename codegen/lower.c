@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "lower.h"
+#include "lib.h"
 
 bool cg_is_alias_op(int op)
 {
@@ -265,6 +266,8 @@ int cg_lower(Graph *g, KProg *p, Diag *d)
 			if (g->val[n->out[j]].shape.rank > IR_MAXRANK)
 				ok = false;
 		if (ok)
+			rc = lower_lib(&L, n);
+		if (ok && rc == LW_CALL)
 			rc = lower_node(&L, n);
 		if (rc == LW_ERR)
 			return d->code ? d->code : diag_set(d, E_MODEL, "lowering failed");

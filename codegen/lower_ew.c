@@ -167,6 +167,10 @@ static int value(Kernel *k, const Node *n, Graph *g, const int *xs, int nx)
 		if (!dt_is_float(ity))   /* integer base: compute in f64, truncate back */
 			return kir_cast(k, ity, bin(k, KB_POW, kir_cast(k, DT_F64, xs[0]),
 			                               kir_cast(k, DT_F64, xs[1])));
+		const Value *e = n->nin > 1 && n->in[1] != IR_NONE ? &g->val[n->in[1]] : NULL;
+		if (e && e->kind == VK_CONST && e->data && shape_numel_static(&e->shape) == 1 &&
+		    dt_load_f(e->dt, e->data, 0) == 2.0)   /* x^2, exactly as pow rounds it */
+			return bin(k, KB_MUL, xs[0], xs[0]);
 		return bin(k, KB_POW, xs[0], kir_cast(k, ity, xs[1]));
 	}
 	if (is_binary(n->op)) {
@@ -223,7 +227,179 @@ static bool handled(int op)
 	return false;
 }
 
+bool cg_is_elementwise(int op)
+{
+	return handled(op);
+}
+
+/* ---- fused elementwise groups (attribute fuse_group, passes/fuse.c) ----
+ * Every member but the last (the root) feeds one other member of the same
+ * shape; the root's loop computes the members inline instead of loading
+ * their outputs, which are never stored. */
+static int64_t group_of(const Node *n)
+{
+	const Attr *a = ir_attr(n, "fuse_group");
+	return a && a->kind == AK_INT ? a->i : -1;
+}
+
+static bool ew_simple(const Graph *g, const Node *n)
+{
+	if (n->dead || n->nout != 1 || g->val[n->out[0]].dt != DT_F32 || n->nin < 1 || n->nin > 2 ||
+	    (n->nin == 1 ? !is_unary(n->op) : !is_binary(n->op)))
+		return false;
+	for (int j = 0; j < n->nin; j++)
+		if (n->in[j] == IR_NONE || g->val[n->in[j]].dt != DT_F32)
+			return false;
+	return true;
+}
+
+/* The node consuming n's output inside its group, or NULL. */
+static const Node *group_user(const Graph *g, uint32_t ni)
+{
+	const Node *n = &g->node[ni];
+	int64_t gid = group_of(n);
+	if (gid < 0)
+		return NULL;
+	for (uint32_t i = ni + 1; i < g->nnode; i++) {
+		const Node *m = &g->node[i];
+		if (m->dead)
+			continue;
+		for (int j = 0; j < m->nin; j++)
+			if (m->in[j] == n->out[0])
+				return group_of(m) == gid && ew_simple(g, m) ? m : NULL;
+	}
+	return NULL;
+}
+
+static bool is_member(const Graph *g, uint32_t ni)
+{
+	const Node *n = &g->node[ni], *u = group_user(g, ni);
+	return u && ew_simple(g, n) && g->val[n->out[0]].shape.rank == g->val[u->out[0]].shape.rank &&
+	       memcmp(g->val[n->out[0]].shape.d, g->val[u->out[0]].shape.d,
+	              (size_t)g->val[u->out[0]].shape.rank * sizeof(Dim)) == 0;
+}
+
+/* Leaves (values loaded from memory) of the group expression at v. */
+static bool leaves(const Graph *g, uint32_t v, int64_t gid, uint32_t *lv, int *nl)
+{
+	const Value *x = &g->val[v];
+	if (x->kind == VK_NODE && group_of(&g->node[x->def]) == gid && is_member(g, x->def)) {
+		const Node *m = &g->node[x->def];
+		for (int j = 0; j < m->nin; j++)
+			if (!leaves(g, m->in[j], gid, lv, nl))
+				return false;
+		return true;
+	}
+	for (int i = 0; i < *nl; i++)
+		if (lv[i] == v)
+			return true;
+	if (*nl >= 8)
+		return false;
+	lv[(*nl)++] = v;
+	return true;
+}
+
+static int expr(Low *L, Kernel *k, Nest *ne, uint32_t v, int64_t gid, const uint32_t *lv, int nl)
+{
+	Graph *g = L->g;
+	const Value *x = &g->val[v];
+	if (x->kind == VK_NODE && group_of(&g->node[x->def]) == gid && is_member(g, x->def)) {
+		const Node *m = &g->node[x->def];
+		int xs[2];
+		for (int j = 0; j < m->nin; j++)
+			if ((xs[j] = expr(L, k, ne, m->in[j], gid, lv, nl)) < 0)
+				return -1;
+		return value(k, m, g, xs, m->nin);
+	}
+	for (int i = 0; i < nl; i++)
+		if (lv[i] == v)
+			return kir_load(k, v, nest_index(L, k, ne, i));
+	return -1;
+}
+
+static int lower_ew_one(Low *L, Node *n);
+
+/* The root of a group: one loop over its output; LW_CALL if not possible. */
+static int lower_group(Low *L, Node *n)
+{
+	Graph *g = L->g;
+	int64_t gid = group_of(n);
+	uint32_t lv[8];
+	int nl = 0;
+	for (int j = 0; j < n->nin; j++)
+		if (!leaves(g, n->in[j], gid, lv, &nl))
+			return LW_CALL;
+	const Value *out = &g->val[n->out[0]];
+	Shape ops[8];
+	for (int i = 0; i < nl; i++) {
+		ops[i] = g->val[lv[i]].shape;
+		if (ops[i].rank > out->shape.rank)
+			return LW_CALL;
+	}
+	Kernel *k = kir_kernel(L->p, KK_LOOP, L->nid);
+	Nest ne;
+	if (nest_build(L, k, &ne, &out->shape, ops, nl, true, -1, true) != LW_OK) {
+		drop_last(L->p);
+		return LW_CALL;
+	}
+	int xs[2];
+	for (int j = 0; j < n->nin; j++)
+		if ((xs[j] = expr(L, k, &ne, n->in[j], gid, lv, nl)) < 0) {
+			drop_last(L->p);
+			return LW_CALL;
+		}
+	int v = value(k, n, g, xs, n->nin);
+	if (v < 0) {
+		drop_last(L->p);
+		return LW_CALL;
+	}
+	kir_store(k, ne.inner, false, (int)n->out[0], nest_out_index(L, k, &ne), v);
+	return LW_OK;
+}
+
+/* Lower the members of n's group (before it, in order) as loops of their
+ * own: the fallback when the group cannot be one loop. */
+static int lower_members(Low *L, uint32_t root)
+{
+	Graph *g = L->g;
+	int64_t gid = group_of(&g->node[root]);
+	uint32_t save = L->nid;
+	for (uint32_t i = 0; i < root; i++) {
+		if (g->node[i].dead || group_of(&g->node[i]) != gid || !is_member(g, i))
+			continue;
+		L->nid = i;
+		int rc = lower_ew_one(L, &g->node[i]);
+		if (rc == LW_CALL) {
+			Node *m = &g->node[i];
+			Kernel *k = kir_kernel(L->p, KK_CALL, i);
+			for (int j = 0; j < m->nin; j++)
+				kir_param(k, m->in[j], false);
+			kir_param(k, m->out[0], true);
+		} else if (rc != LW_OK) {
+			L->nid = save;
+			return rc;
+		}
+	}
+	L->nid = save;
+	return LW_OK;
+}
+
 int lower_elementwise(Low *L, Node *n)
+{
+	Graph *g = L->g;
+	if (group_of(n) >= 0 && ew_simple(g, n) && L->p->opt > 0) {
+		if (is_member(g, L->nid))
+			return LW_OK;   /* computed inside its group's root */
+		if (lower_group(L, n) == LW_OK)
+			return LW_OK;
+		int rc = lower_members(L, L->nid);
+		if (rc != LW_OK)
+			return rc;
+	}
+	return lower_ew_one(L, n);
+}
+
+static int lower_ew_one(Low *L, Node *n)
 {
 	Graph *g = L->g;
 	if (!handled(n->op) || n->nout != 1)

@@ -1,6 +1,9 @@
 /* Storage planning for a lowered program. Static-size intermediates get
  * workspace offsets by greedy best fit over their live ranges (largest
- * first, into the tightest gap among buffers live at the same time);
+ * first, into the tightest gap among buffers live at the same time); the
+ * output of an elementwise loop kernel (or the residual of a library GEMM
+ * or Conv) takes the storage of a same-shape input that dies there (in
+ * place: each element is read before it is written, at the same index);
  * constants get 64-aligned offsets in the weights blob; run-time sized
  * values are left to the per-run arena. */
 #include <stdlib.h>
@@ -103,6 +106,63 @@ int cg_plan(const KProg *p, Plan *pl, Diag *d)
 		}
 	for (uint32_t i = 0; i < g->nout; i++)
 		last[pl->slot[g->out[i]]] = p->nk;
+	/* in place: grp[s] = the slot whose storage s shares */
+	uint32_t *grp = malloc((pl->nslot ? pl->nslot : 1) * sizeof *grp);
+	if (!grp) {
+		free(first);
+		free(last);
+		cg_plan_free(pl);
+		return diag_set(d, E_MODEL, "out of memory");
+	}
+	for (uint32_t s = 0; s < pl->nslot; s++)
+		grp[s] = s;
+	for (int ki = 0; p->opt > 0 && ki < p->nk; ki++) {
+		const Kernel *k = &p->k[ki];
+		const Node *n = &g->node[k->node];
+		/* library kernels with a residual read it once per output element,
+		 * at the output's index, before anything else writes there */
+		bool lib_res = k->kind == KK_LIB && k->lib.res != IR_NONE;
+		if ((!lib_res && (k->kind != KK_LOOP || !cg_is_elementwise(n->op))) || n->nout != 1)
+			continue;
+		uint32_t o = pl->slot[n->out[0]];
+		const Value *ov = &g->val[pl->owner[o]];
+		bool dyn;
+		uint64_t ob = value_bytes(g, ov, &dyn);
+		if (dyn || ov->kind != VK_NODE || pl->defk[o] != ki || last[o] == p->nk || grp[o] != o)
+			continue;
+		for (int j = 0; j < k->nparam; j++) {
+			uint32_t pv = k->param[j].value;
+			if (k->param[j].write || (lib_res && pv != k->lib.res))
+				continue;
+			uint32_t i = pl->slot[pv];
+			if (i == SLOT_NONE)
+				continue;
+			const Value *iv = &g->val[pl->owner[i]];
+			if (i == o || iv->kind != VK_NODE || last[i] != ki ||
+			    value_bytes(g, iv, &dyn) != ob || dyn || g->val[pv].shape.rank != ov->shape.rank)
+				continue;
+			bool same = true;
+			for (int r = 0; r < ov->shape.rank; r++)
+				same &= g->val[pv].shape.d[r] == ov->shape.d[r];
+			/* no other param of the kernel shares this storage (an alias
+			 * read at other indices) */
+			for (int j2 = 0; j2 < k->nparam; j2++)
+				same &= j2 == j || pl->slot[k->param[j2].value] != i;
+			/* a residual that is also the product's operand (x + x W) is
+			 * read again after the prefill: not in place */
+			for (int j2 = 0; lib_res && j2 < n->nin; j2++)
+				same &= j2 == 3 || n->in[j2] == IR_NONE || pl->slot[n->in[j2]] != i;
+			if (!same)
+				continue;
+			uint32_t r0 = i;
+			while (grp[r0] != r0)
+				r0 = grp[r0];
+			grp[o] = r0;
+			if (last[o] > last[r0])
+				last[r0] = last[o];
+			break;
+		}
+	}
 	/* kinds and sizes; constants into the blob */
 	Buf *bufs = calloc(pl->nslot ? pl->nslot : 1, sizeof *bufs);
 	Buf **live = calloc(pl->nslot ? pl->nslot : 1, sizeof *live);
@@ -129,7 +189,7 @@ int cg_plan(const KProg *p, Plan *pl, Diag *d)
 		} else {
 			pl->kind[s] = SL_STATIC;
 			pl->bytes[s] = bytes;
-			if (bufs) {
+			if (bufs && grp[s] == s) {
 				int f = pl->defk[s] >= 0 ? pl->defk[s] : first[s];
 				bufs[nb++] = (Buf){s, f, last[s] < f ? f : last[s], ALIGN(bytes ? bytes : 1), 0};
 			}
@@ -160,6 +220,14 @@ int cg_plan(const KProg *p, Plan *pl, Diag *d)
 		if (bufs[i].off + bufs[i].size > pl->ws_bytes)
 			pl->ws_bytes = bufs[i].off + bufs[i].size;
 	}
+	for (uint32_t s = 0; s < pl->nslot; s++) {
+		uint32_t r = s;
+		while (grp[r] != r)
+			r = grp[r];
+		if (r != s && pl->kind[s] == SL_STATIC)
+			pl->off[s] = pl->off[r];
+	}
+	free(grp);
 	free(bufs);
 	free(live);
 	free(first);

@@ -42,6 +42,8 @@ bool pass_fold(Graph *g, PassCtx *ctx);    /* constant folding */
 bool pass_noop(Graph *g, PassCtx *ctx);    /* remove no-op nodes, merge chains */
 bool pass_cse(Graph *g, PassCtx *ctx);     /* common subexpressions */
 bool pass_dce(Graph *g, PassCtx *ctx);     /* dead nodes */
+bool pass_foldbn(Graph *g, PassCtx *ctx);  /* BatchNormalization into Conv weights */
+bool pass_fuse(Graph *g, PassCtx *ctx);    /* activation patterns, GEMM/Conv epilogues */
 
 /* All passes, ending with {NULL}. */
 extern const Pass pass_table[];

@@ -303,21 +303,21 @@ static void packb_body(void *arg, int64_t lo, int64_t hi)
 }
 
 /* Threads and their grid: rows split when each thread keeps enough of them.
- * Below ~24 MFLOP (~120 us on one AVX-512 core) one thread runs it all: a
- * kpool worker asleep on its condvar takes ~50 us to wake in this VM. */
+ * Below ~0.5 MFLOP (~5 us on one core) one thread runs it all: the
+ * kpool's workers spin between jobs, so handing out parts costs ~1-2 us. */
 static int plan_threads(kpool *pool, gctx *g)
 {
 	int nt = kpool_threads(pool);
 	double flops = 2.0 * g->M * g->N * (g->K ? g->K : 1);
-	double serial = kg_tune_serial >= 0 ? kg_tune_serial : 24e6;
+	double serial = kg_tune_serial >= 0 ? kg_tune_serial : 5e5;
 	int64_t npan = CDIV(g->N, KG_NR);
 	int64_t mstrips = CDIV(g->M, g->im->mr);
 	if (flops < serial)
 		nt = 1;
-	/* kpool hands out parts dynamically and a sleeping worker can take tens
-	 * of microseconds to wake: smaller jobs get more, smaller parts so the
-	 * caller is not left waiting on a late starter's big share */
-	if (nt > 1 && flops < 64e6)
+	/* one part per thread (the pool's workers spin, so they start at once);
+	 * big jobs get more, smaller parts so a thread descheduled by other
+	 * load does not leave the rest waiting on its big share */
+	if (nt > 1 && flops >= 64e6)
 		nt *= 4;
 	if (nt > npan * mstrips)
 		nt = (int)(npan * mstrips);

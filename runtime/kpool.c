@@ -2,11 +2,34 @@
  * generated parallel loops (kpool_for) and the per-run bump arena that
  * run-time sized buffers and data-dependent kernel outputs come from. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "kpool.h"
+
+/* Workers and the caller spin this long for the next job / the last chunk
+ * before sleeping on a condition variable: the kernels of one model run
+ * follow each other within microseconds, and a sleeping thread takes tens
+ * of microseconds to wake. */
+#define SPIN_NS 200000
+#define YIELD_NS 20000   /* after this, spin with sched_yield (oversubscribed CPUs) */
+
+static inline void relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
 
 struct kpool {
 	int nthreads;                 /* including the caller */
@@ -14,8 +37,8 @@ struct kpool {
 	pthread_t *tid;
 	pthread_mutex_t mu;
 	pthread_cond_t wake, done;
-	uint64_t gen;                 /* bumped per job */
-	int quit;
+	atomic_ullong gen;            /* bumped per job */
+	atomic_int quit;
 	/* the current job */
 	kpool_fn body;
 	void *arg;
@@ -49,20 +72,34 @@ static void *worker(void *vp)
 {
 	kpool *p = vp;
 	uint64_t seen = 0;
-	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		while (!p->quit && p->gen == seen)
-			pthread_cond_wait(&p->wake, &p->mu);
-		if (p->quit)
+		int64_t t0 = now_ns();
+		for (int i = 0; atomic_load(&p->gen) == seen && !atomic_load(&p->quit); i++) {
+			relax();
+			if ((i & 63) == 63) {
+				int64_t dt = now_ns() - t0;
+				if (dt > SPIN_NS)
+					break;
+				if (dt > YIELD_NS)
+					sched_yield();
+			}
+		}
+		if (atomic_load(&p->gen) == seen && !atomic_load(&p->quit)) {
+			pthread_mutex_lock(&p->mu);
+			while (!atomic_load(&p->quit) && atomic_load(&p->gen) == seen)
+				pthread_cond_wait(&p->wake, &p->mu);
+			pthread_mutex_unlock(&p->mu);
+		}
+		if (atomic_load(&p->quit))
 			break;
-		seen = p->gen;
-		pthread_mutex_unlock(&p->mu);
+		seen = atomic_load(&p->gen);
 		int64_t did = work(p);
-		pthread_mutex_lock(&p->mu);
-		if (did && atomic_fetch_sub(&p->left, did) == did)
+		if (did && atomic_fetch_sub(&p->left, did) == did) {
+			pthread_mutex_lock(&p->mu);
 			pthread_cond_signal(&p->done);
+			pthread_mutex_unlock(&p->mu);
+		}
 	}
-	pthread_mutex_unlock(&p->mu);
 	return NULL;
 }
 
@@ -93,7 +130,7 @@ void kpool_free(kpool *p)
 	if (!p)
 		return;
 	pthread_mutex_lock(&p->mu);
-	p->quit = 1;
+	atomic_store(&p->quit, 1);
 	pthread_cond_broadcast(&p->wake);
 	pthread_mutex_unlock(&p->mu);
 	for (int i = 0; i < p->nworkers; i++)
@@ -128,18 +165,33 @@ void kpool_for(kpool *p, int64_t n, int64_t grain, kpool_fn body, void *arg)
 	p->n = n;
 	p->chunk = chunk;
 	p->nchunks = (n + chunk - 1) / chunk;
-	atomic_store(&p->next, 0);
+	/* left before next: a worker still leaving the last job may take a
+	 * chunk of this one as soon as next is reset, and must count it */
 	atomic_store(&p->left, p->nchunks);
-	p->gen++;
+	atomic_store(&p->next, 0);
+	atomic_fetch_add(&p->gen, 1);
 	pthread_cond_broadcast(&p->wake);
 	pthread_mutex_unlock(&p->mu);
 	int64_t did = work(p);
-	pthread_mutex_lock(&p->mu);
 	if (did)
 		atomic_fetch_sub(&p->left, did);
-	while (atomic_load(&p->left) > 0)
-		pthread_cond_wait(&p->done, &p->mu);
-	pthread_mutex_unlock(&p->mu);
+	int64_t t0 = now_ns();
+	for (int i = 0; atomic_load(&p->left) > 0; i++) {
+		relax();
+		if ((i & 63) == 63) {
+			int64_t dt = now_ns() - t0;
+			if (dt > SPIN_NS)
+				break;
+			if (dt > YIELD_NS)
+				sched_yield();
+		}
+	}
+	if (atomic_load(&p->left) > 0) {
+		pthread_mutex_lock(&p->mu);
+		while (atomic_load(&p->left) > 0)
+			pthread_cond_wait(&p->done, &p->mu);
+		pthread_mutex_unlock(&p->mu);
+	}
 }
 
 /* ---- arena ------------------------------------------------------------ */

@@ -1,0 +1,64 @@
+#!/usr/bin/python3
+# Times one sample model under PyTorch (eager, torch.inference_mode, T
+# intra-op threads) on its test_data_set_0 inputs; the model is rebuilt
+# from samples/export.py with the seeds the export used, so its weights are
+# the ones in model.onnx. Prints "median_ms X maxrss_kb Y max_abs_err Z".
+# Needs torch (Debian's python3-torch: run with /usr/bin/python3).
+# Usage: bench_torch.py NAME [-n N] [--warmup W] [--threads T]
+import argparse
+import os
+import resource
+import statistics
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "samples"))
+
+
+def main():
+	ap = argparse.ArgumentParser()
+	ap.add_argument("name")
+	ap.add_argument("-n", type=int, default=50)
+	ap.add_argument("--warmup", type=int, default=5)
+	ap.add_argument("--threads", type=int, default=2)
+	args = ap.parse_args()
+	import numpy as np
+	import torch
+	import export
+	if args.name not in export.SAMPLES:
+		print("bench_torch: unknown sample '%s'" % args.name, file=sys.stderr)
+		return 2
+	torch.set_num_threads(args.threads)
+	torch.manual_seed(1234)
+	gen = torch.Generator().manual_seed(4321)
+	spec = export.SAMPLES[args.name](gen)
+	model = spec["model"].eval()
+	inputs = spec["inputs"]
+	ref = os.path.join(os.path.dirname(HERE), "samples", args.name, "test_data_set_0",
+		"output_0.pb")
+	with torch.inference_mode():
+		for _ in range(args.warmup):
+			out = model(*inputs)
+		times = []
+		for _ in range(args.n):
+			t0 = time.perf_counter()
+			out = model(*inputs)
+			times.append((time.perf_counter() - t0) * 1e3)
+	if isinstance(out, (tuple, list)):
+		out = out[0]
+	err = -1.0
+	if os.path.isfile(ref):
+		import onnx
+		from onnx import numpy_helper
+		t = onnx.TensorProto()
+		with open(ref, "rb") as f:
+			t.ParseFromString(f.read())
+		err = float(np.max(np.abs(numpy_helper.to_array(t) - out.numpy())))
+	rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+	print("median_ms %.6f maxrss_kb %d max_abs_err %.3g" % (statistics.median(times), rss, err))
+	return 0
+
+
+if __name__ == "__main__":
+	sys.exit(main())

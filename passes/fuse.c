@@ -1,0 +1,379 @@
+/* Operator fusion over the graph IR (late in -O2/-O3):
+ *  - activation patterns become one op: x * 0.5 * (1 + erf(x / sqrt 2)) in
+ *    PyTorch's export shape becomes Gelu (one elementwise loop);
+ *  - MatMul and Conv (f32) take their epilogues: a constant bias [N] added
+ *    to a product, a residual Add of the output's shape, then one
+ *    activation (Relu, Gelu, or SiLU x * Sigmoid(x)), into vibeec's ops
+ *    fused_matmul(A, B, bias?, residual?) / fused_conv(X, W, B?, residual?)
+ *    with attributes `activation` and `fused` (the ops of the group, in
+ *    order). The group's last node becomes the fused op, so its output and
+ *    name survive and every input is already defined there; the intermediate
+ *    values must have no other use. */
+#include <stdlib.h>
+#include <string.h>
+#include "passes.h"
+
+enum { MAXC = 4 };
+
+/* Live consumers of v (up to MAXC); returns their count (all of them). */
+static int consumers(const Graph *g, uint32_t v, uint32_t *c)
+{
+	int k = 0;
+	for (uint32_t i = 0; i < g->nnode; i++) {
+		const Node *n = &g->node[i];
+		if (n->dead)
+			continue;
+		bool uses = false;
+		for (int j = 0; j < n->nin; j++)
+			uses |= n->in[j] == v;
+		for (int j = 0; j < n->nattr; j++)
+			uses |= n->attr[j].kind == AK_TENSOR && n->attr[j].t == v;
+		if (uses) {
+			if (k < MAXC)
+				c[k] = i;
+			k++;
+		}
+	}
+	return k;
+}
+
+static bool is_f32(const Graph *g, uint32_t v)
+{
+	return v < g->nval && g->val[v].dt == DT_F32 && g->val[v].shape.rank >= 0;
+}
+
+/* The single consumer of v, or -1 (v a graph output, unused, or shared). */
+static int64_t only_user(const Graph *g, uint32_t v)
+{
+	uint32_t c[MAXC];
+	if (pass_is_graph_output(g, v) || consumers(g, v, c) != 1)
+		return -1;
+	return c[0];
+}
+
+/* A scalar (one element) f32 constant's value, or NAN-free false. */
+static bool scalar_const(const Graph *g, uint32_t v, double *x)
+{
+	if (v >= g->nval)
+		return false;
+	const Value *c = &g->val[v];
+	if (c->kind != VK_CONST || !c->data || (c->dt != DT_F32 && c->dt != DT_F64))
+		return false;
+	for (int i = 0; i < c->shape.rank; i++)
+		if (c->shape.d[i] != 1)
+			return false;
+	*x = dt_load_f(c->dt, c->data, 0);
+	return true;
+}
+
+static bool near(double a, double b) { return a > b - 1e-6 * b && a < b + 1e-6 * b; }
+
+/* The other input of binary node n than v, or IR_NONE. */
+static uint32_t other(const Node *n, uint32_t v)
+{
+	if (n->nin != 2)
+		return IR_NONE;
+	return n->in[0] == v ? n->in[1] : n->in[1] == v ? n->in[0] : IR_NONE;
+}
+
+/* Node ui becomes op with inputs ins, attributes of tmpl (NULL: none)
+ * plus `activation` / `fused` when given. Keeps ui's output. */
+static void become(Graph *g, uint32_t ui, int op, const uint32_t *ins, int nin,
+                   const Node *tmpl, const char *act, const char *fused)
+{
+	Node *u = &g->node[ui];
+	while (nin > 1 && ins[nin - 1] == IR_NONE)
+		nin--;
+	uint32_t *in = arena_alloc(g->arena, (size_t)nin * sizeof *in);
+	memcpy(in, ins, (size_t)nin * sizeof *in);
+	Attr *at = NULL;
+	int na = 0;
+	if (tmpl && tmpl->nattr) {
+		at = arena_alloc(g->arena, (size_t)tmpl->nattr * sizeof *at);
+		for (int i = 0; i < tmpl->nattr; i++)
+			if (strcmp(tmpl->attr[i].name, "activation") && strcmp(tmpl->attr[i].name, "fused"))
+				at[na++] = tmpl->attr[i];
+	}
+	int opset = tmpl ? tmpl->opset : u->opset;
+	u->op = op;
+	u->in = in;
+	u->nin = nin;
+	u->attr = at;
+	u->nattr = na;
+	u->opset = opset;
+	if (act) {
+		Attr *a = ir_attr_add(g, ui, "activation", AK_STRING);
+		a->s = arena_strdup(g->arena, act);
+	}
+	if (fused) {
+		Attr *a = ir_attr_add(g, ui, "fused", AK_STRING);
+		a->s = arena_strdup(g->arena, fused);
+	}
+}
+
+/* Is v = Add(t, 1) (either order) for a scalar constant 1? */
+static bool one_plus(const Graph *g, uint32_t v)
+{
+	if (v >= g->nval || g->val[v].kind != VK_NODE)
+		return false;
+	const Node *a = &g->node[g->val[v].def];
+	double c;
+	return a->op == OP_Add && a->nin == 2 &&
+	       ((scalar_const(g, a->in[0], &c) && near(c, 1.0)) ||
+	        (scalar_const(g, a->in[1], &c) && near(c, 1.0)));
+}
+
+/* Gelu from Mul(Mul(x, Add(Erf(Div(x, sqrt2)), 1)), 0.5) (or Mul(x, 1/sqrt2)
+ * inside, or the 0.5 applied to x first), rooted at node ri. */
+static bool gelu_at(Graph *g, uint32_t ri)
+{
+	Node *r = &g->node[ri];
+	if (r->op != OP_Mul || r->nin != 2 || !is_f32(g, r->out[0]))
+		return false;
+	for (int side = 0; side < 2; side++) {
+		uint32_t m1v = r->in[side], hv = r->in[1 - side];
+		double c;
+		uint32_t x = IR_NONE, kill[4];
+		int nk = 0;
+		uint32_t addv = IR_NONE;
+		const Value *m1 = &g->val[m1v];
+		if (scalar_const(g, hv, &c) && near(c, 0.5) && m1->kind == VK_NODE &&
+		    g->node[m1->def].op == OP_Mul && only_user(g, m1v) == ri) {
+			/* case A: r = Mul(Mul(x, add), 0.5) */
+			const Node *m = &g->node[m1->def];
+			for (int s = 0; s < 2 && x == IR_NONE; s++) {
+				uint32_t av = m->in[s];
+				if (one_plus(g, av)) {
+					x = m->in[1 - s];
+					addv = av;
+				}
+			}
+			kill[nk++] = m1->def;
+		} else {
+			/* case B: r = Mul(Mul(x, 0.5), add) */
+			const Value *h = &g->val[hv];
+			if (h->kind != VK_NODE || g->node[h->def].op != OP_Mul || only_user(g, hv) != ri)
+				continue;
+			const Node *hn = &g->node[h->def];
+			for (int s = 0; s < 2; s++)
+				if (scalar_const(g, hn->in[s], &c) && near(c, 0.5))
+					x = hn->in[1 - s];
+			addv = m1v;
+			kill[nk++] = h->def;
+		}
+		if (x == IR_NONE || addv == IR_NONE || !is_f32(g, x) ||
+		    !pass_same_type(&g->val[x], &g->val[r->out[0]]))
+			continue;
+		const Value *av = &g->val[addv];
+		if (av->kind != VK_NODE || g->node[av->def].op != OP_Add || only_user(g, addv) < 0)
+			continue;
+		const Node *an = &g->node[av->def];
+		uint32_t ev = IR_NONE;
+		for (int s = 0; s < 2; s++)
+			if (scalar_const(g, an->in[s], &c) && near(c, 1.0))
+				ev = an->in[1 - s];
+		if (ev == IR_NONE || g->val[ev].kind != VK_NODE || g->node[g->val[ev].def].op != OP_Erf ||
+		    only_user(g, ev) != av->def)
+			continue;
+		const Node *en = &g->node[g->val[ev].def];
+		uint32_t tv = en->in[0];
+		if (g->val[tv].kind != VK_NODE || only_user(g, tv) != g->val[ev].def)
+			continue;
+		const Node *tn = &g->node[g->val[tv].def];
+		if (tn->nin != 2 || tn->in[0] != x || !scalar_const(g, tn->in[1], &c) ||
+		    !((tn->op == OP_Div && near(c, 1.4142135623730951)) ||
+		      (tn->op == OP_Mul && near(c, 0.7071067811865476))))
+			continue;
+		kill[nk++] = av->def;
+		kill[nk++] = g->val[ev].def;
+		kill[nk++] = g->val[tv].def;
+		for (int i = 0; i < nk; i++)
+			g->node[kill[i]].dead = true;
+		become(g, ri, OP_Gelu, &x, 1, NULL, NULL, NULL);
+		return true;
+	}
+	return false;
+}
+
+/* Try to grow the fusable node at pi by its single consumer. */
+static bool epilogue_at(Graph *g, uint32_t pi)
+{
+	Node *p = &g->node[pi];
+	bool mm = p->op == OP_MatMul || p->op == OP_fused_matmul;
+	bool cv = p->op == OP_Conv || p->op == OP_fused_conv;
+	if ((!mm && !cv) || p->nout != 1 || !is_f32(g, p->out[0]) || !is_f32(g, p->in[0]) ||
+	    !is_f32(g, p->in[1]))
+		return false;
+	if (cv && (g->val[p->in[0]].shape.rank < 3 || g->val[p->in[0]].shape.rank > 4))
+		return false;
+	bool fused = p->op == OP_fused_matmul || p->op == OP_fused_conv;
+	const char *act = fused ? ir_attr_s(p, "activation", "") : "";
+	if (*act)
+		return false;
+	uint32_t y = p->out[0];
+	const Value *yv = &g->val[y];
+	uint32_t ins[4] = {p->in[0], p->in[1], IR_NONE, IR_NONE};
+	for (int j = 2; j < p->nin && j < 4; j++)
+		ins[j] = p->in[j];
+	char grp[256];
+	snprintf(grp, sizeof grp, "%s", fused ? ir_attr_s(p, "fused", "?") : ir_op_name(p->op));
+	uint32_t c[MAXC];
+	int nc = pass_is_graph_output(g, y) ? -1 : consumers(g, y, c);
+	int fop = mm ? OP_fused_matmul : OP_fused_conv;
+	if (nc == 1) {
+		Node *u = &g->node[c[0]];
+		const char *a = NULL;
+		if (u->op == OP_Relu && u->nin == 1)
+			a = "Relu";
+		else if (u->op == OP_Gelu && u->nin == 1 &&
+		         !strcmp(ir_attr_s(u, "approximate", "none"), "none"))
+			a = "Gelu";
+		if (a && pass_same_type(yv, &g->val[u->out[0]])) {
+			size_t l = strlen(grp);
+			snprintf(grp + l, sizeof grp - l, ",%s", ir_op_name(u->op));
+			become(g, c[0], fop, ins, 4, p, a, grp);
+			p = &g->node[pi];
+			p->dead = true;
+			return true;
+		}
+		if (u->op != OP_Add || u->nin != 2 || !pass_same_type(yv, &g->val[u->out[0]]))
+			return false;
+		uint32_t o = other(u, y);
+		if (o == IR_NONE || o == y || !is_f32(g, o))
+			return false;
+		const Value *ov = &g->val[o];
+		int r = yv->shape.rank;
+		bool bias = mm && ins[2] == IR_NONE && ins[3] == IR_NONE && ov->kind == VK_CONST &&
+		            ov->shape.rank == 1 && r >= 1 && ov->shape.d[0] == yv->shape.d[r - 1];
+		bool res = !bias && ins[3] == IR_NONE && pass_same_type(ov, yv);
+		if (!bias && !res)
+			return false;
+		ins[bias ? 2 : 3] = o;
+		size_t l = strlen(grp);
+		snprintf(grp + l, sizeof grp - l, ",Add");
+		become(g, c[0], fop, ins, 4, p, NULL, grp);
+		g->node[pi].dead = true;
+		return true;
+	}
+	if (nc == 2) {   /* SiLU: Mul(y, Sigmoid(y)) */
+		for (int s = 0; s < 2; s++) {
+			Node *sg = &g->node[c[s]], *mu = &g->node[c[1 - s]];
+			if (sg->op != OP_Sigmoid || mu->op != OP_Mul || c[s] > c[1 - s] ||
+			    only_user(g, sg->out[0]) != (int64_t)c[1 - s] || other(mu, y) != sg->out[0] ||
+			    !pass_same_type(yv, &g->val[mu->out[0]]))
+				continue;
+			size_t l = strlen(grp);
+			snprintf(grp + l, sizeof grp - l, ",Sigmoid,Mul");
+			sg->dead = true;
+			become(g, c[1 - s], fop, ins, 4, p, "Silu", grp);
+			g->node[pi].dead = true;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* ---- elementwise groups -------------------------------------------------
+ * A chain (tree) of f32 elementwise nodes of one output shape, each but the
+ * last feeding only the next, gets attribute fuse_group = id on every member:
+ * codegen computes it as one loop (codegen/lower_ew.c). */
+static bool ew_op(int op)
+{
+	switch (op) {
+	case OP_Add: case OP_Sub: case OP_Mul: case OP_Div: case OP_Pow:
+		return true;
+	case OP_Neg: case OP_Sqrt: case OP_Exp: case OP_Log: case OP_Abs: case OP_Reciprocal:
+	case OP_Sigmoid: case OP_Tanh: case OP_Relu: case OP_Erf: case OP_Gelu: case OP_Sin:
+	case OP_Cos:
+		return true;
+	}
+	return false;
+}
+
+static bool ew_node(const Graph *g, const Node *n)
+{
+	bool bin = n->op == OP_Add || n->op == OP_Sub || n->op == OP_Mul || n->op == OP_Div ||
+	           n->op == OP_Pow;
+	if (n->dead || !ew_op(n->op) || n->nout != 1 || n->nin != (bin ? 2 : 1) ||
+	    !is_f32(g, n->out[0]) || ir_attr(n, "fuse_group"))
+		return false;
+	for (int j = 0; j < n->nin; j++)
+		if (!is_f32(g, n->in[j]))
+			return false;
+	return true;
+}
+
+static void set_group(Graph *g, uint32_t ni, int64_t id)
+{
+	Attr *a = ir_attr_add(g, ni, "fuse_group", AK_INT);
+	a->i = id;
+}
+
+/* Members joining root r through node c's inputs; returns how many. */
+static int grow(Graph *g, uint32_t r, uint32_t c, const uint32_t *uses, int64_t id)
+{
+	int added = 0;
+	const Value *rv = &g->val[g->node[r].out[0]];
+	for (int j = 0; j < g->node[c].nin; j++) {
+		uint32_t v = g->node[c].in[j];
+		const Value *x = &g->val[v];
+		if (x->kind != VK_NODE || uses[v] != 1 || pass_is_graph_output(g, v) ||
+		    !pass_same_type(x, rv))
+			continue;
+		uint32_t m = x->def;
+		if (!ew_node(g, &g->node[m]))
+			continue;
+		set_group(g, m, id);
+		added += 1 + grow(g, r, m, uses, id);
+	}
+	return added;
+}
+
+static bool ew_groups(Graph *g, PassCtx *ctx)
+{
+	uint32_t *uses = pass_use_counts(g);
+	if (!uses)
+		return false;
+	int64_t id = 0;
+	for (uint32_t i = 0; i < g->nnode; i++) {
+		const Attr *a = ir_attr(&g->node[i], "fuse_group");
+		if (a && a->i >= id)
+			id = a->i + 1;
+	}
+	bool any = false;
+	for (uint32_t i = g->nnode; i-- > 0;) {
+		if (!ew_node(g, &g->node[i]))
+			continue;
+		int n = grow(g, i, i, uses, id);
+		if (n) {
+			set_group(g, i, id++);
+			ctx->merged += (uint32_t)n;
+			any = true;
+		}
+	}
+	free(uses);
+	return any;
+}
+
+bool pass_fuse(Graph *g, PassCtx *ctx)
+{
+	bool any = false;
+	for (uint32_t i = 0; i < g->nnode; i++)
+		if (!g->node[i].dead && gelu_at(g, i)) {
+			any = true;
+			ctx->merged++;
+		}
+	for (int round = 0; round < 4; round++) {
+		bool changed = false;
+		for (uint32_t i = 0; i < g->nnode; i++)
+			if (!g->node[i].dead && epilogue_at(g, i)) {
+				changed = true;
+				ctx->merged++;
+			}
+		any |= changed;
+		if (!changed)
+			break;
+	}
+	any |= ew_groups(g, ctx);
+	return any;
+}
