@@ -15,6 +15,7 @@ struct kpool {
 	pthread_mutex_t mu;
 	pthread_cond_t wake, done;
 	uint64_t gen;                 /* bumped per job */
+	int busy;                     /* workers inside work(), under mu */
 	int quit;
 	/* the current job */
 	kpool_fn body;
@@ -56,10 +57,12 @@ static void *worker(void *vp)
 		if (p->quit)
 			break;
 		seen = p->gen;
+		p->busy++;
 		pthread_mutex_unlock(&p->mu);
 		int64_t did = work(p);
 		pthread_mutex_lock(&p->mu);
-		if (did && atomic_fetch_sub(&p->left, did) == did)
+		p->busy--;
+		if (atomic_fetch_sub(&p->left, did) == did && !p->busy)
 			pthread_cond_signal(&p->done);
 	}
 	pthread_mutex_unlock(&p->mu);
@@ -137,7 +140,10 @@ void kpool_for(kpool *p, int64_t n, int64_t grain, kpool_fn body, void *arg)
 	pthread_mutex_lock(&p->mu);
 	if (did)
 		atomic_fetch_sub(&p->left, did);
-	while (atomic_load(&p->left) > 0)
+	/* Wait for the chunks, and for every worker to have left work(): one
+	 * still inside could take an index of the next job from `next` and
+	 * run it with this job's bounds (or run it twice). */
+	while (atomic_load(&p->left) > 0 || p->busy)
 		pthread_cond_wait(&p->done, &p->mu);
 	pthread_mutex_unlock(&p->mu);
 }
