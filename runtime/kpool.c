@@ -62,7 +62,7 @@ static void *worker(void *vp)
 		int64_t did = work(p);
 		pthread_mutex_lock(&p->mu);
 		p->busy--;
-		if (atomic_fetch_sub(&p->left, did) == did && !p->busy)
+		if ((did && atomic_fetch_sub(&p->left, did) == did) || !p->busy)
 			pthread_cond_signal(&p->done);
 	}
 	pthread_mutex_unlock(&p->mu);
@@ -126,6 +126,11 @@ void kpool_for(kpool *p, int64_t n, int64_t grain, kpool_fn body, void *arg)
 	if (chunk < grain)
 		chunk = grain;
 	pthread_mutex_lock(&p->mu);
+	/* A worker still inside work() (one that joined the last job after its
+	 * chunks were all taken) could read this job's `next` against the old
+	 * bounds, or the old `next` against these: post only when none is. */
+	while (p->busy)
+		pthread_cond_wait(&p->done, &p->mu);
 	p->body = body;
 	p->arg = arg;
 	p->n = n;
@@ -140,10 +145,7 @@ void kpool_for(kpool *p, int64_t n, int64_t grain, kpool_fn body, void *arg)
 	pthread_mutex_lock(&p->mu);
 	if (did)
 		atomic_fetch_sub(&p->left, did);
-	/* Wait for the chunks, and for every worker to have left work(): one
-	 * still inside could take an index of the next job from `next` and
-	 * run it with this job's bounds (or run it twice). */
-	while (atomic_load(&p->left) > 0 || p->busy)
+	while (atomic_load(&p->left) > 0)
 		pthread_cond_wait(&p->done, &p->mu);
 	pthread_mutex_unlock(&p->mu);
 }
