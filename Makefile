@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= 2
 CTEST_ARGS ?=
 
-.PHONY: all deps build test demo bench clean test-asan fuzz
+.PHONY: all deps build test demo bench clean test-asan test-tsan fuzz sweep
 
 all: build
 
@@ -18,7 +18,7 @@ build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j$(JOBS)
 
 test: build
-	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) $(CTEST_ARGS)
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) -LE sweep $(CTEST_ARGS)
 
 demo: build
 	sh scripts/demo.sh $(BUILD)
@@ -38,15 +38,33 @@ test-asan: deps
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 	cd $(ASAN_BUILD) && $(SAN_ENV) ctest --output-on-failure -j$(JOBS) $(CTEST_ARGS)
 
+# test-tsan: ThreadSanitizer on the runtime, its kernel pool and every
+# model.so: the pool stress test, the concurrency test (many contexts on
+# many threads) and the samples (vibee-run with a thread pool); any data
+# race fails the test.
+TSAN_BUILD ?= build-tsan
+test-tsan: deps
+	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVIBEE_TSAN=ON
+	cmake --build $(TSAN_BUILD) -j$(JOBS)
+	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1:abort_on_error=1:second_deadlock_stack=1 \
+		ctest --output-on-failure -j$(JOBS) -R '^(unit\.test_kpool|unit\.test_concurrent|unit\.test_runtime|sample\.)' $(CTEST_ARGS)
+
 # fuzz: the libFuzzer harnesses (clang), each for FUZZ_SECONDS under ctest -L fuzz.
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
-fuzz: deps
+fuzz:
+	@sh scripts/deps.sh fuzz
 	@command -v clang >/dev/null || { echo "make fuzz needs clang and libclang-rt-dev (apt-get install clang libclang-rt-dev)"; exit 2; }
 	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 		-DVIBEE_FUZZ=ON -DVIBEE_FUZZ_SECONDS=$(FUZZ_SECONDS)
 	cmake --build $(FUZZ_BUILD) -j$(JOBS)
 	cd $(FUZZ_BUILD) && ctest --output-on-failure -L fuzz $(CTEST_ARGS)
 
+# sweep: the long mutation sweeps (400 mutated models through vibeec, and 400
+# more run on their data too); registered only with VIBEE_SWEEP=ON.
+sweep: build
+	cmake -S . -B $(BUILD) -DVIBEE_SWEEP=ON
+	cd $(BUILD) && ctest --output-on-failure -L sweep $(CTEST_ARGS)
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(TSAN_BUILD)

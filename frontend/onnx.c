@@ -469,7 +469,8 @@ static int unpack_model(Ld *L, const void *p, size_t n);
 /* Read and unpack the file into L->keep->model. */
 static int read_model(Ld *L)
 {
-	int fd = open(L->path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO named as the model must not block the open */
+	int fd = open(L->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	struct stat st;
 	if (fd < 0)
 		return diag_set(L->d, E_IO, "%s: cannot open: %s", L->path,

@@ -3,6 +3,7 @@
  * run-time sized buffers and data-dependent kernel outputs come from. */
 #include <pthread.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,7 @@ struct kpool {
 	pthread_cond_t wake, done;
 	atomic_ullong gen;            /* bumped per job */
 	atomic_int quit;
+	int busy;                     /* workers inside work(), under mu */
 	/* the current job */
 	kpool_fn body;
 	void *arg;
@@ -84,21 +86,24 @@ static void *worker(void *vp)
 					sched_yield();
 			}
 		}
-		if (atomic_load(&p->gen) == seen && !atomic_load(&p->quit)) {
-			pthread_mutex_lock(&p->mu);
-			while (!atomic_load(&p->quit) && atomic_load(&p->gen) == seen)
-				pthread_cond_wait(&p->wake, &p->mu);
+		pthread_mutex_lock(&p->mu);
+		while (!atomic_load(&p->quit) && atomic_load(&p->gen) == seen)
+			pthread_cond_wait(&p->wake, &p->mu);
+		if (atomic_load(&p->quit)) {
 			pthread_mutex_unlock(&p->mu);
-		}
-		if (atomic_load(&p->quit))
 			break;
-		seen = atomic_load(&p->gen);
-		int64_t did = work(p);
-		if (did && atomic_fetch_sub(&p->left, did) == did) {
-			pthread_mutex_lock(&p->mu);
-			pthread_cond_signal(&p->done);
-			pthread_mutex_unlock(&p->mu);
 		}
+		/* busy is taken under mu, where jobs are posted: a job's bounds
+		 * never change while a worker is inside work() */
+		seen = atomic_load(&p->gen);
+		p->busy++;
+		pthread_mutex_unlock(&p->mu);
+		int64_t did = work(p);
+		bool last = did && atomic_fetch_sub(&p->left, did) == did;
+		pthread_mutex_lock(&p->mu);
+		if (--p->busy == 0 || last)
+			pthread_cond_broadcast(&p->done);
+		pthread_mutex_unlock(&p->mu);
 	}
 	return NULL;
 }
@@ -160,6 +165,11 @@ void kpool_for(kpool *p, int64_t n, int64_t grain, kpool_fn body, void *arg)
 	if (chunk < grain)
 		chunk = grain;
 	pthread_mutex_lock(&p->mu);
+	/* A worker still inside work() (one that joined the last job after its
+	 * chunks were all taken) could read this job's `next` against the old
+	 * bounds, or the old `next` against these: post only when none is. */
+	while (p->busy)
+		pthread_cond_wait(&p->done, &p->mu);
 	p->body = body;
 	p->arg = arg;
 	p->n = n;

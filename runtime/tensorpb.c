@@ -3,12 +3,14 @@
  * is bounds-checked: any byte string gives a tensor or an error. */
 #include "tensorpb.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* TensorProto field numbers. */
 enum { F_DIMS = 1, F_DTYPE = 2, F_SEGMENT = 3, F_FLOAT = 4, F_INT32 = 5,
@@ -292,10 +294,16 @@ int rt_tensor_read_file(const char *path, rt_tensor *t, char *err,
                         size_t errlen)
 {
 	memset(t, 0, sizeof *t);
-	FILE *f = fopen(path, "rb");
+	/* O_NONBLOCK: a FIFO must not block the open (fstat refuses it) */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
 	struct stat st;
-	if (!f)
-		return fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+	if (!f) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return fail(err, errlen, "%s: cannot open: %s", path, strerror(e));
+	}
 	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) ||
 	    (uint64_t)st.st_size > MAX_FILE) {
 		fclose(f);

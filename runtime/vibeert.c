@@ -170,6 +170,9 @@ static int64_t bound_before(const vibee_model_desc *d, const vibee_tensor *in, i
 /* Largest input the runtime accepts: sizes stay far from overflowing the
  * 64-bit arithmetic of the generated code (the compiler's limit too). */
 #define RT_MAX_INPUT_BYTES ((uint64_t)1 << 40)
+/* Largest dim, as in the compiler (ONNX_MAX_DIM): an empty tensor (a 0 dim)
+ * may not carry a huge one into the model's shape arithmetic. */
+#define RT_MAX_DIM ((int64_t)1 << 40)
 
 static int check_inputs(const vibee_model_desc *d, const vibee_tensor *in, char *err,
                         size_t errlen)
@@ -182,7 +185,11 @@ static int check_inputs(const vibee_model_desc *d, const vibee_tensor *in, char 
 		if (t->rank < 0 || t->rank > VIBEE_MAXRANK)
 			bad = 1;
 		for (int k = 0; !bad && k < io->rank; k++) {
-			if (t->dims[k] < 0) {
+			if (t->dims[k] > RT_MAX_DIM) {
+				return fail(err, errlen, VIBEE_E_INPUT,
+				            "input '%s': dim %d is %lld, over the limit 2^40",
+				            io->name, k, (long long)t->dims[k]);
+			} else if (t->dims[k] < 0) {
 				bad = 1;
 			} else if (io->dims[k] >= 0) {
 				bad = t->dims[k] != io->dims[k];

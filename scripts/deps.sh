@@ -5,6 +5,10 @@ set -e
 PKGS="build-essential cmake pkg-config libprotobuf-c-dev protobuf-c-compiler
 libonnx-dev libonnx-testdata llvm-16-tools python3-numpy python3-protobuf time
 libopenblas-dev"
+# `deps.sh fuzz` (make fuzz) also installs clang and its compiler-rt
+# (libFuzzer, ASan/UBSan runtimes): clang 14 on Debian 12. Not needed to
+# build or test otherwise.
+[ "${1:-}" = fuzz ] && PKGS="$PKGS clang libclang-rt-dev"
 [ "${VIBEE_NO_APT:-0}" = 1 ] && exit 0
 missing=""
 for p in $PKGS; do

@@ -149,6 +149,28 @@ def main():
         [vi("x", T.FLOAT, [1])], [vi("y", T.FLOAT, None)], [shp]),
         "expand_huge.onnx")
 
+    ext_model()
+
+
+def ext_model():
+    """ext/model.onnx: add.onnx with b as external data in "w.bin" (ext/w.bin
+    holds the right bytes). run.sh copies the model into fresh folders and
+    makes w.bin there a copy, a symlink inside or outside the folder, a
+    directory, a FIFO, ... ; the good data set is good/."""
+    g = add_graph()
+    b = g.initializer[0]
+    w = np.array([1.0, -2.0, 0.5], np.float32).tobytes()
+    b.ClearField("raw_data")
+    del b.float_data[:]
+    b.data_location = TensorProto.EXTERNAL
+    for k, v in (("location", "w.bin"), ("offset", "0"), ("length", str(len(w)))):
+        e = b.external_data.add()
+        e.key, e.value = k, v
+    os.makedirs(os.path.join(HERE, "ext"), exist_ok=True)
+    save_model(g, os.path.join("ext", "model.onnx"))
+    with open(os.path.join(HERE, "ext", "w.bin"), "wb") as f:
+        f.write(w)
+
 
 if __name__ == "__main__":
     main()

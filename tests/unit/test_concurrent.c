@@ -1,8 +1,11 @@
 /* Several models in one process, several contexts running at once: two
  * samples (gpt2, resnet) compiled from ONNX are loaded side by side (their
  * generated kernels have the same names inside, so a clash would show), and
- * four threads each run their own context repeatedly. Every result must be
- * bit-identical to a run of one context alone, and match the reference. */
+ * NTHR threads each run their own context repeatedly (three contexts of each
+ * model at once; some with a 2-thread kernel pool of their own, so pools run
+ * side by side too). Every result must be bit-identical to a run of one
+ * context alone with the same thread count, and match the reference.
+ * `make test-tsan` runs this under ThreadSanitizer. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +17,7 @@
 #include "runtime/vibee.h"
 
 #define ITERS 6
+#define NTHR 6
 static int fails;
 #define CHECK(c, ...) do { if (!(c)) { fails++; fprintf(stderr, "%s:%d: ", __FILE__, __LINE__); \
 	fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } } while (0)
@@ -23,11 +27,11 @@ typedef struct Model {
 	vibee_handle *h;
 	rt_tensor in[4];
 	int nin;
-	void *golden;       /* output 0 of a lone run */
+	void *golden[2];    /* output 0 of a lone run with 1 and 2 threads */
 	size_t nbytes;
 } Model;
 
-typedef struct Job { Model *m; int same; } Job;
+typedef struct Job { Model *m; int nthreads, same; } Job;
 
 static int compile(const char *src, const char *name, const char *dir, Model *m)
 {
@@ -88,7 +92,7 @@ static int run_ctx(Model *m, void **out0, size_t *nbytes, int nthreads)
 			*out0 = malloc(n);
 			memcpy(*out0, vout[0].data, n);
 			*nbytes = n;
-		} else if (n != m->nbytes || memcmp(vout[0].data, m->golden, n)) {
+		} else if (n != m->nbytes || memcmp(vout[0].data, m->golden[nthreads - 1], n)) {
 			bad = 1;
 		}
 	}
@@ -99,7 +103,7 @@ static int run_ctx(Model *m, void **out0, size_t *nbytes, int nthreads)
 static void *worker(void *p)
 {
 	Job *j = p;
-	j->same = run_ctx(j->m, NULL, NULL, 1) == 0;
+	j->same = run_ctx(j->m, NULL, NULL, j->nthreads) == 0;
 	return NULL;
 }
 
@@ -114,8 +118,12 @@ int main(void)
 	Model m[2] = {0};
 	if (compile(src, "gpt2", dir, &m[0]) || compile(src, "resnet", dir, &m[1]))
 		return 1;
-	for (int i = 0; i < 2; i++)
-		CHECK(run_ctx(&m[i], &m[i].golden, &m[i].nbytes, 1) == 0, "%s: lone run", m[i].name);
+	for (int i = 0; i < 2; i++) {
+		size_t n2 = 0;
+		CHECK(run_ctx(&m[i], &m[i].golden[0], &m[i].nbytes, 1) == 0, "%s: lone run", m[i].name);
+		CHECK(run_ctx(&m[i], &m[i].golden[1], &n2, 2) == 0 && n2 == m[i].nbytes,
+		      "%s: lone run, 2 threads", m[i].name);
+	}
 	/* the lone runs match the PyTorch references (so "identical" means right) */
 	for (int i = 0; i < 2; i++) {
 		char path[1024], err[512];
@@ -123,7 +131,7 @@ int main(void)
 		snprintf(path, sizeof path, "%s/samples/%s/test_data_set_0/output_0.pb", src, m[i].name);
 		CHECK(rt_tensor_read_file(path, &ref, err, sizeof err) == 0, "%s", err);
 		CHECK(ref.nbytes == m[i].nbytes, "%s: output size", m[i].name);
-		const float *a = m[i].golden, *b = ref.data;
+		const float *a = m[i].golden[0], *b = ref.data;
 		for (size_t k = 0; k < ref.nbytes / 4 && ref.nbytes == m[i].nbytes; k++)
 			if (!(a[k] - b[k] <= 1e-4 + 1e-3 * (b[k] < 0 ? -b[k] : b[k]) &&
 			      b[k] - a[k] <= 1e-4 + 1e-3 * (b[k] < 0 ? -b[k] : b[k]))) {
@@ -132,20 +140,22 @@ int main(void)
 			}
 		rt_tensor_free(&ref);
 	}
-	pthread_t th[4];
-	Job jobs[4];
-	for (int t = 0; t < 4; t++) {
-		jobs[t] = (Job){.m = &m[t % 2]};
+	pthread_t th[NTHR];
+	Job jobs[NTHR];
+	for (int t = 0; t < NTHR; t++) {
+		jobs[t] = (Job){.m = &m[t % 2], .nthreads = t < 4 ? 1 : 2};
 		pthread_create(&th[t], NULL, worker, &jobs[t]);
 	}
-	for (int t = 0; t < 4; t++) {
+	for (int t = 0; t < NTHR; t++) {
 		pthread_join(th[t], NULL);
-		CHECK(jobs[t].same, "thread %d (%s): results differ from a lone run", t, jobs[t].m->name);
+		CHECK(jobs[t].same, "thread %d (%s, %d kernel threads): results differ from a lone run",
+		      t, jobs[t].m->name, jobs[t].nthreads);
 	}
 	for (int i = 0; i < 2; i++) {
 		for (int k = 0; k < m[i].nin; k++)
 			rt_tensor_free(&m[i].in[k]);
-		free(m[i].golden);
+		free(m[i].golden[0]);
+		free(m[i].golden[1]);
 		vibee_unload(m[i].h);
 	}
 	char cmd[600];

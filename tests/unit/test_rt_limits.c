@@ -1,6 +1,7 @@
 /* libvibeert input checks at their limits (issue 7): a symbol shared by
  * inputs far apart (more symbols than any fixed table), byte sizes that
- * overflow 64 bits or pass the 1 TiB limit, NULL data. Fake model via
+ * overflow 64 bits or pass the 1 TiB limit, NULL data, negative and huge
+ * dims, a symbol bound twice in one input. Fake model via
  * vibee_wrap; the run function fails the test if it is ever reached with
  * inputs the checks should have refused. */
 #include <stdio.h>
@@ -71,11 +72,11 @@ int main(void)
 	CHECK(rc == VIBEE_E_INPUT && strstr(err, "input 'x79'") && strstr(err, "'s70'"),
 	      "symbol shared across 80 inputs: rc %d '%s'", rc, err);
 	in[NIN - 1].dims[0] = 3;
-	/* 2^62 floats: the byte size overflows 64 bits */
+	/* a dim of 2^62: over the dim limit */
 	in[5].dims[0] = (int64_t)1 << 62;
 	rc = vibee_context_run(c, in, out, err, sizeof err);
-	CHECK(rc == VIBEE_E_INPUT && strstr(err, "input 'x5': larger than"),
-	      "overflowing size: rc %d '%s'", rc, err);
+	CHECK(rc == VIBEE_E_INPUT && strstr(err, "input 'x5': dim 0 is") && strstr(err, "over the limit"),
+	      "dim 2^62: rc %d '%s'", rc, err);
 	/* 2^39 floats = 2 TiB: over the limit */
 	in[5].dims[0] = (int64_t)1 << 39;
 	rc = vibee_context_run(c, in, out, err, sizeof err);
@@ -89,6 +90,43 @@ int main(void)
 	in[7].dims[0] = 0;
 	CHECK(vibee_context_run(c, in, out, err, sizeof err) == 0, "empty input, NULL data: %s", err);
 	CHECK(runs == 2, "run reached %d times, want 2", runs);
+	/* a negative dim */
+	in[3].dims[0] = -1;
+	rc = vibee_context_run(c, in, out, err, sizeof err);
+	CHECK(rc == VIBEE_E_INPUT && strstr(err, "input 'x3'"), "negative dim: rc %d '%s'", rc, err);
+	in[3].dims[0] = 2 + 3 % 3;
+	CHECK(runs == 2, "run reached %d times, want 2", runs);
+	vibee_context_destroy(c);
+	vibee_unload(h);
+
+	/* one input f32[n,n,m]: n bound twice in one input; an empty tensor
+	 * with a huge dim (0 bytes, but 2^41 over the dim limit) */
+	static const int64_t sym3[] = {-1, -1, -1};
+	static const char *nnm[] = {"n", "n", "m"};
+	vibee_io_desc one = {"q", 1, 3, sym3, nnm};
+	md.ninputs = md.noutputs = 1;
+	md.inputs = md.outputs = &one;
+	if (vibee_wrap(&md, &h, err, sizeof err) || vibee_context_create(h, NULL, &c, err, sizeof err)) {
+		fprintf(stderr, "setup 2: %s\n", err);
+		return 1;
+	}
+	vibee_tensor q = {1, 3, {2, 2, 4}, data};
+	CHECK(vibee_context_run(c, &q, out, err, sizeof err) == 0 && runs == 3, "q[2,2,4]: %s", err);
+	q.dims[1] = 3;
+	rc = vibee_context_run(c, &q, out, err, sizeof err);
+	CHECK(rc == VIBEE_E_INPUT && strstr(err, "'n'"), "q[2,3,4] (n twice): rc %d '%s'", rc, err);
+	q = (vibee_tensor){1, 3, {0, 0, (int64_t)1 << 41}, NULL};
+	rc = vibee_context_run(c, &q, out, err, sizeof err);
+	CHECK(rc == VIBEE_E_INPUT && strstr(err, "over the limit"), "q[0,0,2^41]: rc %d '%s'", rc, err);
+	/* [2^40,2^40,2^40] floats: every dim at the limit, the byte size
+	 * overflows 64 bits */
+	q.dims[0] = q.dims[1] = q.dims[2] = (int64_t)1 << 40;
+	rc = vibee_context_run(c, &q, out, err, sizeof err);
+	CHECK(rc == VIBEE_E_INPUT && strstr(err, "input 'q': larger than"),
+	      "overflowing size: rc %d '%s'", rc, err);
+	q.dims[0] = q.dims[1] = 0;         /* at the limit: an empty tensor is fine */
+	CHECK(vibee_context_run(c, &q, out, err, sizeof err) == 0, "q[0,0,2^40]: %s", err);
+	CHECK(runs == 4, "run reached %d times, want 4", runs);
 	vibee_context_destroy(c);
 	vibee_unload(h);
 	if (fails)
