@@ -2,7 +2,7 @@
  * accumulation, the oracle the fast kernel (runtime/kattn.c) is tested against.
  *
  * q [B,Hq,Tq,D], k [B,Hkv,Tk,D], v [B,Hkv,Tk,Dv] (rank 3: one head), optional
- * mask (input 3) broadcast to [B,Hq,Tq,Tk]: f32 is added to the score, bool
+ * mask (input 3) broadcast to [B,Hq,Tq,Tk] (rank 3: [B,Tq,Tk]): f32 is added to the score, bool
  * keeps a key where true. Query head h reads kv head h / kv_group. Query row i
  * sits at position p = i + Tk - Tq (bottom-right aligned). Key j is visible
  * when: causal => j <= p; window W > 0 => j > p - W (and, when not causal,
@@ -14,6 +14,7 @@
  * window, sinks, softcap, alibi (floats, one per query head). */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include "kern.h"
 #include "../runtime/kattn.h"
 
@@ -53,15 +54,22 @@ int ref_attention_dims(KCall *c, AttnDims *a)
 		const KTensor *m = &c->in[3];
 		if (m->dt != DT_F32 && m->dt != DT_BOOL)
 			return kerr(c, "attention: mask must be f32 or bool");
-		if (m->rank > 4)
-			return kerr(c, "attention: mask rank > 4");
-		int64_t od[4] = {a->B, a->Hq, a->Tq, a->Tk};
+		if (m->rank > r)
+			return kerr(c, "attention: mask rank %d > %d", m->rank, r);
+		/* rank 4: [B,Hq,Tq,Tk]; rank 3: [B,Tq,Tk] */
+		int64_t od[4] = {a->B, a->Hq, a->Tq, a->Tk}, o3[3] = {a->B, a->Tq, a->Tk}, st[4];
+		const int64_t *full = r == 4 ? od : o3;
 		for (int i = 0; i < m->rank; i++) {
 			int64_t md = m->dims[m->rank - 1 - i];
-			if (md != 1 && md != od[3 - i])
-				return kerr(c, "attention: mask does not broadcast to [B,Hq,Tq,Tk]");
+			if (md != 1 && md != full[r - 1 - i])
+				return kerr(c, "attention: mask does not broadcast to [B,%sTq,Tk]",
+				            r == 4 ? "Hq," : "");
 		}
-		kt_bstrides(m, 4, od, a->mst);
+		kt_bstrides(m, r, full, st);
+		if (r == 4)
+			memcpy(a->mst, st, sizeof a->mst);
+		else
+			a->mst[0] = st[0], a->mst[1] = 0, a->mst[2] = st[1], a->mst[3] = st[2];
 	}
 	int64_t od[4] = {a->B, a->Hq, a->Tq, a->Dv};
 	int64_t o3[3] = {a->B, a->Tq, a->Dv};

@@ -1,6 +1,6 @@
 /* Shape rule of vibeec's fused `attention` op (see ir/ref_attn.c for its
  * semantics): q [B,Hq,Tq,D], k [B,Hkv,Tk,D], v [B,Hkv,Tk,Dv] (or rank 3, one
- * head), optional mask broadcastable to [B,Hq,Tq,Tk] -> [B,Hq,Tq,Dv]. */
+ * head), optional mask broadcastable to [B,Hq,Tq,Tk] ([B,Tq,Tk]) -> [B,Hq,Tq,Dv]. */
 #include "shape.h"
 
 int sh_attention(Graph *g, Node *n, Diag *d)
@@ -50,14 +50,16 @@ int sh_attention(Graph *g, Node *n, Diag *d)
 		if (m->dt != DT_F32 && m->dt != DT_BOOL)
 			return ir_node_error(d, g, n, E_MODEL, "mask must be f32 (added) or bool (true = "
 			                     "attend), got %s", sh_tstr(g, m, b1, sizeof b1));
-		if (m->shape.rank > 4)
-			return ir_node_error(d, g, n, E_MODEL, "mask rank %d > 4", m->shape.rank);
+		if (m->shape.rank > r)
+			return ir_node_error(d, g, n, E_MODEL, "mask rank %d > %d", m->shape.rank, r);
+		if (r == 3)
+			full[1] = full[0];               /* rank 3: [B,Tq,Tk] */
 		for (int i = 0; i < m->shape.rank; i++) {
 			Dim md = m->shape.d[m->shape.rank - 1 - i], fd = full[3 - i];
 			if (md != 1 && md != fd && !(md >= 0 && fd >= 0 && md == fd) &&
 			    !(md < 0 || fd < 0))
 				return ir_node_error(d, g, n, E_MODEL, "mask %s does not broadcast to "
-				                     "[B,Hq,Tq,Tk]", sh_tstr(g, m, b1, sizeof b1));
+				                     "[B,%sTq,Tk]", sh_tstr(g, m, b1, sizeof b1), r == 4 ? "Hq," : "");
 		}
 	}
 	o.d[r - 1] = V[r - 1];
