@@ -419,7 +419,7 @@ static int probe(Graph *g, uint32_t att, uint32_t mask, int64_t *win)
 	int r = rank(g, a->in[0]);
 	Dim Tq = g->val[a->in[0]].shape.d[r - 2], Tk = g->val[a->in[1]].shape.d[r - 2];
 	int mdt = g->val[mask].dt;
-	if (rank(g, mask) < 2 || (mdt != DT_BOOL && mdt != DT_F32))
+	if (rank(g, mask) < 2 || (mdt != DT_BOOL && mdt != DT_F32) || g->val[mask].kind == VK_INPUT)
 		return 0;
 	uint8_t *cone = calloc(g->nnode + 1, 1);
 	uint32_t *stack = malloc((g->nnode + 1) * sizeof *stack), ns = 0, ncone = 0;
