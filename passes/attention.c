@@ -496,14 +496,16 @@ static int probe(Graph *g, uint32_t att, uint32_t mask, int64_t *win)
 		for (uint32_t s = 0; s < nsym; s++)
 			sv[sym[s]] = base[pi] + s;
 		int64_t tq, tk, numel = 1;
-		if (ir_dim_eval(g, Tq, sv, &tq) || ir_dim_eval(g, Tk, sv, &tk) || tq * tk > (1 << 22))
+		/* the sizes we pick are kept small; a static model is evaluated as is */
+		int64_t cap = nsym ? (int64_t)1 << 22 : (int64_t)1 << 30;
+		if (ir_dim_eval(g, Tq, sv, &tq) || ir_dim_eval(g, Tk, sv, &tk) || tq * tk > cap)
 			continue;
 		for (int k = 0; k < rank(g, mask); k++) {
 			int64_t e;
 			if (ir_dim_eval(g, g->val[mask].shape.d[k], sv, &e) == 0)
 				numel *= e;
 		}
-		if (numel > (1 << 22))
+		if (numel > cap)
 			continue;
 		bool okin = true;
 		for (uint32_t i = 0; i < g->nin; i++) {

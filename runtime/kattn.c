@@ -16,6 +16,9 @@ typedef float v8 __attribute__((vector_size(32)));
 typedef int32_t v8i __attribute__((vector_size(32)));
 #define V8(x) ((v8){(x), (x), (x), (x), (x), (x), (x), (x)})
 #define BC 64                 /* keys per tile */
+#ifndef KA_ROWS
+#define KA_ROWS 128           /* query rows (all heads of a group) per task */
+#endif
 
 static inline __attribute__((always_inline)) v8 LD8(const float *p)
 {
@@ -219,9 +222,10 @@ int kattn_run(KCall *c, kpool *pool)
 		memset(J.O, 0, (size_t)nout * sizeof(float));
 		return 0;
 	}
-	/* ~64 rows per task: fewer query rows per tile as the group grows */
-	int64_t br = 64 / a->grp;
-	br = br < 8 ? 8 : br > 32 ? 32 : br;
+	/* ~KA_ROWS rows per task (fewer query rows per tile as the group grows):
+	 * the K/V tile copies are shared by more rows */
+	int64_t br = KA_ROWS / a->grp;
+	br = br < 8 ? 8 : br > KA_ROWS ? KA_ROWS : br;
 	J.Br = a->Tq < br ? a->Tq : br;
 	J.nqt = (a->Tq + J.Br - 1) / J.Br;
 	int nt = kpool_threads(pool);
