@@ -6,7 +6,8 @@
 #  2. the GPT-style model (bench/export_gpt.py, needs /usr/bin/python3 with
 #     torch) at T = 1024: whole-model latency.
 #  3. peak RSS of `vibee-run` on that model at T = 1k, 2k, 4k, 8k (O(T) when
-#     attention never materialises the T x T scores), and of ORT for contrast.
+#     attention never materialises the T x T scores), and of ORT for contrast
+#     (GNU time's %M; /usr/bin/time is Debian's `time` package).
 # Usage: python3 bench/attn_bench.py [-n 5] [--skip-model] [--skip-rss] [--no-ort-rss]
 import argparse
 import os
@@ -87,11 +88,16 @@ def compile_so(a, model, so):
 	subprocess.run([a.vibeec, model, "-O2", "-o", so], check=True)
 
 
-def peak_rss_kb(cmd):
-	"""Runs cmd; returns (exit code, peak RSS of that child in KiB)."""
-	p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-	_, status, ru = os.wait4(p.pid, 0)
-	return os.waitstatus_to_exitcode(status), ru.ru_maxrss
+def peak_rss_kb(cmd, workdir):
+	"""Runs cmd under GNU time (a small parent: a child forked from this big
+	Python would inherit its high-water mark); returns (exit code, peak RSS in
+	KiB)."""
+	out = os.path.join(workdir, "rss.txt")
+	rc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", out] + cmd,
+		stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+	with open(out) as f:
+		lines = [l for l in f.read().split() if l.isdigit()]
+	return rc, int(lines[-1]) if lines else -1
 
 
 ORT_RSS = """
@@ -154,10 +160,10 @@ def main():
 	print("%-8s %12s %12s" % ("T", "vibee-run", "" if a.no_ort_rss else "ORT (python)"))
 	for T in (1024, 2048, 4096, 8192):
 		rc, kb = peak_rss_kb([a.vibee_run, so, "--data", os.path.join(w, "gpt_T%d" % T),
-			"--threads", str(a.threads)])
+			"--threads", str(a.threads)], w)
 		col = ""
 		if not a.no_ort_rss:
-			orc, okb = peak_rss_kb([sys.executable, "-c", ORT_RSS % a.threads, model, str(T)])
+			orc, okb = peak_rss_kb([sys.executable, "-c", ORT_RSS % a.threads, model, str(T)], w)
 			col = "%12.0f" % (okb / 1024) if orc == 0 else "failed"
 		print("%-8d %12s %12s" % (T, "%.0f" % (kb / 1024) if rc == 0 else "failed (%d)" % rc, col))
 	return 0

@@ -203,40 +203,33 @@ static bool scores(Graph *g, uint32_t v, Match *m, int depth)
 	}
 }
 
-/* The perm that swaps the last two axes of a rank-r tensor, composed after p. */
-static void swap_last(int r, const int64_t *p, int64_t *out)
-{
-	for (int i = 0; i < r; i++)
-		out[i] = p ? p[i] : i;
-	int64_t t = out[r - 1];
-	out[r - 1] = out[r - 2];
-	out[r - 2] = t;
-}
-
-/* K [.., Tk, D] from K^T [.., D, Tk]: undo the exporter's Transpose (or add one). */
-static uint32_t untranspose(RW *rw, uint32_t kt, const char *name)
+/* Transpose(x, perm) through the driver, composed with x's own Transpose
+ * (out[i] = in[p[perm[i]]]) and elided when the result is the identity. */
+static uint32_t transpose(RW *rw, uint32_t x, const int64_t *perm, const char *name)
 {
 	Graph *g = rw->g;
-	int r = rank(g, kt);
-	int64_t perm[IR_MAXRANK];
-	Node *t = def(g, kt, OP_Transpose);
-	const int64_t *p = NULL;
-	uint32_t src = kt;
+	int r = rank(g, x);
+	int64_t pp[IR_MAXRANK];
+	const int64_t *p;
+	Node *t = def(g, x, OP_Transpose);
+	if (r < 1 || r > IR_MAXRANK)
+		return IR_NONE;
+	for (int i = 0; i < r; i++)
+		pp[i] = perm[i];
 	if (t && ir_attr_ints(t, "perm", &p) == r) {
-		src = t->in[0];
-	} else {
-		p = NULL;
+		for (int i = 0; i < r; i++)
+			pp[i] = p[perm[i]];
+		x = t->in[0];
 	}
-	swap_last(r, p, perm);
 	bool ident = true;
 	for (int i = 0; i < r; i++)
-		ident &= perm[i] == i;
+		ident &= pp[i] == i;
 	if (ident)
-		return src;
-	uint32_t id = ir_node(g, OP_Transpose, name, 1, &src, 1);
+		return x;
+	uint32_t id = ir_node(g, OP_Transpose, name, 1, &x, 1);
 	Attr *a = ir_attr_add(g, id, "perm", AK_INTS);
 	a->n = r;
-	a->ints = arena_memdup(g->arena, perm, r * sizeof *perm);
+	a->ints = arena_memdup(g->arena, pp, r * sizeof *pp);
 	Diag d = {0};
 	if (op_info[OP_Transpose].shape(g, &g->node[id], &d)) {
 		g->node[id].dead = true;
@@ -244,6 +237,21 @@ static uint32_t untranspose(RW *rw, uint32_t kt, const char *name)
 	}
 	push(rw, id);
 	return g->node[id].out[0];
+}
+
+/* K [.., Tk, D] from K^T [.., D, Tk]: swap the last two axes (undoing the
+ * exporter's Transpose when there is one). */
+static uint32_t untranspose(RW *rw, uint32_t kt, const char *name)
+{
+	int r = rank(rw->g, kt);
+	int64_t perm[IR_MAXRANK];
+	if (r < 2 || r > IR_MAXRANK)
+		return IR_NONE;
+	for (int i = 0; i < r; i++)
+		perm[i] = i;
+	perm[r - 2] = r - 1;
+	perm[r - 1] = r - 2;
+	return transpose(rw, kt, perm, name);
 }
 
 /* MatMul(Softmax(scores), V) -> attention(Q, K, V[, mask]). */
@@ -382,18 +390,9 @@ static bool r_scale(RW *rw, uint32_t ni)
 		uint32_t src = s->in[1 - si];
 		if (t) {
 			const int64_t *p;
-			int np = ir_attr_ints(t, "perm", &p);
-			uint32_t id = ir_node(g, OP_Transpose, t->name, 1, &src, 1);
-			Attr *a = ir_attr_add(g, id, "perm", AK_INTS);
-			a->n = np;
-			a->ints = arena_memdup(g->arena, p, np * sizeof *p);
-			Diag d = {0};
-			if (op_info[OP_Transpose].shape(g, &g->node[id], &d)) {
-				g->node[id].dead = true;
+			if (ir_attr_ints(t, "perm", &p) != rank(g, src) ||
+			    (src = transpose(rw, src, p, t->name)) == IR_NONE)
 				continue;
-			}
-			push(rw, id);
-			src = g->node[id].out[0];
 		}
 		double sc = ir_attr_f(&g->node[ni], "scale", 1.0);
 		set_attr_f(g, ni, "scale", s->op == OP_Mul ? sc * c : sc / c);
@@ -506,6 +505,22 @@ static int probe(Graph *g, uint32_t att, uint32_t mask, int64_t *win)
 				numel *= e;
 		}
 		if (numel > cap)
+			continue;
+		/* nothing in the cone may be bigger than the mask is allowed to be */
+		bool small = true;
+		for (uint32_t i = 0; small && i < g->nnode; i++) {
+			if (!cone[i])
+				continue;
+			for (int o = 0; small && o < g->node[i].nout; o++) {
+				const Value *x = &g->val[g->node[i].out[o]];
+				int64_t cnt = 1, e;
+				for (int k = 0; k < x->shape.rank; k++)
+					if (ir_dim_eval(g, x->shape.d[k], sv, &e) == 0 && e > 0)
+						cnt = cnt > cap / e ? cap + 1 : cnt * e;
+				small = cnt <= cap;
+			}
+		}
+		if (!small)
 			continue;
 		bool okin = true;
 		for (uint32_t i = 0; i < g->nin; i++) {

@@ -3,37 +3,29 @@
  * scores never exist), fully masked tiles skipped, the grp query heads of one
  * kv head processed together so each K/V tile is read once per group; for
  * short queries against a long cache, split-KV (flash decoding) with a
- * log-sum-exp combine. Threaded over (batch, kv head, query tile[, split]). */
+ * log-sum-exp combine. Threaded over (batch, kv head, query tile[, split]).
+ * The tile code (kattn_core.h) is compiled per ISA: 4-lane plain, AVX2+FMA
+ * and AVX-512, picked at run time. */
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include "kattn.h"
 
-#pragma GCC diagnostic ignored "-Wpsabi"   /* the plain copy passes v8 in SSE registers */
-
+typedef float v4 __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
 typedef float v8 __attribute__((vector_size(32)));
 typedef int32_t v8i __attribute__((vector_size(32)));
-#define V8(x) ((v8){(x), (x), (x), (x), (x), (x), (x), (x)})
+typedef float v16 __attribute__((vector_size(64)));
+typedef int32_t v16i __attribute__((vector_size(64)));
 #define BC 64                 /* keys per tile */
 #ifndef KA_ROWS
 #define KA_ROWS 128           /* query rows (all heads of a group) per task */
 #endif
-
-static inline __attribute__((always_inline)) v8 LD8(const float *p)
-{
-	v8 v;
-	memcpy(&v, p, sizeof v);
-	return v;
-}
-static inline __attribute__((always_inline)) void ST8(float *p, v8 v)
-{
-	memcpy(p, &v, sizeof v);
-}
-static inline __attribute__((always_inline)) v8 vsel(v8i m, v8 a, v8 b)
-{
-	return (v8)(((v8i)a & m) | ((v8i)b & ~m));
-}
+#define VS(x) ((VT){0} + (x))
+#define VLD(p) ({ VT v_; memcpy(&v_, (p), sizeof v_); v_; })
+#define VST(p, v) do { VT v_ = (v); memcpy((p), &v_, sizeof v_); } while (0)
+#define VSEL(m, a, b) ((VT)(((VIT)(a) & (m)) | ((VIT)(b) & ~(m))))
 
 typedef struct Job {
 	AttnDims a;
@@ -44,11 +36,11 @@ typedef struct Job {
 	float scale, cap;
 	int64_t win, sinks;
 	const float *alibi;
-	int64_t Dvp;              /* Dv rounded up to 16 */
+	int64_t Dvp;              /* Dv rounded up to 32 */
 	int64_t Br, nqt;          /* query rows per tile, tiles per head */
 	int64_t nsplit, splen;    /* key splits (1: none) and keys per split */
 	float *part;              /* split partials: per task R x (Dvp + 2) */
-	int avx2;
+	int isa;                  /* 0 plain, 1 AVX2+FMA, 2 AVX-512 */
 	int fail;                 /* out of memory in a task */
 } Job;
 
@@ -58,18 +50,38 @@ typedef struct Work {
 	void *mem;
 } Work;
 
+#define VT v4                 /* plain copy: 4 lanes (SSE2, NEON) */
+#define VIT v4i
+#define VW 4
 #define KA_ATTR
 #define KA_SFX _gen
 #include "kattn_core.h"
 #undef KA_ATTR
 #undef KA_SFX
+#undef VT
+#undef VIT
+#undef VW
 #if defined(__x86_64__) && defined(__GNUC__)
+#define VT v8
+#define VIT v8i
+#define VW 8
 #define KA_ATTR __attribute__((target("avx2,fma")))
 #define KA_SFX _avx2
 #include "kattn_core.h"
 #undef KA_ATTR
 #undef KA_SFX
-#define HAVE_AVX2_COPY 1
+#undef VT
+#undef VIT
+#undef VW
+#define VT v16
+#define VIT v16i
+#define VW 16
+#define KA_ATTR __attribute__((target("avx512f,avx2,fma")))
+#define KA_SFX _avx512
+#include "kattn_core.h"
+#undef KA_ATTR
+#undef KA_SFX
+#define HAVE_X86_COPIES 1
 #endif
 
 static bool work_new(const Job *J, Work *w, int64_t R)
@@ -93,8 +105,12 @@ static bool work_new(const Job *J, Work *w, int64_t R)
 static void tile(const Job *J, Work *w, int64_t b, int64_t hk, int64_t i0, int64_t nr,
                  int64_t ks, int64_t ke)
 {
-#ifdef HAVE_AVX2_COPY
-	if (J->avx2) {
+#ifdef HAVE_X86_COPIES
+	if (J->isa == 2) {
+		tile_run_avx512(J, w, b, hk, i0, nr, ks, ke);
+		return;
+	}
+	if (J->isa == 1) {
 		tile_run_avx2(J, w, b, hk, i0, nr, ks, ke);
 		return;
 	}
@@ -179,14 +195,19 @@ static void combine(Job *J)
 	}
 }
 
-static int cpu_avx2(void)
+/* The best copy this CPU runs; VIBEE_KATTN_ISA=0/1/2 caps it (tests, benchmarks). */
+static int cpu_isa(void)
 {
+	int isa = 0;
 #if defined(__x86_64__) && defined(__GNUC__)
 	__builtin_cpu_init();
-	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-	return 0;
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+		isa = __builtin_cpu_supports("avx512f") ? 2 : 1;
 #endif
+	const char *cap = getenv("VIBEE_KATTN_ISA");
+	if (cap && *cap >= '0' && *cap <= '2' && *cap - '0' < isa)
+		isa = *cap - '0';
+	return isa;
 }
 
 int kattn_run(KCall *c, kpool *pool)
@@ -211,10 +232,10 @@ int kattn_run(KCall *c, kpool *pool)
 	J.cap = (float)kattr_f(c, "softcap", 0);
 	if (kattr_floats(c, "alibi", &J.alibi) == 0)
 		J.alibi = NULL;
-	J.Dvp = (a->Dv + 15) & ~(int64_t)15;
+	J.Dvp = (a->Dv + 31) & ~(int64_t)31;     /* whole 2*VW-column blocks */
 	if (J.Dvp == 0)
-		J.Dvp = 16;
-	J.avx2 = cpu_avx2();
+		J.Dvp = 32;
+	J.isa = cpu_isa();
 	int64_t nout = a->B * a->Hq * a->Tq * a->Dv;
 	if (nout == 0)
 		return 0;

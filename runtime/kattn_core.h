@@ -1,34 +1,35 @@
-/* The tile routine of runtime/kattn.c, included twice: once plain, once with
- * KA_ATTR = target("avx2,fma") and KA_SFX = _avx2 (picked at run time).
- * 8-float vectors are GCC vector extensions; the compiler maps them to the
- * ISA of each copy. */
+/* The tile routine of runtime/kattn.c, included once per ISA: KA_ATTR (a
+ * target attribute), KA_SFX (name suffix), and the vector type VT of VW
+ * floats (GCC vector extensions, VIT the int32 vector of the same width) with
+ * VS (splat), VLD/VST (unaligned load/store) and VSEL (lane select). Blocks
+ * are 4 rows x 2*VW columns. */
 
 #define KA_CAT2(a, b) a##b
 #define KA_CAT(a, b) KA_CAT2(a, b)
 #define KA_FN(name) KA_CAT(name, KA_SFX)
 
-/* exp of 8 lanes: x = n ln2 + r, |r| <= ln2/2, degree-6 polynomial for e^r,
+/* exp of VW lanes: x = n ln2 + r, |r| <= ln2/2, degree-6 polynomial for e^r,
  * 2^n from exponent bits. Lanes below -87 (and -inf) give exactly 0. */
-static inline KA_ATTR v8 KA_FN(vexp)(v8 x)
+static inline __attribute__((always_inline)) KA_ATTR VT KA_FN(vexp)(VT x)
 {
-	const v8 lo = V8(-87.0f), hi = V8(88.0f);
-	v8i dead = x < lo;
-	x = vsel(dead, lo, x);
-	x = vsel(x > hi, hi, x);
-	const v8 magic = V8(12582912.0f);             /* 1.5 * 2^23: round to nearest */
-	v8 t = x * V8(1.44269504088896341f) + magic;
-	v8 n = t - magic;
-	v8 r = x - n * V8(0.693359375f);
-	r = r - n * V8(-2.12194440e-4f);
-	v8 p = V8(1.9875691500e-4f);
-	p = p * r + V8(1.3981999507e-3f);
-	p = p * r + V8(8.3334519073e-3f);
-	p = p * r + V8(4.1665795894e-2f);
-	p = p * r + V8(1.6666665459e-1f);
-	p = p * r + V8(5.0000001201e-1f);
-	p = p * r * r + r + V8(1.0f);
-	v8i e = (__builtin_convertvector(n, v8i) + 127) << 23;
-	return (v8)((v8i)(p * (v8)e) & ~dead);
+	const VT lo = VS(-87.0f), hi = VS(88.0f);
+	VIT dead = x < lo;
+	x = VSEL(dead, lo, x);
+	x = VSEL(x > hi, hi, x);
+	const VT magic = VS(12582912.0f);             /* 1.5 * 2^23: round to nearest */
+	VT t = x * VS(1.44269504088896341f) + magic;
+	VT n = t - magic;
+	VT r = x - n * VS(0.693359375f);
+	r = r - n * VS(-2.12194440e-4f);
+	VT p = VS(1.9875691500e-4f);
+	p = p * r + VS(1.3981999507e-3f);
+	p = p * r + VS(8.3334519073e-3f);
+	p = p * r + VS(4.1665795894e-2f);
+	p = p * r + VS(1.6666665459e-1f);
+	p = p * r + VS(5.0000001201e-1f);
+	p = p * r * r + r + VS(1.0f);
+	VIT e = (__builtin_convertvector(n, VIT) + 127) << 23;
+	return (VT)((VIT)(p * (VT)e) & ~dead);
 }
 
 /* One task: rows of query tile [i0, i0+nr) of the grp query heads of kv head
@@ -90,24 +91,24 @@ static KA_ATTR void KA_FN(tile_run)(const Job *J, Work *w, int64_t b, int64_t hk
 			for (; e < Dvp; e++)
 				vt[e] = 0;
 		}
-		/* S = Qs Kt: 4 rows x 16 keys per block */
+		/* S = Qs Kt: 4 rows x 2*VW keys per block */
 		for (int64_t r = 0; r < Rp; r += 4)
-			for (int64_t c = 0; c < BC; c += 16) {
-				v8 c00 = V8(0), c01 = V8(0), c10 = V8(0), c11 = V8(0);
-				v8 c20 = V8(0), c21 = V8(0), c30 = V8(0), c31 = V8(0);
+			for (int64_t c = 0; c < BC; c += 2 * VW) {
+				VT c00 = VS(0), c01 = VS(0), c10 = VS(0), c11 = VS(0);
+				VT c20 = VS(0), c21 = VS(0), c30 = VS(0), c31 = VS(0);
 				const float *q0 = Qs + r * D, *q1 = q0 + D, *q2 = q1 + D, *q3 = q2 + D;
 				for (int64_t e = 0; e < D; e++) {
-					v8 k0 = LD8(Kt + e * BC + c), k1 = LD8(Kt + e * BC + c + 8);
-					v8 x0 = V8(q0[e]), x1 = V8(q1[e]), x2 = V8(q2[e]), x3 = V8(q3[e]);
+					VT k0 = VLD(Kt + e * BC + c), k1 = VLD(Kt + e * BC + c + VW);
+					VT x0 = VS(q0[e]), x1 = VS(q1[e]), x2 = VS(q2[e]), x3 = VS(q3[e]);
 					c00 += x0 * k0; c01 += x0 * k1;
 					c10 += x1 * k0; c11 += x1 * k1;
 					c20 += x2 * k0; c21 += x2 * k1;
 					c30 += x3 * k0; c31 += x3 * k1;
 				}
-				ST8(S + r * BC + c, c00); ST8(S + r * BC + c + 8, c01);
-				ST8(S + (r + 1) * BC + c, c10); ST8(S + (r + 1) * BC + c + 8, c11);
-				ST8(S + (r + 2) * BC + c, c20); ST8(S + (r + 2) * BC + c + 8, c21);
-				ST8(S + (r + 3) * BC + c, c30); ST8(S + (r + 3) * BC + c + 8, c31);
+				VST(S + r * BC + c, c00); VST(S + r * BC + c + VW, c01);
+				VST(S + (r + 1) * BC + c, c10); VST(S + (r + 1) * BC + c + VW, c11);
+				VST(S + (r + 2) * BC + c, c20); VST(S + (r + 2) * BC + c + VW, c21);
+				VST(S + (r + 3) * BC + c, c30); VST(S + (r + 3) * BC + c + VW, c31);
 			}
 		/* score modifiers, visibility, online softmax */
 		for (int64_t r = 0; r < Rp; r++) {
@@ -150,13 +151,13 @@ static KA_ATTR void KA_FN(tile_run)(const Job *J, Work *w, int64_t b, int64_t hk
 				}
 			for (int64_t jj = nj; jj < BC; jj++)
 				s[jj] = -INFINITY;
-			v8 mx = LD8(s);
-			for (int c = 8; c < BC; c += 8) {
-				v8 x = LD8(s + c);
-				mx = vsel(x > mx, x, mx);
+			VT mx = VLD(s);
+			for (int c = VW; c < BC; c += VW) {
+				VT x = VLD(s + c);
+				mx = VSEL(x > mx, x, mx);
 			}
 			float rm = mx[0];
-			for (int k = 1; k < 8; k++)
+			for (int k = 1; k < VW; k++)
 				rm = mx[k] > rm ? mx[k] : rm;
 			float mnew = rm > w->m[r] ? rm : w->m[r];
 			if (mnew == -INFINITY) {        /* nothing visible yet */
@@ -164,41 +165,41 @@ static KA_ATTR void KA_FN(tile_run)(const Job *J, Work *w, int64_t b, int64_t hk
 				continue;
 			}
 			float alpha = w->m[r] == -INFINITY ? 0.0f : expf(w->m[r] - mnew);
-			v8 mv = V8(mnew), sum = V8(0);
-			for (int c = 0; c < BC; c += 8) {
-				v8 e = KA_FN(vexp)(LD8(s + c) - mv);
-				ST8(s + c, e);
+			VT mv = VS(mnew), sum = VS(0);
+			for (int c = 0; c < BC; c += VW) {
+				VT e = KA_FN(vexp)(VLD(s + c) - mv);
+				VST(s + c, e);
 				sum += e;
 			}
 			float ls = 0;
-			for (int k = 0; k < 8; k++)
+			for (int k = 0; k < VW; k++)
 				ls += sum[k];
 			w->l[r] = w->l[r] * alpha + ls;
 			w->m[r] = mnew;
 			if (alpha != 1.0f) {
 				float *o = O + r * Dvp;
-				v8 av = V8(alpha);
-				for (int64_t e = 0; e < Dvp; e += 8)
-					ST8(o + e, LD8(o + e) * av);
+				VT av = VS(alpha);
+				for (int64_t e = 0; e < Dvp; e += VW)
+					VST(o + e, VLD(o + e) * av);
 			}
 		}
-		/* O += P Vt: 4 rows x 16 columns per block */
+		/* O += P Vt: 4 rows x 2*VW columns per block */
 		for (int64_t r = 0; r < Rp; r += 4)
-			for (int64_t c = 0; c < Dvp; c += 16) {
+			for (int64_t c = 0; c < Dvp; c += 2 * VW) {
 				float *o0 = O + r * Dvp + c, *o1 = o0 + Dvp, *o2 = o1 + Dvp, *o3 = o2 + Dvp;
-				v8 c00 = LD8(o0), c01 = LD8(o0 + 8), c10 = LD8(o1), c11 = LD8(o1 + 8);
-				v8 c20 = LD8(o2), c21 = LD8(o2 + 8), c30 = LD8(o3), c31 = LD8(o3 + 8);
+				VT c00 = VLD(o0), c01 = VLD(o0 + VW), c10 = VLD(o1), c11 = VLD(o1 + VW);
+				VT c20 = VLD(o2), c21 = VLD(o2 + VW), c30 = VLD(o3), c31 = VLD(o3 + VW);
 				const float *s0 = S + r * BC, *s1 = s0 + BC, *s2 = s1 + BC, *s3 = s2 + BC;
 				for (int64_t jj = 0; jj < nj; jj++) {
-					v8 v0 = LD8(Vt + jj * Dvp + c), v1 = LD8(Vt + jj * Dvp + c + 8);
-					v8 x0 = V8(s0[jj]), x1 = V8(s1[jj]), x2 = V8(s2[jj]), x3 = V8(s3[jj]);
+					VT v0 = VLD(Vt + jj * Dvp + c), v1 = VLD(Vt + jj * Dvp + c + VW);
+					VT x0 = VS(s0[jj]), x1 = VS(s1[jj]), x2 = VS(s2[jj]), x3 = VS(s3[jj]);
 					c00 += x0 * v0; c01 += x0 * v1;
 					c10 += x1 * v0; c11 += x1 * v1;
 					c20 += x2 * v0; c21 += x2 * v1;
 					c30 += x3 * v0; c31 += x3 * v1;
 				}
-				ST8(o0, c00); ST8(o0 + 8, c01); ST8(o1, c10); ST8(o1 + 8, c11);
-				ST8(o2, c20); ST8(o2 + 8, c21); ST8(o3, c30); ST8(o3 + 8, c31);
+				VST(o0, c00); VST(o0 + VW, c01); VST(o1, c10); VST(o1 + VW, c11);
+				VST(o2, c20); VST(o2 + VW, c21); VST(o3, c30); VST(o3 + VW, c31);
 			}
 	}
 }

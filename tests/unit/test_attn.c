@@ -2,7 +2,9 @@
  * reference ref_attention (ir/ref_attn.c): GQA/MQA groups, causal with
  * Tq < Tk (bottom-right), sliding windows with sinks, ALiBi, softcap, f32 and
  * bool masks with broadcasting, odd head dims, fully masked rows, decoding
- * (Tq = 1) long enough to take the split-KV path; serial and 2 threads. */
+ * (Tq = 1) long enough to take the split-KV path; serial and 2 threads; each
+ * kernel copy (plain, AVX2, AVX-512) the CPU has. */
+#define _POSIX_C_SOURCE 200809L   /* setenv */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,10 +151,16 @@ int main(void)
 		{1, 2, 1, 129, 129, 128, 128, 1, 0, 0, 0, 0, 0},
 	};
 	kpool *p2 = kpool_new(2);
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		run_case(&cases[i], NULL);
-		run_case(&cases[i], p2);
+	/* every kernel copy the CPU has: plain, AVX2, AVX-512 (capped by the CPU) */
+	for (int isa = 0; isa <= 2; isa++) {
+		char v[2] = {(char)('0' + isa), 0};
+		setenv("VIBEE_KATTN_ISA", v, 1);
+		for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+			run_case(&cases[i], NULL);
+			run_case(&cases[i], p2);
+		}
 	}
+	unsetenv("VIBEE_KATTN_ISA");
 	kpool_free(p2);
 	printf("attention kernel: %d/%d cases match the reference\n", checks - fails, checks);
 	return fails ? 1 : 0;
