@@ -275,9 +275,11 @@ static bool r_sdpa(RW *rw, uint32_t ni)
 	if (q->dt != DT_F32 || kt->dt != DT_F32 || q->shape.d[r - 1] != kt->shape.d[r - 2] ||
 	    kt->shape.d[r - 1] != v->shape.d[r - 2])
 		return false;
-	for (int i = 0; i < r - 2; i++)
-		if (q->shape.d[i] != kt->shape.d[i] || q->shape.d[i] != v->shape.d[i])
-			return false;
+	for (int i = 0; i < r - 2; i++) {
+		bool mqa = r == 4 && i == 1 && kt->shape.d[1] == 1 && v->shape.d[1] == 1;
+		if (!mqa && (q->shape.d[i] != kt->shape.d[i] || q->shape.d[i] != v->shape.d[i]))
+			return false;                  /* (one K/V head broadcast over all is MQA) */
+	}
 	char name[256];
 	snprintf(name, sizeof name, "%s/attention", mm->name ? mm->name : "");
 	uint32_t K = untranspose(rw, m.kt, name);
