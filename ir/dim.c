@@ -77,7 +77,15 @@ Dim ir_dim_bin(Graph *g, int op, Dim a, Dim b)
 	}
 	switch (op) {
 	case DX_ADD: if (a == 0) return b; if (b == 0) return a; break;
-	case DX_SUB: if (b == 0) return a; if (a == b) return 0; break;
+	case DX_SUB:
+		if (b == 0) return a;
+		if (a == b) return 0;
+		if (a < 0 && g->dim[DIM_IDX(a)].op == DX_ADD) {   /* (x+y)-x -> y, (x+y)-y -> x */
+			DimExpr *x = &g->dim[DIM_IDX(a)];
+			if (x->a == b) return x->b;
+			if (x->b == b) return x->a;
+		}
+		break;
 	case DX_MUL:
 		if (a == 1) return b;
 		if (b == 1) return a;

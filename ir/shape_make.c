@@ -196,7 +196,7 @@ int sh_range(Graph *g, Node *n, Diag *d)
 			                     TSTR(sh_in(g, n, i), b));
 	Shape s = {.rank = 1};
 	double f0, f1, f2;
-	Dim lim[1];
+	Dim lim[2];
 	int64_t i0, i2;
 	bool isint = dt_is_int(x->dt), lit = false;
 	if (sh_scalar_f(g, n, 0, &f0) && sh_scalar_f(g, n, 1, &f1) && sh_scalar_f(g, n, 2, &f2)) {
@@ -225,6 +225,12 @@ int sh_range(Graph *g, Node *n, Diag *d)
 		Dim num;
 		sh_addk(g, lim[0], -i0, &num);
 		s.d[0] = i2 == 1 ? num : ir_dim_bin(g, DX_CDIV, num, i2);
+	} else if (isint && sh_ints(g, n, 2, &i2, 1) == 1 && i2 == 1 && sh_dims(g, n, 0, lim, 1) == 1 &&
+	           sh_dims(g, n, 1, lim + 1, 1) == 1 && lim[0] < 0 && lim[1] < 0) {
+		/* Range(start, start + n, 1) over symbolic dims has n elements; any
+		 * other difference is not known to be >= 0 */
+		Dim num = ir_dim_bin(g, DX_SUB, lim[1], lim[0]);
+		s.d[0] = num >= 0 || g->dim[DIM_IDX(num)].op != DX_SUB ? num : ir_dim_fresh(g);
 	} else {
 		s.d[0] = ir_dim_fresh(g);
 	}

@@ -16,14 +16,15 @@ const Pass pass_table[] = {
 	{"dce",   pass_dce,   "remove nodes whose outputs nothing uses"},
 	{"foldbn", pass_foldbn, "fold inference BatchNormalization into the Conv before it"},
 	{"fuse",  pass_fuse,  "fuse activation patterns and MatMul/Conv epilogues (bias, residual, activation)"},
+	{"attention", pass_attention, "fuse scaled-dot-product attention into `attention` ops"},
 	{NULL, NULL, NULL},
 };
 
 /* The pipelines, one line per -O level. */
 static const char *const pipe_o0[] = {"infer", NULL};
 static const char *const pipe_o1[] = {"infer", "noop", "dce", NULL};
-static const char *const pipe_o2[] = {"infer", "fold", "noop", "cse", "dce",
-	"foldbn", "fuse", "dce", NULL};
+static const char *const pipe_o2[] = {"infer", "fold", "noop", "cse",
+	"attention", "dce", "foldbn", "fuse", "dce", NULL};
 
 const char *const *pass_pipeline(int opt)
 {

@@ -44,6 +44,7 @@ bool pass_cse(Graph *g, PassCtx *ctx);     /* common subexpressions */
 bool pass_dce(Graph *g, PassCtx *ctx);     /* dead nodes */
 bool pass_foldbn(Graph *g, PassCtx *ctx);  /* BatchNormalization into Conv weights */
 bool pass_fuse(Graph *g, PassCtx *ctx);    /* activation patterns, GEMM/Conv epilogues */
+bool pass_attention(Graph *g, PassCtx *ctx);   /* fuse attention (passes/attention.c) */
 
 /* All passes, ending with {NULL}. */
 extern const Pass pass_table[];

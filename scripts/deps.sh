@@ -29,3 +29,18 @@ if ! $PY -c "import onnxruntime, onnx, numpy" 2>/dev/null; then
   echo "deps.sh: pip installing onnxruntime onnx numpy"
   $PY -m pip install -q onnxruntime onnx numpy || echo "deps.sh: pip install failed; ORT checks will be skipped"
 fi
+# Bench-only extras (VIBEE_BENCH_DEPS=1): Debian's python3-torch/python3-onnx
+# export the bench models and samples (bench/export_gpt.py, samples/export*.py),
+# GNU time measures peak RSS (bench/attn_bench.py). Not needed by the tests.
+if [ "${VIBEE_BENCH_DEPS:-0}" = 1 ] && [ "${VIBEE_NO_APT:-0}" != 1 ]; then
+  missing=""
+  for p in python3-torch python3-onnx time; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+  done
+  if [ -n "$missing" ]; then
+    echo "deps.sh: installing bench extras:$missing"
+    SUDO=""
+    [ "$(id -u)" = 0 ] || SUDO=sudo
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+  fi
+fi

@@ -1,0 +1,209 @@
+/* The tile routine of runtime/kattn.c, included once per ISA: KA_ATTR (a
+ * target attribute), KA_SFX (name suffix), and the vector type VT of VW
+ * floats (GCC vector extensions, VIT the int32 vector of the same width) with
+ * VS (splat), VLD/VST (unaligned load/store) and VSEL (lane select). Blocks
+ * are 4 rows x 2*VW columns. */
+
+#define KA_CAT2(a, b) a##b
+#define KA_CAT(a, b) KA_CAT2(a, b)
+#define KA_FN(name) KA_CAT(name, KA_SFX)
+
+/* exp of VW lanes: x = n ln2 + r, |r| <= ln2/2, degree-6 polynomial for e^r,
+ * 2^n from exponent bits. Lanes below -87 (and -inf) give exactly 0. */
+static inline __attribute__((always_inline)) KA_ATTR VT KA_FN(vexp)(VT x)
+{
+	const VT lo = VS(-87.0f), hi = VS(88.0f);
+	VIT dead = x < lo;
+	x = VSEL(dead, lo, x);
+	x = VSEL(x > hi, hi, x);
+	const VT magic = VS(12582912.0f);             /* 1.5 * 2^23: round to nearest */
+	VT t = x * VS(1.44269504088896341f) + magic;
+	VT n = t - magic;
+	VT r = x - n * VS(0.693359375f);
+	r = r - n * VS(-2.12194440e-4f);
+	VT p = VS(1.9875691500e-4f);
+	p = p * r + VS(1.3981999507e-3f);
+	p = p * r + VS(8.3334519073e-3f);
+	p = p * r + VS(4.1665795894e-2f);
+	p = p * r + VS(1.6666665459e-1f);
+	p = p * r + VS(5.0000001201e-1f);
+	p = p * r * r + r + VS(1.0f);
+	VIT e = (__builtin_convertvector(n, VIT) + 127) << 23;
+	return (VT)((VIT)(p * (VT)e) & ~dead);
+}
+
+/* One task: rows of query tile [i0, i0+nr) of the grp query heads of kv head
+ * hk in batch b, against keys [ks, ke). Leaves the unnormalised output in
+ * w->O (R x Dvp), the running max in w->m and the sum in w->l. */
+static KA_ATTR void KA_FN(tile_run)(const Job *J, Work *w, int64_t b, int64_t hk, int64_t i0,
+                                    int64_t nr, int64_t ks, int64_t ke)
+{
+	const AttnDims *a = &J->a;
+	const int64_t D = a->D, Dv = a->Dv, Dvp = J->Dvp, G = a->grp;
+	const int64_t R = G * nr, Rp = (R + 3) & ~(int64_t)3;
+	float *Qs = w->Qs, *Kt = w->Kt, *Vt = w->Vt, *S = w->S, *O = w->O;
+	for (int64_t r = 0; r < Rp; r++) {
+		float *dst = Qs + r * D;
+		if (r >= R) {
+			memset(dst, 0, (size_t)D * sizeof *dst);
+			continue;
+		}
+		int64_t h = hk * G + r / nr, i = i0 + r % nr;
+		const float *src = J->Q + ((b * a->Hq + h) * a->Tq + i) * D;
+		for (int64_t e = 0; e < D; e++)
+			dst[e] = src[e] * J->scale;
+	}
+	memset(O, 0, (size_t)(Rp * Dvp) * sizeof *O);
+	for (int64_t r = 0; r < Rp; r++) {
+		w->m[r] = -INFINITY;
+		w->l[r] = 0;
+	}
+	const int64_t off = a->Tk - a->Tq;            /* bottom-right alignment */
+	const int64_t p0 = i0 + off, p1 = i0 + nr - 1 + off;
+	const int64_t W = J->win;
+	const float *Kb = J->K + (b * a->Hkv + hk) * a->Tk * D;
+	const float *Vb = J->V + (b * a->Hkv + hk) * a->Tk * Dv;
+	for (int64_t j0 = ks; j0 < ke; j0 += BC) {
+		int64_t nj = ke - j0 < BC ? ke - j0 : BC, jl = j0 + nj - 1;
+		/* skip tiles no row can see */
+		if (J->causal && j0 > p1)
+			break;
+		if (W > 0 && jl <= p0 - W && j0 >= J->sinks)
+			continue;
+		if (W > 0 && !J->causal && j0 >= p1 + W)
+			break;
+		bool elem = (J->causal && jl > p0) || J->mask_bool ||
+		            (W > 0 && (j0 <= p1 - W || (!J->causal && jl >= p0 + W)));
+		/* K tile transposed to [D][BC], V tile to [BC][Dvp], zero padded */
+		for (int64_t e = 0; e < D; e++) {
+			float *kt = Kt + e * BC;
+			for (int64_t jj = 0; jj < nj; jj++)
+				kt[jj] = Kb[(j0 + jj) * D + e];
+			for (int64_t jj = nj; jj < BC; jj++)
+				kt[jj] = 0;
+		}
+		for (int64_t jj = 0; jj < BC; jj++) {
+			float *vt = Vt + jj * Dvp;
+			int64_t e = 0;
+			if (jj < nj)
+				for (; e < Dv; e++)
+					vt[e] = Vb[(j0 + jj) * Dv + e];
+			for (; e < Dvp; e++)
+				vt[e] = 0;
+		}
+		/* S = Qs Kt: 4 rows x 2*VW keys per block */
+		for (int64_t r = 0; r < Rp; r += 4)
+			for (int64_t c = 0; c < BC; c += 2 * VW) {
+				VT c00 = VS(0), c01 = VS(0), c10 = VS(0), c11 = VS(0);
+				VT c20 = VS(0), c21 = VS(0), c30 = VS(0), c31 = VS(0);
+				const float *q0 = Qs + r * D, *q1 = q0 + D, *q2 = q1 + D, *q3 = q2 + D;
+				for (int64_t e = 0; e < D; e++) {
+					VT k0 = VLD(Kt + e * BC + c), k1 = VLD(Kt + e * BC + c + VW);
+					VT x0 = VS(q0[e]), x1 = VS(q1[e]), x2 = VS(q2[e]), x3 = VS(q3[e]);
+					c00 += x0 * k0; c01 += x0 * k1;
+					c10 += x1 * k0; c11 += x1 * k1;
+					c20 += x2 * k0; c21 += x2 * k1;
+					c30 += x3 * k0; c31 += x3 * k1;
+				}
+				VST(S + r * BC + c, c00); VST(S + r * BC + c + VW, c01);
+				VST(S + (r + 1) * BC + c, c10); VST(S + (r + 1) * BC + c + VW, c11);
+				VST(S + (r + 2) * BC + c, c20); VST(S + (r + 2) * BC + c + VW, c21);
+				VST(S + (r + 3) * BC + c, c30); VST(S + (r + 3) * BC + c + VW, c31);
+			}
+		/* score modifiers, visibility, online softmax */
+		for (int64_t r = 0; r < Rp; r++) {
+			float *s = S + r * BC;
+			if (r >= R) {
+				memset(s, 0, BC * sizeof *s);
+				continue;
+			}
+			int64_t h = hk * G + r / nr, i = i0 + r % nr, p = i + off;
+			if (J->cap > 0)
+				for (int64_t jj = 0; jj < nj; jj++)
+					s[jj] = J->cap * tanhf(s[jj] / J->cap);
+			if (J->alibi) {
+				float sl = J->alibi[h];
+				for (int64_t jj = 0; jj < nj; jj++)
+					s[jj] += sl * (float)(j0 + jj - p);
+			}
+			if (J->mask) {
+				const int64_t *ms = a->mst;
+				int64_t mo = b * ms[0] + h * ms[1] + i * ms[2] + j0 * ms[3];
+				if (J->mask_bool) {
+					const unsigned char *mb = J->mask;
+					for (int64_t jj = 0; jj < nj; jj++)
+						if (!mb[mo + jj * ms[3]])
+							s[jj] = -INFINITY;
+				} else {
+					const float *mf = J->mask;
+					for (int64_t jj = 0; jj < nj; jj++)
+						s[jj] += mf[mo + jj * ms[3]];
+				}
+			}
+			if (elem)
+				for (int64_t jj = 0; jj < nj; jj++) {
+					int64_t j = j0 + jj;
+					bool ok = !J->causal || j <= p;
+					if (ok && W > 0 && !(j < J->sinks))
+						ok = j > p - W && (J->causal || j < p + W);
+					if (!ok)
+						s[jj] = -INFINITY;
+				}
+			for (int64_t jj = nj; jj < BC; jj++)
+				s[jj] = -INFINITY;
+			VT mx = VLD(s);
+			for (int c = VW; c < BC; c += VW) {
+				VT x = VLD(s + c);
+				mx = VSEL(x > mx, x, mx);
+			}
+			float rm = mx[0];
+			for (int k = 1; k < VW; k++)
+				rm = mx[k] > rm ? mx[k] : rm;
+			float mnew = rm > w->m[r] ? rm : w->m[r];
+			if (mnew == -INFINITY) {        /* nothing visible yet */
+				memset(s, 0, BC * sizeof *s);
+				continue;
+			}
+			float alpha = w->m[r] == -INFINITY ? 0.0f : expf(w->m[r] - mnew);
+			VT mv = VS(mnew), sum = VS(0);
+			for (int c = 0; c < BC; c += VW) {
+				VT e = KA_FN(vexp)(VLD(s + c) - mv);
+				VST(s + c, e);
+				sum += e;
+			}
+			float ls = 0;
+			for (int k = 0; k < VW; k++)
+				ls += sum[k];
+			w->l[r] = w->l[r] * alpha + ls;
+			w->m[r] = mnew;
+			if (alpha != 1.0f) {
+				float *o = O + r * Dvp;
+				VT av = VS(alpha);
+				for (int64_t e = 0; e < Dvp; e += VW)
+					VST(o + e, VLD(o + e) * av);
+			}
+		}
+		/* O += P Vt: 4 rows x 2*VW columns per block */
+		for (int64_t r = 0; r < Rp; r += 4)
+			for (int64_t c = 0; c < Dvp; c += 2 * VW) {
+				float *o0 = O + r * Dvp + c, *o1 = o0 + Dvp, *o2 = o1 + Dvp, *o3 = o2 + Dvp;
+				VT c00 = VLD(o0), c01 = VLD(o0 + VW), c10 = VLD(o1), c11 = VLD(o1 + VW);
+				VT c20 = VLD(o2), c21 = VLD(o2 + VW), c30 = VLD(o3), c31 = VLD(o3 + VW);
+				const float *s0 = S + r * BC, *s1 = s0 + BC, *s2 = s1 + BC, *s3 = s2 + BC;
+				for (int64_t jj = 0; jj < nj; jj++) {
+					VT v0 = VLD(Vt + jj * Dvp + c), v1 = VLD(Vt + jj * Dvp + c + VW);
+					VT x0 = VS(s0[jj]), x1 = VS(s1[jj]), x2 = VS(s2[jj]), x3 = VS(s3[jj]);
+					c00 += x0 * v0; c01 += x0 * v1;
+					c10 += x1 * v0; c11 += x1 * v1;
+					c20 += x2 * v0; c21 += x2 * v1;
+					c30 += x3 * v0; c31 += x3 * v1;
+				}
+				VST(o0, c00); VST(o0 + VW, c01); VST(o1, c10); VST(o1 + VW, c11);
+				VST(o2, c20); VST(o2 + VW, c21); VST(o3, c30); VST(o3 + VW, c31);
+			}
+	}
+}
+
+#undef KA_FN
+#undef KA_CAT
+#undef KA_CAT2
