@@ -14,13 +14,16 @@ const Pass pass_table[] = {
 	{"noop",  pass_noop,  "remove no-op nodes; merge Reshape and Transpose chains"},
 	{"cse",   pass_cse,   "merge identical nodes"},
 	{"dce",   pass_dce,   "remove nodes whose outputs nothing uses"},
+	{"sscan", pass_sscan, "fuse selective scans (Mamba) and gated linear recurrences"},
 	{NULL, NULL, NULL},
 };
 
 /* The pipelines, one line per -O level. */
 static const char *const pipe_o0[] = {"infer", NULL};
 static const char *const pipe_o1[] = {"infer", "noop", "dce", NULL};
-static const char *const pipe_o2[] = {"infer", "fold", "noop", "cse", "dce", NULL};
+static const char *const pipe_o2[] = {"infer", "fold", "noop", "cse",
+	"sscan",
+	"dce", NULL};
 
 const char *const *pass_pipeline(int opt)
 {

@@ -42,6 +42,7 @@ bool pass_fold(Graph *g, PassCtx *ctx);    /* constant folding */
 bool pass_noop(Graph *g, PassCtx *ctx);    /* remove no-op nodes, merge chains */
 bool pass_cse(Graph *g, PassCtx *ctx);     /* common subexpressions */
 bool pass_dce(Graph *g, PassCtx *ctx);     /* dead nodes */
+bool pass_sscan(Graph *g, PassCtx *ctx);   /* selective scans and linear recurrences (sscan.c) */
 
 /* All passes, ending with {NULL}. */
 extern const Pass pass_table[];

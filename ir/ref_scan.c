@@ -1,0 +1,182 @@
+/* Reference kernels of vibeec's scan ops, written as the plain recurrences
+ * (one time step after another, in double): the oracle the fused kernels of
+ * runtime/kscan.c are tested against. f32 tensors only. */
+#include <math.h>
+#include <string.h>
+#include "kern.h"
+
+static int present(const KCall *c, int i)
+{
+	return i < c->nin && c->in[i].data && c->in[i].dt != DT_UNDEF;
+}
+
+static const float *fin(const KCall *c, int i)
+{
+	return present(c, i) ? (const float *)c->in[i].data : NULL;
+}
+
+static int all_f32(KCall *c)
+{
+	for (int i = 0; i < c->nin; i++)
+		if (present(c, i) && c->in[i].dt != DT_F32)
+			return kerr(c, "%s: input %d must be f32", op_names[c->op], i);
+	return 0;
+}
+
+static int want_out(const KCall *c, int i)
+{
+	return i < c->nout && c->out[i].dt != DT_UNDEF;
+}
+
+static double softplus(double x)
+{
+	return x <= 20.0 ? log1p(exp(x)) : x;
+}
+
+static double silu(double x)
+{
+	return x / (1.0 + exp(-x));
+}
+
+/* selective_scan(u, delta, A, B, C, D, z, delta_bias, h0) -> y, h_last.
+ * For each batch b, channel d, state n, with dt = delta + delta_bias
+ * (softplus'd when attribute delta_softplus = 1) and h = h0 (else 0):
+ *   h = exp(dt*A[d,n]) * h + dt * B[b,t,n] * u[b,t,d]
+ *   y[b,t,d] = sum_n h * C[b,t,n]  + D[d]*u[b,t,d]
+ *   y *= silu(z[b,t,d])    when z is given. */
+int ref_selective_scan(KCall *c)
+{
+	if (all_f32(c))
+		return 1;
+	const KTensor *U = &c->in[0], *Am = &c->in[2];
+	if (U->rank != 3 || Am->rank != 2 || c->in[3].rank != 3 || c->in[4].rank != 3)
+		return kerr(c, "selective_scan: bad ranks");
+	int64_t nb = U->dims[0], T = U->dims[1], nd = U->dims[2], ns = Am->dims[1];
+	if (Am->dims[0] != nd || c->in[3].dims[2] != ns || c->in[4].dims[2] != ns)
+		return kerr(c, "selective_scan: A, B, C disagree on d or n");
+	int64_t yd[3] = {nb, T, nd}, hd[3] = {nb, nd, ns};
+	if (kout(c, 0, 3, yd) || (want_out(c, 1) && kout(c, 1, 3, hd)))
+		return 1;
+	const float *u = fin(c, 0), *dl = fin(c, 1), *A = fin(c, 2), *B = fin(c, 3),
+	            *C = fin(c, 4), *D = fin(c, 5), *z = fin(c, 6), *bias = fin(c, 7),
+	            *h0 = fin(c, 8);
+	int sp = (int)kattr_i(c, "delta_softplus", 0);
+	float *y = c->out[0].data, *hl = want_out(c, 1) ? c->out[1].data : NULL;
+	for (int64_t b = 0; b < nb; b++)
+		for (int64_t d = 0; d < nd; d++) {
+			for (int64_t t = 0; t < T; t++)
+				y[(b * T + t) * nd + d] = 0;
+			for (int64_t n = 0; n < ns; n++) {
+				double h = h0 ? h0[(b * nd + d) * ns + n] : 0.0;
+				for (int64_t t = 0; t < T; t++) {
+					int64_t i = (b * T + t) * nd + d, j = (b * T + t) * ns + n;
+					double dt = dl[i] + (bias ? bias[d] : 0.0);
+					if (sp)
+						dt = softplus(dt);
+					h = exp(dt * A[d * ns + n]) * h + dt * B[j] * u[i];
+					y[i] += (float)(h * C[j]);
+				}
+				if (hl)
+					hl[(b * nd + d) * ns + n] = (float)h;
+			}
+			for (int64_t t = 0; t < T; t++) {
+				int64_t i = (b * T + t) * nd + d;
+				double v = y[i] + (D ? (double)D[d] * u[i] : 0.0);
+				y[i] = (float)(z ? v * silu(z[i]) : v);
+			}
+		}
+	return 0;
+}
+
+/* ssd(x, dt, A, B, C, D, z, dt_bias, h0) -> y, h_last (Mamba-2, as the
+ * recurrence; the chunked algorithm is the fused kernel's business).
+ * Head k of H uses group g = k / (H/G) of B and C; per batch b, head k,
+ * with dt' = dt + dt_bias (softplus'd when dt_softplus = 1), a = exp(dt'*A[k]):
+ *   h[p,n] = a * h[p,n] + dt' * x[b,t,k,p] * B[b,t,g,n]
+ *   y[b,t,k,p] = sum_n C[b,t,g,n] h[p,n] + D[k] x[b,t,k,p];  y *= silu(z). */
+int ref_ssd(KCall *c)
+{
+	if (all_f32(c))
+		return 1;
+	const KTensor *X = &c->in[0], *Bt = &c->in[3];
+	if (X->rank != 4 || Bt->rank != 4 || c->in[1].rank != 3 || c->in[4].rank != 4)
+		return kerr(c, "ssd: bad ranks");
+	int64_t nb = X->dims[0], T = X->dims[1], H = X->dims[2], P = X->dims[3];
+	int64_t G = Bt->dims[2], N = Bt->dims[3];
+	if (G < 1 || H % G)
+		return kerr(c, "ssd: %lld groups do not divide %lld heads", (long long)G,
+		            (long long)H);
+	int64_t yd[4] = {nb, T, H, P}, hd[4] = {nb, H, P, N};
+	if (kout(c, 0, 4, yd) || (want_out(c, 1) && kout(c, 1, 4, hd)))
+		return 1;
+	const float *x = fin(c, 0), *dl = fin(c, 1), *A = fin(c, 2), *B = fin(c, 3),
+	            *C = fin(c, 4), *D = fin(c, 5), *z = fin(c, 6), *bias = fin(c, 7),
+	            *h0 = fin(c, 8);
+	int sp = (int)kattr_i(c, "dt_softplus", 0);
+	float *y = c->out[0].data, *hl = want_out(c, 1) ? c->out[1].data : NULL;
+	for (int64_t b = 0; b < nb; b++)
+		for (int64_t k = 0; k < H; k++) {
+			int64_t gi = k / (H / G);
+			for (int64_t t = 0; t < T; t++)
+				for (int64_t p = 0; p < P; p++)
+					y[((b * T + t) * H + k) * P + p] = 0;
+			for (int64_t p = 0; p < P; p++)
+				for (int64_t n = 0; n < N; n++) {
+					double h = h0 ? h0[((b * H + k) * P + p) * N + n] : 0.0;
+					for (int64_t t = 0; t < T; t++) {
+						double dt = dl[(b * T + t) * H + k] + (bias ? bias[k] : 0.0);
+						if (sp)
+							dt = softplus(dt);
+						int64_t xi = ((b * T + t) * H + k) * P + p;
+						int64_t bi = ((b * T + t) * G + gi) * N + n;
+						h = exp(dt * A[k]) * h + dt * x[xi] * B[bi];
+						y[xi] += (float)(C[bi] * h);
+					}
+					if (hl)
+						hl[((b * H + k) * P + p) * N + n] = (float)h;
+				}
+			for (int64_t t = 0; t < T; t++)
+				for (int64_t p = 0; p < P; p++) {
+					int64_t xi = ((b * T + t) * H + k) * P + p;
+					double v = y[xi] + (D ? (double)D[k] * x[xi] : 0.0);
+					y[xi] = (float)(z ? v * silu(z[xi]) : v);
+				}
+		}
+	return 0;
+}
+
+/* linear_scan(a, b, h0) -> h, h_last: h[:,t] = a[:,t] * h[:,t-1] + b[:,t]
+ * along axis 1, h[:,-1] = h0 (else 0); h_last = h[:,T-1]. */
+int ref_linear_scan(KCall *c)
+{
+	if (all_f32(c))
+		return 1;
+	const KTensor *A = &c->in[0];
+	if (A->rank < 2 || c->in[1].rank != A->rank)
+		return kerr(c, "linear_scan: a and b must be [batch,T,...] of one shape");
+	for (int k = 0; k < A->rank; k++)
+		if (c->in[1].dims[k] != A->dims[k])
+			return kerr(c, "linear_scan: a and b differ in dim %d", k);
+	int64_t nb = A->dims[0], T = A->dims[1], inner = 1, ld[K_MAXRANK];
+	for (int k = 2; k < A->rank; k++)
+		inner *= A->dims[k];
+	ld[0] = nb;
+	for (int k = 2; k < A->rank; k++)
+		ld[k - 1] = A->dims[k];
+	if (kout(c, 0, A->rank, A->dims) || (want_out(c, 1) && kout(c, 1, A->rank - 1, ld)))
+		return 1;
+	const float *a = fin(c, 0), *bb = fin(c, 1), *h0 = fin(c, 2);
+	float *h = c->out[0].data, *hl = want_out(c, 1) ? c->out[1].data : NULL;
+	for (int64_t b = 0; b < nb; b++)
+		for (int64_t e = 0; e < inner; e++) {
+			double s = h0 ? h0[b * inner + e] : 0.0;
+			for (int64_t t = 0; t < T; t++) {
+				int64_t i = (b * T + t) * inner + e;
+				s = a[i] * s + bb[i];
+				h[i] = (float)s;
+			}
+			if (hl)
+				hl[b * inner + e] = (float)s;
+		}
+	return 0;
+}

@@ -1,0 +1,639 @@
+/* Selective-scan rewriting: finds linear recurrences as exporters emit them
+ * and replaces them by one fused op. A table of rules {name, root op, match,
+ * rewrite} run by a worklist driver to a fixed point:
+ *   - Mamba's per-step chain unrolled over T steps,
+ *       h_t = Gather(dA,t) * h_{t-1} + Gather(dBx,t),  y_t = h_t @ C_t,
+ *     stacked by Concat, with dA = exp(dt*A), dBx = dt*B*x -> selective_scan;
+ *   - the same chain read out as h_t itself (RG-LRU, any diagonal gated
+ *     linear recurrence) -> linear_scan;
+ *   - the "parallel scan by cumsum" form, exp(segment sums of cumsum(dt*A))
+ *     under a causal Where, summed against dt*B*x -> selective_scan;
+ *   - absorption into selective_scan of softplus(dt), dt's bias, the D skip
+ *     (+ x*D) and the silu(z) gate. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "sscan_util.h"
+
+/* ---- the driver -------------------------------------------------------- */
+static bool grow(RW *rw)
+{
+	Graph *g = rw->g;
+	if (g->nval + 1 > rw->capuses) {
+		uint32_t c = 2 * (g->nval + 1);
+		uint32_t *u = realloc(rw->uses, c * sizeof *u);
+		if (!u)
+			return false;
+		memset(u + rw->capuses, 0, (c - rw->capuses) * sizeof *u);
+		rw->uses = u;
+		rw->capuses = c;
+	}
+	if (g->nnode + 1 > rw->capqueued) {
+		uint32_t c = 2 * (g->nnode + 1);
+		uint8_t *q = realloc(rw->queued, c);
+		if (!q)
+			return false;
+		memset(q + rw->capqueued, 0, c - rw->capqueued);
+		rw->queued = q;
+		rw->capqueued = c;
+	}
+	return true;
+}
+
+static void push(RW *rw, uint32_t id)
+{
+	if (!grow(rw) || rw->queued[id])
+		return;
+	if (rw->nwork == rw->capwork) {
+		uint32_t c = rw->capwork ? 2 * rw->capwork : 256;
+		uint32_t *w = realloc(rw->work, c * sizeof *w);
+		if (!w)
+			return;
+		rw->work = w;
+		rw->capwork = c;
+	}
+	rw->work[rw->nwork++] = id;
+	rw->queued[id] = 1;
+}
+
+uint32_t rw_uses(RW *rw, uint32_t v)
+{
+	return grow(rw) && v < rw->g->nval ? rw->uses[v] : 0;
+}
+
+/* Mark nodes dead whose outputs nothing uses, starting from value v's
+ * definition (iteratively: chains are thousands of nodes long). */
+static void kill_from(RW *rw, uint32_t v)
+{
+	Graph *g = rw->g;
+	uint32_t *stack = NULL, n = 0, cap = 0;
+	for (;;) {
+		Node *d = m_def(g, v, -1);
+		bool dead = d != NULL;
+		for (int o = 0; d && o < d->nout; o++)
+			if (d->out[o] < g->nval && rw->uses[d->out[o]])
+				dead = false;
+		if (dead) {
+			d->dead = true;
+			for (int k = 0; k < d->nin; k++) {
+				uint32_t x = d->in[k];
+				if (x >= g->nval || !rw->uses[x] || --rw->uses[x])
+					continue;
+				if (n == cap) {
+					uint32_t *s = realloc(stack, (cap = cap ? 2 * cap : 64) * sizeof *s);
+					if (!s)
+						break;
+					stack = s;
+				}
+				stack[n++] = x;
+			}
+		}
+		if (!n)
+			break;
+		v = stack[--n];
+	}
+	free(stack);
+}
+
+uint32_t rw_node(RW *rw, int op, uint32_t like, const char *suffix, int nin,
+                 const uint32_t *ins, int nout)
+{
+	Graph *g = rw->g;
+	while (nin > 0 && ins[nin - 1] == IR_NONE)
+		nin--;
+	char name[256];
+	snprintf(name, sizeof name, "%s%s", like < g->nnode ? g->node[like].name : "", suffix);
+	uint32_t id = ir_node(g, op, name, nin, ins, nout);
+	if (grow(rw))
+		for (int k = 0; k < nin; k++)
+			if (ins[k] != IR_NONE)
+				rw->uses[ins[k]]++;
+	return id;
+}
+
+bool rw_infer(RW *rw, uint32_t id)
+{
+	Graph *g = rw->g;
+	Diag d = {0};
+	Node *n = &g->node[id];
+	if (op_info[n->op].shape(g, n, &d) == 0 && !d.code)
+		return true;
+	n->dead = true;
+	for (int k = 0; k < n->nin; k++)
+		if (n->in[k] != IR_NONE && rw->uses[n->in[k]])
+			rw->uses[n->in[k]]--;
+	return false;
+}
+
+bool rw_replace(RW *rw, uint32_t from, uint32_t to)
+{
+	Graph *g = rw->g;
+	const Value *a = &g->val[from], *b = &g->val[to];
+	if (a->dt != b->dt || a->shape.rank != b->shape.rank || !grow(rw))
+		return false;
+	for (int i = 0; i < a->shape.rank; i++)
+		if (a->shape.d[i] >= 0 && b->shape.d[i] >= 0 && a->shape.d[i] != b->shape.d[i])
+			return false;
+	Node *t = m_def(g, to, -1);
+	for (int k = 0; t && k < t->nin; k++)
+		if (t->in[k] == from)
+			return false;
+	if (!pass_replace_value(g, from, to))
+		return false;
+	rw->uses[to] += rw->uses[from];
+	rw->uses[from] = 0;
+	for (uint32_t i = 0; i < g->nnode; i++) {
+		const Node *n = &g->node[i];
+		for (int k = 0; !n->dead && k < n->nin; k++)
+			if (n->in[k] == to) {
+				push(rw, i);
+				break;
+			}
+	}
+	kill_from(rw, from);
+	return true;
+}
+
+/* ---- captures ---------------------------------------------------------- */
+typedef struct Scan {
+	uint32_t x, dt, A, B, C;     /* selective_scan inputs */
+	uint32_t a, b;               /* linear_scan inputs (dA, dBx) */
+	uint32_t h0, hlast;          /* initial state (IR_NONE: zero), last state value */
+	bool linear;
+} Scan;
+
+/* A [D,N] view of A: rank 2 as is; a constant with leading 1s is re-viewed. */
+static uint32_t as_dn(Graph *g, uint32_t A)
+{
+	const Value *v = &g->val[A];
+	if (v->shape.rank == 2)
+		return A;
+	if (v->kind != VK_CONST || v->shape.rank < 2)
+		return IR_NONE;
+	for (int i = 0; i + 2 < v->shape.rank; i++)
+		if (v->shape.d[i] != 1)
+			return IR_NONE;
+	Shape s = {.rank = 2, .d = {v->shape.d[v->shape.rank - 2], v->shape.d[v->shape.rank - 1]}};
+	return ir_const(g, NULL, v->dt, &s, v->data);
+}
+
+/* dA's exponent or cumsum operand: Mul(Unsqueeze(dt, 3), A) -> dt, A. */
+static bool split_dt_A(Graph *g, uint32_t v, uint32_t *dt, uint32_t *A)
+{
+	uint32_t l[2];
+	if (!m_def(g, v, OP_Mul) || m_mul_leaves(g, v, l, 2) != 2)
+		return false;
+	for (int i = 0; i < 2; i++) {
+		uint32_t d = m_unsq(g, l[i], 3);
+		if (d != IR_NONE && m_rank(g, d) == 3 && m_rank(g, l[1 - i]) >= 2) {
+			*dt = d;
+			*A = l[1 - i];
+			return true;
+		}
+	}
+	return false;
+}
+
+/* dBx = dt * B * x as a Mul tree of Unsqueeze(dt,3), Unsqueeze(B,2),
+ * Unsqueeze(x,3) (or Unsqueeze(dt*x, 3)); dt is known. */
+static bool split_dBx(Graph *g, uint32_t v, uint32_t dt, uint32_t *x, uint32_t *B)
+{
+	uint32_t l[3], dv[4];
+	int nl = m_mul_leaves(g, v, l, 3), nd = 0, nb = 0;
+	if (nl < 2)
+		return false;
+	for (int i = 0; i < nl; i++) {
+		uint32_t s;
+		if ((s = m_unsq(g, l[i], 3)) != IR_NONE && m_rank(g, s) == 3) {
+			uint32_t p[2];
+			int np = m_def(g, s, OP_Mul) ? m_mul_leaves(g, s, p, 2) : -1;
+			if (np == 2 && m_rank(g, p[0]) == 3 && m_rank(g, p[1]) == 3 &&
+			    (p[0] == dt || p[1] == dt)) {
+				dv[nd++] = p[0];
+				dv[nd++] = p[1];
+			} else {
+				dv[nd++] = s;
+			}
+		} else if ((s = m_unsq(g, l[i], 2)) != IR_NONE && m_rank(g, s) == 3) {
+			*B = s;
+			nb++;
+		} else {
+			return false;
+		}
+		if (nd > 2)
+			return false;
+	}
+	if (nd != 2 || nb != 1)
+		return false;
+	if (dv[0] == dt)
+		*x = dv[1];
+	else if (dv[1] == dt)
+		*x = dv[0];
+	else
+		return false;
+	return true;
+}
+
+/* Mamba readout of step k: Squeeze(MatMul(h, Unsqueeze(Gather(C,k,1), 2)), [2])
+ * or ReduceSum(Mul(h, Unsqueeze(Gather(C,k,1), 1)), [2], keepdims 0). */
+static uint32_t readout(Graph *g, uint32_t y, int64_t k, uint32_t *C)
+{
+	int64_t ax[2], kk;
+	Node *s = m_def(g, y, OP_Squeeze);
+	if (s && m_rank(g, s->in[0]) == 3 && m_axes(g, s, 3, ax, 2) == 1 && ax[0] == 2) {
+		Node *mm = m_def(g, s->in[0], OP_MatMul);
+		if (!mm || m_rank(g, mm->in[0]) != 3)
+			return IR_NONE;
+		uint32_t ck = m_unsq(g, mm->in[1], 2);
+		uint32_t c = ck == IR_NONE ? IR_NONE : m_gather_t(g, ck, 1, &kk);
+		if (c == IR_NONE || kk != k || m_rank(g, c) != 3)
+			return IR_NONE;
+		*C = c;
+		return mm->in[0];
+	}
+	Node *r = m_def(g, y, OP_ReduceSum);
+	if (r && m_rank(g, r->in[0]) == 3 && ir_attr_i(r, "keepdims", 1) == 0 &&
+	    m_axes(g, r, 3, ax, 2) == 1 && ax[0] == 2) {
+		Node *m = m_def(g, r->in[0], OP_Mul);
+		for (int i = 0; m && i < 2; i++) {
+			uint32_t ck = m_unsq(g, m->in[1 - i], 1);
+			uint32_t c = ck == IR_NONE ? IR_NONE : m_gather_t(g, ck, 1, &kk);
+			if (c != IR_NONE && kk == k && m_rank(g, c) == 3 && m_rank(g, m->in[i]) == 3) {
+				*C = c;
+				return m->in[i];
+			}
+		}
+	}
+	return IR_NONE;
+}
+
+/* Step k of the chain: h = Add(Mul(Gather(a,k,1), prev), Gather(b,k,1)) in
+ * any operand order; a, b and prev, when known (!= IR_NONE) must match. k == 0 may
+ * also be h = Gather(b,0,1) (zero initial state). */
+static bool step(Graph *g, uint32_t h, int64_t k, uint32_t *a, uint32_t *b, uint32_t *prev)
+{
+	int64_t kk;
+	Node *add = m_def(g, h, OP_Add);
+	if (!add) {
+		uint32_t bs = k == 0 ? m_gather_t(g, h, 1, &kk) : IR_NONE;
+		if (bs == IR_NONE || kk != 0 || (*b != IR_NONE && bs != *b))
+			return false;
+		*b = bs;
+		*prev = IR_NONE;
+		return true;
+	}
+	for (int i = 0; i < 2; i++) {
+		uint32_t bs = m_gather_t(g, add->in[1 - i], 1, &kk);
+		Node *mul = m_def(g, add->in[i], OP_Mul);
+		if (bs == IR_NONE || kk != k || !mul || (*b != IR_NONE && bs != *b))
+			continue;
+		for (int j = 0; j < 2; j++) {
+			uint32_t as = m_gather_t(g, mul->in[j], 1, &kk), pv = mul->in[1 - j];
+			if (as == IR_NONE || kk != k || (*a != IR_NONE && as != *a) ||
+			    (*prev != IR_NONE && pv != *prev))
+				continue;
+			*a = as;
+			*b = bs;
+			*prev = pv;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Rule "unrolled": root Concat(Unsqueeze(y_0,1), ..., Unsqueeze(y_{T-1},1)). */
+static bool match_unrolled(RW *rw, uint32_t root, void *cap)
+{
+	Graph *g = rw->g;
+	Node *n = &g->node[root];
+	Scan *s = cap;
+	int r = m_rank(g, n->out[0]);
+	int64_t axis = ir_attr_i(n, "axis", 0), T = n->nin;
+	if (r < 0 || g->val[n->out[0]].dt != DT_F32)
+		return false;
+	if (axis < 0)
+		axis += r;
+	if (axis != 1 || T < 1 || g->val[n->out[0]].shape.d[1] != T)
+		return false;
+	memset(s, 0xff, sizeof *s);
+	s->linear = false;
+	uint32_t *hs = malloc((size_t)T * sizeof *hs);
+	if (!hs)
+		return false;
+	bool ok = true;
+	for (int64_t k = 0; k < T && ok; k++) {
+		uint32_t y = m_unsq(g, n->in[k], 1), c = IR_NONE;
+		if (y == IR_NONE) {
+			ok = false;
+			break;
+		}
+		uint32_t h = readout(g, y, k, &c);
+		bool lin = h == IR_NONE;
+		if (lin)
+			h = y;
+		if (k == 0)
+			s->linear = lin;
+		if (lin != s->linear || (!lin && s->C != IR_NONE && c != s->C)) {
+			ok = false;
+			break;
+		}
+		if (!lin)
+			s->C = c;
+		hs[k] = h;
+	}
+	/* the chain, last step first: the dA and dBx sources get fixed early */
+	for (int64_t k = T - 1; k >= 0 && ok; k--) {
+		uint32_t prev = k > 0 ? hs[k - 1] : IR_NONE;
+		ok = step(g, hs[k], k, &s->a, &s->b, &prev);
+		if (ok && k == 0)
+			s->h0 = prev;
+	}
+	if (ok) {   /* (T == 1 with h = Gather(b, 0) leaves a unknown: not a scan) */
+		s->hlast = hs[T - 1];
+		ok = s->a != IR_NONE && s->b != IR_NONE &&
+		     pass_same_type(&g->val[s->a], &g->val[s->b]) &&
+		     g->val[s->a].shape.d[1] == T && g->val[s->a].dt == DT_F32;
+	}
+	free(hs);
+	if (!ok)
+		return false;
+	if (s->h0 != IR_NONE && m_const_all(g, s->h0, 0.0))
+		s->h0 = IR_NONE;
+	if (s->linear)
+		return true;
+	Node *e = m_def(g, s->a, OP_Exp);
+	return m_rank(g, s->a) == 4 && e && split_dt_A(g, e->in[0], &s->dt, &s->A) &&
+	       split_dBx(g, s->b, s->dt, &s->x, &s->B);
+}
+
+/* Rule "cumsum": root ReduceSum_n(Mul(h, Unsqueeze(C,2))) with
+ * h = ReduceSum_j(Mul(Exp(Where(causal, cs_i - cs_j, -inf)), Unsqueeze(dBx,1))),
+ * cs = CumSum(dt*A, axis 1). */
+static bool match_cumsum(RW *rw, uint32_t root, void *cap)
+{
+	Graph *g = rw->g;
+	Node *n = &g->node[root];
+	Scan *s = cap;
+	int64_t ax[2], cax;
+	memset(s, 0xff, sizeof *s);
+	s->linear = false;
+	if (m_rank(g, n->in[0]) != 4 || ir_attr_i(n, "keepdims", 1) != 0 ||
+	    m_axes(g, n, 4, ax, 2) != 1 || ax[0] != 3 || g->val[n->out[0]].dt != DT_F32)
+		return false;
+	Node *m = m_def(g, n->in[0], OP_Mul), *h = NULL;
+	for (int i = 0; m && i < 2 && !h; i++) {
+		uint32_t c = m_unsq(g, m->in[1 - i], 2);
+		Node *r = m_def(g, m->in[i], OP_ReduceSum);
+		if (c != IR_NONE && m_rank(g, c) == 3 && r && m_rank(g, r->in[0]) == 5 &&
+		    ir_attr_i(r, "keepdims", 1) == 0 && m_axes(g, r, 5, ax, 2) == 1 && ax[0] == 2) {
+			s->C = c;
+			h = r;
+		}
+	}
+	if (!h)
+		return false;
+	Node *wm = m_def(g, h->in[0], OP_Mul), *ex = NULL;
+	for (int i = 0; wm && i < 2 && !ex; i++) {
+		uint32_t b = m_unsq(g, wm->in[1 - i], 1);
+		if (b != IR_NONE && m_rank(g, b) == 4 && (ex = m_def(g, wm->in[i], OP_Exp)))
+			s->b = b;
+	}
+	Node *wh = ex ? m_def(g, ex->in[0], OP_Where) : NULL;
+	if (!wh || wh->nin != 3 || m_rank(g, wh->in[0]) != 5 || !m_causal(g, wh->in[0]))
+		return false;
+	const Value *mk = &g->val[wh->in[0]];
+	if (mk->shape.d[0] != 1 || mk->shape.d[3] != 1 || mk->shape.d[4] != 1)
+		return false;
+	Node *cs = m_def(g, wh->in[2], OP_ConstantOfShape);
+	const Attr *va = cs ? ir_attr(cs, "value") : NULL;
+	bool ninf = va && va->kind == AK_TENSOR && m_const_all(g, va->t, -INFINITY);
+	if (!ninf && !m_const_all(g, wh->in[2], -INFINITY))
+		return false;
+	Node *sub = m_def(g, wh->in[1], OP_Sub);
+	if (!sub)
+		return false;
+	uint32_t ci = m_unsq(g, sub->in[0], 2), cj = m_unsq(g, sub->in[1], 1);
+	Node *cum = ci != IR_NONE && ci == cj ? m_def(g, ci, OP_CumSum) : NULL;
+	if (!cum || !m_const_int(g, cum->in[1], &cax) || (cax != 1 && cax != -3) ||
+	    ir_attr_i(cum, "exclusive", 0) || ir_attr_i(cum, "reverse", 0) || m_rank(g, ci) != 4)
+		return false;
+	return split_dt_A(g, cum->in[0], &s->dt, &s->A) && split_dBx(g, s->b, s->dt, &s->x, &s->B);
+}
+
+/* Build the scan op of a capture and replace root's output (and the last
+ * state's other uses) by it. */
+static bool rewrite_scan(RW *rw, uint32_t root, void *cap)
+{
+	Graph *g = rw->g;
+	Scan *s = cap;
+	uint32_t out = g->node[root].out[0];
+	/* the last state has uses outside the chain: produce it too */
+	bool last = s->hlast != IR_NONE && rw_uses(rw, s->hlast) > 1;
+	uint32_t id;
+	if (s->linear) {
+		uint32_t ins[3] = {s->a, s->b, s->h0};
+		id = rw_node(rw, OP_linear_scan, root, "/linear_scan", 3, ins, last ? 2 : 1);
+	} else {
+		uint32_t A = as_dn(g, s->A);
+		if (A == IR_NONE)
+			return false;
+		uint32_t ins[9] = {s->x, s->dt, A, s->B, s->C, IR_NONE, IR_NONE, IR_NONE, s->h0};
+		id = rw_node(rw, OP_selective_scan, root, "/selective_scan", 9, ins, last ? 2 : 1);
+		ir_attr_add(g, id, "delta_softplus", AK_INT)->i = 0;
+	}
+	if (!rw_infer(rw, id))
+		return false;
+	uint32_t o0 = g->node[id].out[0], o1 = last ? g->node[id].out[1] : IR_NONE;
+	if (!rw_replace(rw, out, o0))
+		return false;
+	if (last)
+		rw_replace(rw, s->hlast, o1);
+	push(rw, id);
+	return true;
+}
+
+/* ---- absorption into selective_scan ------------------------------------ */
+typedef struct Absorb {
+	uint32_t scan;               /* the selective_scan node */
+	uint32_t in[9];
+	int softplus;
+} Absorb;
+
+static void absorb_init(Graph *g, uint32_t scan, Absorb *a)
+{
+	const Node *n = &g->node[scan];
+	a->scan = scan;
+	for (int i = 0; i < 9; i++)
+		a->in[i] = i < n->nin ? n->in[i] : IR_NONE;
+	a->softplus = (int)ir_attr_i(n, "delta_softplus", 0);
+}
+
+/* A copy of the scan with a->in, replacing `from` (the root's output, or the
+ * scan's own y) and the scan's last state. */
+static bool absorb_rewrite(RW *rw, uint32_t root, void *cap)
+{
+	Graph *g = rw->g;
+	Absorb *a = cap;
+	int nout = g->node[a->scan].nout;
+	uint32_t from = g->node[root].out[0];
+	uint32_t id = rw_node(rw, OP_selective_scan, a->scan, "", 9, a->in, nout);
+	ir_attr_add(g, id, "delta_softplus", AK_INT)->i = a->softplus;
+	if (!rw_infer(rw, id))
+		return false;
+	uint32_t o0 = g->node[id].out[0];
+	if (!rw_replace(rw, from, o0))
+		return false;
+	if (nout > 1)
+		rw_replace(rw, g->node[a->scan].out[1], g->node[id].out[1]);
+	push(rw, id);
+	return true;
+}
+
+static int nd_of(Graph *g, uint32_t scan)
+{
+	return (int)g->val[g->node[scan].in[0]].shape.d[2];
+}
+
+/* delta = Softplus(v)  ->  delta = v, delta_softplus = 1 */
+static bool match_softplus(RW *rw, uint32_t root, void *cap)
+{
+	Graph *g = rw->g;
+	Absorb *a = cap;
+	absorb_init(g, root, a);
+	Node *sp = m_def(g, a->in[1], OP_Softplus);
+	if (a->softplus || a->in[7] != IR_NONE || !sp)
+		return false;
+	a->in[1] = sp->in[0];
+	a->softplus = 1;
+	return true;
+}
+
+/* delta = Add(v, bias[d])  ->  delta = v, delta_bias = bias */
+static bool match_bias(RW *rw, uint32_t root, void *cap)
+{
+	Graph *g = rw->g;
+	Absorb *a = cap;
+	absorb_init(g, root, a);
+	Node *add = m_def(g, a->in[1], OP_Add);
+	if (a->in[7] != IR_NONE || !add)
+		return false;
+	for (int i = 0; i < 2; i++) {
+		const Value *b = &g->val[add->in[i]], *v = &g->val[add->in[1 - i]];
+		if (b->shape.rank == 1 && b->shape.d[0] == nd_of(g, root) && b->dt == DT_F32 &&
+		    pass_same_type(v, &g->val[a->in[1]])) {
+			a->in[1] = add->in[1 - i];
+			a->in[7] = add->in[i];
+			return true;
+		}
+	}
+	return false;
+}
+
+/* root = op(y, other) with y the single-use output 0 of a selective_scan
+ * without z (and without D when nod): returns the scan node and the other
+ * operand. */
+static bool scan_operand(RW *rw, uint32_t root, uint32_t *scan, uint32_t *other, int i, bool nod)
+{
+	Graph *g = rw->g;
+	const Node *n = &g->node[root];
+	Node *s = n->nin == 2 ? m_def(g, n->in[i], OP_selective_scan) : NULL;
+	if (!s || s->out[0] != n->in[i] || rw_uses(rw, n->in[i]) != 1 ||
+	    (nod && s->nin > 5 && s->in[5] != IR_NONE) || (s->nin > 6 && s->in[6] != IR_NONE))
+		return false;
+	*scan = (uint32_t)(s - g->node);
+	*other = n->in[1 - i];
+	return true;
+}
+
+/* Add(y, Mul(u, D[d]))  ->  selective_scan(..., D) */
+static bool match_skip(RW *rw, uint32_t root, void *cap)
+{
+	Graph *g = rw->g;
+	Absorb *a = cap;
+	for (int i = 0; i < 2; i++) {
+		uint32_t scan, other;
+		if (!scan_operand(rw, root, &scan, &other, i, true))
+			continue;
+		Node *m = m_def(g, other, OP_Mul);
+		for (int j = 0; m && j < 2; j++) {
+			const Value *D = &g->val[m->in[1 - j]];
+			if (m->in[j] == g->node[scan].in[0] && D->shape.rank == 1 &&
+			    D->shape.d[0] == nd_of(g, scan) && D->dt == DT_F32) {
+				absorb_init(g, scan, a);
+				a->in[5] = m->in[1 - j];
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+/* Mul(y, Mul(z, Sigmoid(z)))  ->  selective_scan(..., z) */
+static bool match_gate(RW *rw, uint32_t root, void *cap)
+{
+	Graph *g = rw->g;
+	Absorb *a = cap;
+	for (int i = 0; i < 2; i++) {
+		uint32_t scan, other;
+		if (!scan_operand(rw, root, &scan, &other, i, false))
+			continue;
+		Node *m = m_def(g, other, OP_Mul);
+		for (int j = 0; m && j < 2; j++) {
+			Node *sg = m_def(g, m->in[1 - j], OP_Sigmoid);
+			if (sg && sg->in[0] == m->in[j] &&
+			    pass_same_type(&g->val[m->in[j]], &g->val[g->node[scan].in[0]])) {
+				absorb_init(g, scan, a);
+				a->in[6] = m->in[j];
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+/* ---- the rule table and the pass --------------------------------------- */
+static const Rule rules[] = {
+	/* name               root op              match            rewrite */
+	{"unrolled",          OP_Concat,           match_unrolled,  rewrite_scan},
+	{"cumsum",            OP_ReduceSum,        match_cumsum,    rewrite_scan},
+	{"absorb-softplus",   OP_selective_scan,   match_softplus,  absorb_rewrite},
+	{"absorb-dt-bias",    OP_selective_scan,   match_bias,      absorb_rewrite},
+	{"absorb-skip",       OP_Add,              match_skip,      absorb_rewrite},
+	{"absorb-gate",       OP_Mul,              match_gate,      absorb_rewrite},
+};
+_Static_assert(sizeof(Scan) <= RW_CAP && sizeof(Absorb) <= RW_CAP, "capture size");
+
+bool pass_sscan(Graph *g, PassCtx *ctx)
+{
+	RW rw = {.g = g, .ctx = ctx};
+	rw.uses = pass_use_counts(g);
+	if (!rw.uses)
+		return false;
+	rw.capuses = g->nval + 1;
+	uint32_t nnode = g->nnode;
+	for (uint32_t i = 0; i < nnode; i++)
+		if (!g->node[i].dead)
+			push(&rw, i);
+	bool changed = false;
+	uint32_t cap = 64 + nnode;   /* iteration cap on rewrites */
+	_Alignas(16) unsigned char capbuf[RW_CAP];
+	for (uint32_t head = 0; head < rw.nwork && rw.rewrites < cap; head++) {
+		uint32_t id = rw.work[head];
+		rw.queued[id] = 0;
+		for (size_t r = 0; r < sizeof rules / sizeof rules[0]; r++) {
+			if (g->node[id].dead || g->node[id].op != rules[r].op || g->node[id].nout < 1)
+				continue;
+			if (rules[r].match(&rw, id, capbuf) && rules[r].rewrite(&rw, id, capbuf)) {
+				changed = true;
+				rw.rewrites++;
+				ctx->merged++;
+				break;
+			}
+		}
+	}
+	free(rw.uses);
+	free(rw.work);
+	free(rw.queued);
+	return changed;
+}
