@@ -99,10 +99,11 @@ int ref_ssd(KCall *c)
 	if (all_f32(c))
 		return 1;
 	const KTensor *X = &c->in[0], *Bt = &c->in[3];
-	if (X->rank != 4 || Bt->rank != 4 || c->in[1].rank != 3 || c->in[4].rank != 4)
+	if (X->rank != 4 || (Bt->rank != 4 && Bt->rank != 3) || c->in[1].rank != 3 ||
+	    c->in[4].rank != Bt->rank)
 		return kerr(c, "ssd: bad ranks");
 	int64_t nb = X->dims[0], T = X->dims[1], H = X->dims[2], P = X->dims[3];
-	int64_t G = Bt->dims[2], N = Bt->dims[3];
+	int64_t G = Bt->rank == 4 ? Bt->dims[2] : 1, N = Bt->dims[Bt->rank - 1];
 	if (G < 1 || H % G)
 		return kerr(c, "ssd: %lld groups do not divide %lld heads", (long long)G,
 		            (long long)H);

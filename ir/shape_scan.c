@@ -66,35 +66,41 @@ int sh_selective_scan(Graph *g, Node *n, Diag *d)
 
 /* ssd(x, dt, A, B, C, [D], [z], [dt_bias], [h0]) -> y, [h_last]
  * x, z [b,T,h,p]; dt [b,T,h]; A, D, dt_bias [h]; B, C [b,T,g,n] with g
- * dividing h (head k uses group k / (h/g)); h0 [b,h,p,n]. */
+ * dividing h (head k uses group k / (h/g)), or [b,T,n] (one group);
+ * h0 [b,h,p,n]. */
 int sh_ssd(Graph *g, Node *n, Diag *d)
 {
 	Value *x = sh_in(g, n, 0), *B = sh_in(g, n, 3);
 	if (!x || !B)
 		return ir_node_error(d, g, n, E_MODEL, "inputs x and B are required");
-	if (x->shape.rank != 4 || B->shape.rank != 4)
+	if (x->shape.rank != 4 || (B->shape.rank != 4 && B->shape.rank != 3))
 		return ir_node_error(d, g, n, E_MODEL, "x must be [batch,T,heads,headdim] and B "
-		                     "[batch,T,groups,dstate]");
+		                     "[batch,T,groups,dstate] or [batch,T,dstate]");
 	Dim bthp[4] = {x->shape.d[0], x->shape.d[1], x->shape.d[2], x->shape.d[3]};
 	if (want_in(g, n, d, 0, "x", 4, bthp, true))
 		return d->code;
-	Dim btgn[4] = {bthp[0], bthp[1], B->shape.d[2], B->shape.d[3]};
-	Dim btgn2[4] = {bthp[0], bthp[1], B->shape.d[2], B->shape.d[3]};
+	int br = B->shape.rank;   /* rank 3: one group */
+	Dim btgn[4] = {bthp[0], bthp[1], br == 4 ? B->shape.d[2] : 1, B->shape.d[br - 1]};
+	Dim btgn2[4] = {btgn[0], btgn[1], btgn[2], btgn[3]};
+	if (br == 3)
+		btgn[2] = btgn[3], btgn2[2] = btgn2[3];   /* want_in compares [b,T,n] */
 	Dim bth[3] = {bthp[0], bthp[1], bthp[2]}, h1[1] = {bthp[2]}, h2[1] = {bthp[2]};
 	Dim h3[1] = {bthp[2]}, z[4] = {bthp[0], bthp[1], bthp[2], bthp[3]};
-	Dim hp[4] = {bthp[0], bthp[2], bthp[3], btgn[3]};
+	Dim hp[4] = {bthp[0], bthp[2], bthp[3], B->shape.d[br - 1]};
 	if (want_in(g, n, d, 1, "dt", 3, bth, true) || want_in(g, n, d, 2, "A", 1, h1, true) ||
-	    want_in(g, n, d, 3, "B", 4, btgn, true) || want_in(g, n, d, 4, "C", 4, btgn2, true) ||
+	    want_in(g, n, d, 3, "B", br, btgn, true) || want_in(g, n, d, 4, "C", br, btgn2, true) ||
 	    want_in(g, n, d, 5, "D", 1, h2, false) || want_in(g, n, d, 6, "z", 4, z, false) ||
 	    want_in(g, n, d, 7, "dt_bias", 1, h3, false) || want_in(g, n, d, 8, "h0", 4, hp, false))
 		return d->code;
+	if (br == 3)
+		btgn[2] = 1, btgn[3] = hp[3];
 	if (bthp[2] >= 0 && btgn[2] > 0 && bthp[2] % btgn[2])
 		return ir_node_error(d, g, n, E_MODEL, "%lld groups do not divide %lld heads",
 		                     (long long)btgn[2], (long long)bthp[2]);
 	if (ir_attr_i(n, "chunk", 64) < 1 || ir_attr_i(n, "chunk", 64) > 4096)
 		return ir_node_error(d, g, n, E_MODEL, "chunk must be in 1..4096");
 	Shape y = {.rank = 4, .d = {bthp[0], bthp[1], bthp[2], bthp[3]}};
-	Shape h = {.rank = 4, .d = {bthp[0], bthp[2], bthp[3], btgn[3]}};
+	Shape h = {.rank = 4, .d = {bthp[0], bthp[2], bthp[3], hp[3]}};
 	if (sh_out(g, n, d, 0, DT_F32, &y))
 		return d->code;
 	return n->nout > 1 ? sh_out(g, n, d, 1, DT_F32, &h) : 0;

@@ -160,7 +160,8 @@ typedef struct Scan {
 	uint32_t x, dt, A, B, C;     /* selective_scan inputs */
 	uint32_t a, b;               /* linear_scan inputs (dA, dBx) */
 	uint32_t h0, hlast;          /* initial state (IR_NONE: zero), last state value */
-	bool linear;
+	uint32_t aw;                 /* the decay operand of the last step's Mul */
+	bool linear, ssd;
 } Scan;
 
 /* A [D,N] view of A: rank 2 as is; a constant with leading 1s is re-viewed. */
@@ -176,6 +177,27 @@ static uint32_t as_dn(Graph *g, uint32_t A)
 			return IR_NONE;
 	Shape s = {.rank = 2, .d = {v->shape.d[v->shape.rank - 2], v->shape.d[v->shape.rank - 1]}};
 	return ir_const(g, NULL, v->dt, &s, v->data);
+}
+
+/* A 1-D view of v ([n], or [n,1] / [1,..,n] with all other dims 1): v itself,
+ * an Unsqueeze's source, or a re-viewed constant; `first`: a constant's n
+ * dim is its first (else its last). Callers check the broadcast. */
+static uint32_t as_vec(Graph *g, uint32_t v, int first)
+{
+	const Value *x = &g->val[v];
+	if (x->shape.rank == 1)
+		return v;
+	uint32_t s = m_strip_unsq(g, v);
+	if (m_rank(g, s) == 1)
+		return s;
+	if (x->kind != VK_CONST || x->shape.rank < 1)
+		return IR_NONE;
+	int nd = first ? 0 : x->shape.rank - 1;
+	for (int i = 0; i < x->shape.rank; i++)
+		if (i != nd && x->shape.d[i] != 1)
+			return IR_NONE;
+	Shape sh = {.rank = 1, .d = {x->shape.d[nd]}};
+	return ir_const(g, NULL, x->dt, &sh, x->data);
 }
 
 /* dA's exponent or cumsum operand: Mul(Unsqueeze(dt, 3), A) -> dt, A. */
@@ -235,19 +257,68 @@ static bool split_dBx(Graph *g, uint32_t v, uint32_t dt, uint32_t *x, uint32_t *
 	return true;
 }
 
-/* Mamba readout of step k: Squeeze(MatMul(h, Unsqueeze(Gather(C,k,1), 2)), [2])
- * or ReduceSum(Mul(h, Unsqueeze(Gather(C,k,1), 1)), [2], keepdims 0). */
+/* SSD's exponent: Mul(dt [b,T,h], A [h]) -> dt, A (A as a 1-D view). */
+static bool split_dt_A_ssd(Graph *g, uint32_t v, uint32_t *dt, uint32_t *A)
+{
+	uint32_t l[2];
+	if (!m_def(g, v, OP_Mul) || m_mul_leaves(g, v, l, 2) != 2)
+		return false;
+	for (int i = 0; i < 2; i++) {
+		const Value *d = &g->val[l[i]], *a = &g->val[l[1 - i]];
+		if (d->shape.rank == 3 && a->shape.rank >= 1 &&
+		    a->shape.d[a->shape.rank - 1] == d->shape.d[2]) {
+			uint32_t a1 = as_vec(g, l[1 - i], 0);
+			if (a1 == IR_NONE)
+				continue;
+			*dt = l[i];
+			*A = a1;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* SSD's input term: Mul(Unsqueeze(Mul(Unsqueeze(dt,3), x), 4), B') with
+ * x [b,T,h,p] and B' = B [b,T,n] unsqueezed to [b,T,1,1,n]. */
+static bool split_dBx_ssd(Graph *g, uint32_t v, uint32_t dt, uint32_t *x, uint32_t *B)
+{
+	Node *m = m_def(g, v, OP_Mul);
+	for (int i = 0; m && i < 2; i++) {
+		uint32_t dx = m_unsq(g, m->in[i], 4), b = m_strip_unsq(g, m->in[1 - i]), l[2];
+		const Shape *bs = &g->val[m->in[1 - i]].shape;
+		if (dx == IR_NONE || m_rank(g, dx) != 4 || m_rank(g, b) != 3 || bs->rank != 5 ||
+		    bs->d[2] != 1 || bs->d[3] != 1 || m_mul_leaves(g, dx, l, 2) != 2)
+			continue;
+		for (int j = 0; j < 2; j++)
+			if (m_unsq(g, l[j], 3) == dt && m_rank(g, l[1 - j]) == 4) {
+				*x = l[1 - j];
+				*B = b;
+				return true;
+			}
+	}
+	return false;
+}
+
+/* Readout of step k: Squeeze(MatMul(h, Unsqueeze..(Gather(C,k,1))), [last])
+ * with h [b,d,n] (Mamba) or [b,h,p,n] (SSD) and the Unsqueezes making C_k
+ * [b,1,..,n,1]; or ReduceSum(Mul(h, Unsqueeze(Gather(C,k,1), 1)), [2]). */
 static uint32_t readout(Graph *g, uint32_t y, int64_t k, uint32_t *C)
 {
 	int64_t ax[2], kk;
 	Node *s = m_def(g, y, OP_Squeeze);
-	if (s && m_rank(g, s->in[0]) == 3 && m_axes(g, s, 3, ax, 2) == 1 && ax[0] == 2) {
+	int R = s ? m_rank(g, s->in[0]) : -1;
+	if (s && (R == 3 || R == 4) && m_axes(g, s, R, ax, 2) == 1 && ax[0] == R - 1) {
 		Node *mm = m_def(g, s->in[0], OP_MatMul);
-		if (!mm || m_rank(g, mm->in[0]) != 3)
+		if (!mm || m_rank(g, mm->in[0]) != R || m_rank(g, mm->in[1]) != R)
 			return IR_NONE;
-		uint32_t ck = m_unsq(g, mm->in[1], 2);
-		uint32_t c = ck == IR_NONE ? IR_NONE : m_gather_t(g, ck, 1, &kk);
+		uint32_t c = m_gather_t(g, m_strip_unsq(g, mm->in[1]), 1, &kk);
 		if (c == IR_NONE || kk != k || m_rank(g, c) != 3)
+			return IR_NONE;
+		const Shape *cs = &g->val[c].shape, *vs = &g->val[mm->in[1]].shape;
+		for (int i = 1; i < R; i++)
+			if (vs->d[i] != (i == R - 2 ? cs->d[2] : 1))
+				return IR_NONE;
+		if (vs->d[0] != cs->d[0])
 			return IR_NONE;
 		*C = c;
 		return mm->in[0];
@@ -271,7 +342,8 @@ static uint32_t readout(Graph *g, uint32_t y, int64_t k, uint32_t *C)
 /* Step k of the chain: h = Add(Mul(Gather(a,k,1), prev), Gather(b,k,1)) in
  * any operand order; a, b and prev, when known (!= IR_NONE) must match. k == 0 may
  * also be h = Gather(b,0,1) (zero initial state). */
-static bool step(Graph *g, uint32_t h, int64_t k, uint32_t *a, uint32_t *b, uint32_t *prev)
+static bool step(Graph *g, uint32_t h, int64_t k, uint32_t *a, uint32_t *b, uint32_t *prev,
+                 uint32_t *aw)
 {
 	int64_t kk;
 	Node *add = m_def(g, h, OP_Add);
@@ -289,13 +361,15 @@ static bool step(Graph *g, uint32_t h, int64_t k, uint32_t *a, uint32_t *b, uint
 		if (bs == IR_NONE || kk != k || !mul || (*b != IR_NONE && bs != *b))
 			continue;
 		for (int j = 0; j < 2; j++) {
-			uint32_t as = m_gather_t(g, mul->in[j], 1, &kk), pv = mul->in[1 - j];
+			uint32_t as = m_gather_t(g, m_strip_unsq(g, mul->in[j]), 1, &kk);
+			uint32_t pv = mul->in[1 - j];
 			if (as == IR_NONE || kk != k || (*a != IR_NONE && as != *a) ||
 			    (*prev != IR_NONE && pv != *prev))
 				continue;
 			*a = as;
 			*b = bs;
 			*prev = pv;
+			*aw = mul->in[j];
 			return true;
 		}
 	}
@@ -317,7 +391,7 @@ static bool match_unrolled(RW *rw, uint32_t root, void *cap)
 	if (axis != 1 || T < 1 || g->val[n->out[0]].shape.d[1] != T)
 		return false;
 	memset(s, 0xff, sizeof *s);
-	s->linear = false;
+	s->linear = s->ssd = false;
 	uint32_t *hs = malloc((size_t)T * sizeof *hs);
 	if (!hs)
 		return false;
@@ -344,22 +418,38 @@ static bool match_unrolled(RW *rw, uint32_t root, void *cap)
 	}
 	/* the chain, last step first: the dA and dBx sources get fixed early */
 	for (int64_t k = T - 1; k >= 0 && ok; k--) {
-		uint32_t prev = k > 0 ? hs[k - 1] : IR_NONE;
-		ok = step(g, hs[k], k, &s->a, &s->b, &prev);
+		uint32_t prev = k > 0 ? hs[k - 1] : IR_NONE, aw = IR_NONE;
+		ok = step(g, hs[k], k, &s->a, &s->b, &prev, &aw);
+		if (k == T - 1)
+			s->aw = aw;
 		if (ok && k == 0)
 			s->h0 = prev;
 	}
 	if (ok) {   /* (T == 1 with h = Gather(b, 0) leaves a unknown: not a scan) */
 		s->hlast = hs[T - 1];
-		ok = s->a != IR_NONE && s->b != IR_NONE &&
-		     pass_same_type(&g->val[s->a], &g->val[s->b]) &&
-		     g->val[s->a].shape.d[1] == T && g->val[s->a].dt == DT_F32;
+		ok = s->a != IR_NONE && s->b != IR_NONE && s->aw != IR_NONE &&
+		     g->val[s->a].shape.d[1] == T && g->val[s->a].dt == DT_F32 &&
+		     g->val[s->b].dt == DT_F32;
 	}
 	free(hs);
 	if (!ok)
 		return false;
 	if (s->h0 != IR_NONE && m_const_all(g, s->h0, 0.0))
 		s->h0 = IR_NONE;
+	const Value *av = &g->val[s->a], *bv = &g->val[s->b], *wv = &g->val[s->aw];
+	if (!s->linear && av->shape.rank == 3 && bv->shape.rank == 5) {
+		/* SSD: decay [b,T,h] read as [b,h,1,1] against the [b,h,p,n] state */
+		const Shape *w = &wv->shape;
+		if (w->rank != 4 || w->d[0] != av->shape.d[0] || w->d[1] != av->shape.d[2] ||
+		    w->d[2] != 1 || w->d[3] != 1)
+			return false;
+		s->ssd = true;
+		Node *e = m_def(g, s->a, OP_Exp);
+		return e && split_dt_A_ssd(g, e->in[0], &s->dt, &s->A) &&
+		       split_dBx_ssd(g, s->b, s->dt, &s->x, &s->B);
+	}
+	if (!pass_same_type(av, bv) || !m_def(g, s->aw, OP_Gather))
+		return false;
 	if (s->linear)
 		return true;
 	Node *e = m_def(g, s->a, OP_Exp);
@@ -377,7 +467,7 @@ static bool match_cumsum(RW *rw, uint32_t root, void *cap)
 	Scan *s = cap;
 	int64_t ax[2], cax;
 	memset(s, 0xff, sizeof *s);
-	s->linear = false;
+	s->linear = s->ssd = false;
 	if (m_rank(g, n->in[0]) != 4 || ir_attr_i(n, "keepdims", 1) != 0 ||
 	    m_axes(g, n, 4, ax, 2) != 1 || ax[0] != 3 || g->val[n->out[0]].dt != DT_F32)
 		return false;
@@ -434,6 +524,10 @@ static bool rewrite_scan(RW *rw, uint32_t root, void *cap)
 	if (s->linear) {
 		uint32_t ins[3] = {s->a, s->b, s->h0};
 		id = rw_node(rw, OP_linear_scan, root, "/linear_scan", 3, ins, last ? 2 : 1);
+	} else if (s->ssd) {
+		uint32_t ins[9] = {s->x, s->dt, s->A, s->B, s->C, IR_NONE, IR_NONE, IR_NONE, s->h0};
+		id = rw_node(rw, OP_ssd, root, "/ssd", 9, ins, last ? 2 : 1);
+		ir_attr_add(g, id, "dt_softplus", AK_INT)->i = 0;
 	} else {
 		uint32_t A = as_dn(g, s->A);
 		if (A == IR_NONE)
@@ -455,10 +549,15 @@ static bool rewrite_scan(RW *rw, uint32_t root, void *cap)
 
 /* ---- absorption into selective_scan ------------------------------------ */
 typedef struct Absorb {
-	uint32_t scan;               /* the selective_scan node */
+	uint32_t scan;               /* the selective_scan or ssd node */
 	uint32_t in[9];
 	int softplus;
 } Absorb;
+
+static const char *sp_attr(int op)
+{
+	return op == OP_ssd ? "dt_softplus" : "delta_softplus";
+}
 
 static void absorb_init(Graph *g, uint32_t scan, Absorb *a)
 {
@@ -466,7 +565,7 @@ static void absorb_init(Graph *g, uint32_t scan, Absorb *a)
 	a->scan = scan;
 	for (int i = 0; i < 9; i++)
 		a->in[i] = i < n->nin ? n->in[i] : IR_NONE;
-	a->softplus = (int)ir_attr_i(n, "delta_softplus", 0);
+	a->softplus = (int)ir_attr_i(n, sp_attr(n->op), 0);
 }
 
 /* A copy of the scan with a->in, replacing `from` (the root's output, or the
@@ -475,10 +574,13 @@ static bool absorb_rewrite(RW *rw, uint32_t root, void *cap)
 {
 	Graph *g = rw->g;
 	Absorb *a = cap;
-	int nout = g->node[a->scan].nout;
+	int nout = g->node[a->scan].nout, op = g->node[a->scan].op;
 	uint32_t from = g->node[root].out[0];
-	uint32_t id = rw_node(rw, OP_selective_scan, a->scan, "", 9, a->in, nout);
-	ir_attr_add(g, id, "delta_softplus", AK_INT)->i = a->softplus;
+	int64_t chunk = ir_attr_i(&g->node[a->scan], "chunk", -1);
+	uint32_t id = rw_node(rw, op, a->scan, "", 9, a->in, nout);
+	ir_attr_add(g, id, sp_attr(op), AK_INT)->i = a->softplus;
+	if (chunk > 0)
+		ir_attr_add(g, id, "chunk", AK_INT)->i = chunk;
 	if (!rw_infer(rw, id))
 		return false;
 	uint32_t o0 = g->node[id].out[0];
@@ -537,8 +639,8 @@ static bool scan_operand(RW *rw, uint32_t root, uint32_t *scan, uint32_t *other,
 {
 	Graph *g = rw->g;
 	const Node *n = &g->node[root];
-	Node *s = n->nin == 2 ? m_def(g, n->in[i], OP_selective_scan) : NULL;
-	if (!s || s->out[0] != n->in[i] || rw_uses(rw, n->in[i]) != 1 ||
+	Node *s = n->nin == 2 ? m_def(g, n->in[i], -1) : NULL;
+	if (!s || (s->op != OP_selective_scan && s->op != OP_ssd) || s->out[0] != n->in[i] || rw_uses(rw, n->in[i]) != 1 ||
 	    (nod && s->nin > 5 && s->in[5] != IR_NONE) || (s->nin > 6 && s->in[6] != IR_NONE))
 		return false;
 	*scan = (uint32_t)(s - g->node);
@@ -556,12 +658,17 @@ static bool match_skip(RW *rw, uint32_t root, void *cap)
 		if (!scan_operand(rw, root, &scan, &other, i, true))
 			continue;
 		Node *m = m_def(g, other, OP_Mul);
+		bool ssd = g->node[scan].op == OP_ssd;
 		for (int j = 0; m && j < 2; j++) {
 			const Value *D = &g->val[m->in[1 - j]];
-			if (m->in[j] == g->node[scan].in[0] && D->shape.rank == 1 &&
-			    D->shape.d[0] == nd_of(g, scan) && D->dt == DT_F32) {
+			/* selective_scan: D [d] against u [b,T,d]; ssd: D [h,1] against x [b,T,h,p] */
+			bool shape = ssd ? D->shape.rank == 2 && D->shape.d[1] == 1 &&
+			                   D->shape.d[0] == nd_of(g, scan)
+			                 : D->shape.rank == 1 && D->shape.d[0] == nd_of(g, scan);
+			uint32_t d1 = shape ? as_vec(g, m->in[1 - j], 1) : IR_NONE;
+			if (m->in[j] == g->node[scan].in[0] && d1 != IR_NONE && D->dt == DT_F32) {
 				absorb_init(g, scan, a);
-				a->in[5] = m->in[1 - j];
+				a->in[5] = d1;
 				return true;
 			}
 		}
@@ -599,6 +706,8 @@ static const Rule rules[] = {
 	{"cumsum",            OP_ReduceSum,        match_cumsum,    rewrite_scan},
 	{"absorb-softplus",   OP_selective_scan,   match_softplus,  absorb_rewrite},
 	{"absorb-dt-bias",    OP_selective_scan,   match_bias,      absorb_rewrite},
+	{"absorb-softplus",   OP_ssd,              match_softplus,  absorb_rewrite},
+	{"absorb-dt-bias",    OP_ssd,              match_bias,      absorb_rewrite},
 	{"absorb-skip",       OP_Add,              match_skip,      absorb_rewrite},
 	{"absorb-gate",       OP_Mul,              match_gate,      absorb_rewrite},
 };

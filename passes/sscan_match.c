@@ -129,7 +129,7 @@ int m_mul_leaves(Graph *g, uint32_t v, uint32_t *leaf, int max)
 	return leaves(g, v, leaf, 0, max, 0);
 }
 
-static uint32_t strip_unsq(Graph *g, uint32_t v)
+uint32_t m_strip_unsq(Graph *g, uint32_t v)
 {
 	for (int i = 0; i < 8; i++) {
 		Node *n = m_def(g, v, OP_Unsqueeze);
@@ -151,7 +151,7 @@ static bool is_iota(Graph *g, uint32_t r)
 
 bool m_causal(Graph *g, uint32_t v)
 {
-	uint32_t m = strip_unsq(g, v);
+	uint32_t m = m_strip_unsq(g, v);
 	const Value *mv = &g->val[m];
 	if (mv->dt != DT_BOOL || mv->shape.rank != 2)
 		return false;

@@ -53,6 +53,8 @@ int m_axes(Graph *g, const Node *n, int rank, int64_t *ax, int max);
 /* v = Unsqueeze(src, [axis]) with axis normalised against the output rank:
  * returns src, else IR_NONE. */
 uint32_t m_unsq(Graph *g, uint32_t v, int axis);
+/* v with any chain of Unsqueezes removed. */
+uint32_t m_strip_unsq(Graph *g, uint32_t v);
 /* v = Gather(src, k, axis) with a scalar constant k: returns src and sets *k. */
 uint32_t m_gather_t(Graph *g, uint32_t v, int axis, int64_t *k);
 /* Rank of value v (-1 when untyped). */

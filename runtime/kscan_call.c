@@ -46,11 +46,11 @@ static int sel(kpool *pool, KCall *c)
 static int ssd(kpool *pool, KCall *c)
 {
 	const KTensor *X = &c->in[0], *B = &c->in[3];
-	if (c->nin < 5 || X->rank != 4 || B->rank != 4 || c->out[0].rank != 4)
+	if (c->nin < 5 || X->rank != 4 || (B->rank != 4 && B->rank != 3) || c->out[0].rank != 4)
 		return kerr(c, "ssd: bad ranks");
 	kscan_ssd a = {
 		.nb = X->dims[0], .T = X->dims[1], .H = X->dims[2], .P = X->dims[3],
-		.G = B->dims[2], .N = B->dims[3], .chunk = kattr_i(c, "chunk", 64),
+		.G = B->rank == 4 ? B->dims[2] : 1, .N = B->dims[B->rank - 1], .chunk = kattr_i(c, "chunk", 64),
 		.x = opt_in(c, 0), .dt = opt_in(c, 1), .A = opt_in(c, 2), .B = opt_in(c, 3),
 		.C = opt_in(c, 4), .D = opt_in(c, 5), .z = opt_in(c, 6), .bias = opt_in(c, 7),
 		.h0 = opt_in(c, 8), .softplus = (int)kattr_i(c, "dt_softplus", 0),
