@@ -39,6 +39,39 @@ AI v8 v8exp(v8 x)
 	return p * (v8)e;
 }
 
+/* log(y) for 8 lanes of normal positive y (Cephes' logf polynomial). */
+AI v8 v8log(v8 y)
+{
+	v8i bits = (v8i)y;
+	v8i e = ((bits >> 23) & 0xff) - 126;
+	v8 m = (v8)((bits & 0x007fffff) | 0x3f000000);   /* y = m 2^e, m in [0.5, 1) */
+	v8i small = m < v8set(0.707106781186547524f);
+	e = e + small;                                     /* small lanes are -1 */
+	m = v8sel(small, m + m - v8set(1.0f), m - v8set(1.0f));
+	v8 z = m * m;
+	v8 p = v8set(7.0376836292e-2f);
+	p = p * m - v8set(1.1514610310e-1f);
+	p = p * m + v8set(1.1676998740e-1f);
+	p = p * m - v8set(1.2420140846e-1f);
+	p = p * m + v8set(1.4249322787e-1f);
+	p = p * m - v8set(1.6668057665e-1f);
+	p = p * m + v8set(2.0000714765e-1f);
+	p = p * m - v8set(2.4999993993e-1f);
+	p = p * m + v8set(3.3333331174e-1f);
+	p = p * m * z;
+	v8 fe = __builtin_convertvector(e, v8);
+	p = p - v8set(2.12194440e-4f) * fe - v8set(0.5f) * z;
+	return m + p + v8set(0.693359375f) * fe;
+}
+
+/* softplus: x > 20: x; x < -15: e^x (1 + e^x rounds to 1); else log(1 + e^x). */
+AI v8 v8softplus(v8 x)
+{
+	v8 ex = v8exp(x);
+	v8 r = v8sel(x < v8set(-15.0f), ex, v8log(v8set(1.0f) + ex));
+	return v8sel(x > v8set(20.0f), x, r);
+}
+
 static float softplusf(float x) { return x <= 20.0f ? log1pf(expf(x)) : x; }
 static float siluf(float x) { return x / (1.0f + expf(-x)); }
 
@@ -88,13 +121,14 @@ AI void sel_body(const kscan_sel *a, int64_t nblk, int64_t lo, int64_t hi, v8 *h
 			int64_t base = (b * T + t) * nd + d0;
 			float u8[8] = {0}, dt8[8] = {0};
 			for (int j = 0; j < nv; j++) {
-				float dt = a->delta[base + j] + bl[j];
-				dt8[j] = a->softplus ? softplusf(dt) : dt;
+				dt8[j] = a->delta[base + j] + bl[j];
 				u8[j] = a->u[base + j];
 			}
 			v8 u, dt, acc = v8set(0.0f);
 			memcpy(&u, u8, sizeof u);
 			memcpy(&dt, dt8, sizeof dt);
+			if (a->softplus)
+				dt = v8softplus(dt);
 			v8 dtu = dt * u;
 			const float *Bt = a->B + (b * T + t) * ns, *Ct = a->C + (b * T + t) * ns;
 			for (int64_t n = 0; n < ns; n++) {
