@@ -43,33 +43,39 @@ static double silu(double x)
  * (softplus'd when attribute delta_softplus = 1) and h = h0 (else 0):
  *   h = exp(dt*A[d,n]) * h + dt * B[b,t,n] * u[b,t,d]
  *   y[b,t,d] = sum_n h * C[b,t,n]  + D[d]*u[b,t,d]
- *   y *= silu(z[b,t,d])    when z is given. */
+ *   y *= silu(z[b,t,d])    when z is given.
+ * Attribute layout = 1: u, delta, z, y are [b,d,T] and B, C [b,n,T]. */
 int ref_selective_scan(KCall *c)
 {
 	if (all_f32(c))
 		return 1;
 	const KTensor *U = &c->in[0], *Am = &c->in[2];
+	int lay = (int)kattr_i(c, "layout", 0);
 	if (U->rank != 3 || Am->rank != 2 || c->in[3].rank != 3 || c->in[4].rank != 3)
 		return kerr(c, "selective_scan: bad ranks");
-	int64_t nb = U->dims[0], T = U->dims[1], nd = U->dims[2], ns = Am->dims[1];
-	if (Am->dims[0] != nd || c->in[3].dims[2] != ns || c->in[4].dims[2] != ns)
+	int64_t nb = U->dims[0], T = U->dims[lay ? 2 : 1], nd = U->dims[lay ? 1 : 2];
+	int64_t ns = Am->dims[1];
+	if (Am->dims[0] != nd || c->in[3].dims[lay ? 1 : 2] != ns || c->in[4].dims[lay ? 1 : 2] != ns)
 		return kerr(c, "selective_scan: A, B, C disagree on d or n");
-	int64_t yd[3] = {nb, T, nd}, hd[3] = {nb, nd, ns};
-	if (kout(c, 0, 3, yd) || (want_out(c, 1) && kout(c, 1, 3, hd)))
+	int64_t hd[3] = {nb, nd, ns};
+	if (kout(c, 0, 3, U->dims) || (want_out(c, 1) && kout(c, 1, 3, hd)))
 		return 1;
 	const float *u = fin(c, 0), *dl = fin(c, 1), *A = fin(c, 2), *B = fin(c, 3),
 	            *C = fin(c, 4), *D = fin(c, 5), *z = fin(c, 6), *bias = fin(c, 7),
 	            *h0 = fin(c, 8);
 	int sp = (int)kattr_i(c, "delta_softplus", 0);
 	float *y = c->out[0].data, *hl = want_out(c, 1) ? c->out[1].data : NULL;
+	/* element (b,t,d) of u/delta/z/y and (b,t,n) of B/C in either layout */
+#define UI(b, t, d) (lay ? ((b) * nd + (d)) * T + (t) : ((b) * T + (t)) * nd + (d))
+#define BI(b, t, n) (lay ? ((b) * ns + (n)) * T + (t) : ((b) * T + (t)) * ns + (n))
 	for (int64_t b = 0; b < nb; b++)
 		for (int64_t d = 0; d < nd; d++) {
 			for (int64_t t = 0; t < T; t++)
-				y[(b * T + t) * nd + d] = 0;
+				y[UI(b, t, d)] = 0;
 			for (int64_t n = 0; n < ns; n++) {
 				double h = h0 ? h0[(b * nd + d) * ns + n] : 0.0;
 				for (int64_t t = 0; t < T; t++) {
-					int64_t i = (b * T + t) * nd + d, j = (b * T + t) * ns + n;
+					int64_t i = UI(b, t, d), j = BI(b, t, n);
 					double dt = dl[i] + (bias ? bias[d] : 0.0);
 					if (sp)
 						dt = softplus(dt);
@@ -80,11 +86,13 @@ int ref_selective_scan(KCall *c)
 					hl[(b * nd + d) * ns + n] = (float)h;
 			}
 			for (int64_t t = 0; t < T; t++) {
-				int64_t i = (b * T + t) * nd + d;
+				int64_t i = UI(b, t, d);
 				double v = y[i] + (D ? (double)D[d] * u[i] : 0.0);
 				y[i] = (float)(z ? v * silu(z[i]) : v);
 			}
 		}
+#undef UI
+#undef BI
 	return 0;
 }
 

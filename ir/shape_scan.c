@@ -36,29 +36,42 @@ static int want_in(Graph *g, Node *n, Diag *d, int i, const char *what, int rank
 
 /* selective_scan(u, delta, A, B, C, [D], [z], [delta_bias], [h0]) -> y, [h_last]
  * u, delta, z [b,T,d]; A [d,n]; B, C [b,T,n]; D, delta_bias [d]; h0 [b,d,n];
- * y [b,T,d]; h_last [b,d,n]. */
+ * y [b,T,d]; h_last [b,d,n]. Attribute layout = 1: u, delta, z, y [b,d,T]
+ * and B, C [b,n,T] (the mamba_ssm reference layout). */
 int sh_selective_scan(Graph *g, Node *n, Diag *d)
 {
 	Value *u = sh_in(g, n, 0), *A = sh_in(g, n, 2);
+	int64_t layout = ir_attr_i(n, "layout", 0);
+	if (layout != 0 && layout != 1)
+		return ir_node_error(d, g, n, E_MODEL, "layout must be 0 ([b,T,d]) or 1 ([b,d,T])");
 	if (!u || !A)
 		return ir_node_error(d, g, n, E_MODEL, "inputs u and A are required");
 	if (u->shape.rank != 3 || A->shape.rank != 2)
-		return ir_node_error(d, g, n, E_MODEL, "u must be [batch,T,d] and A [d,n]");
+		return ir_node_error(d, g, n, E_MODEL, "u must be [batch,T,d] (layout 1: [batch,d,T]) "
+		                     "and A [d,n]");
+	/* ta, ca: the time and channel axes of u, delta, z, y (B, C: time and state) */
+	int ta = layout ? 2 : 1, ca = layout ? 1 : 2;
 	Dim btd[3] = {u->shape.d[0], u->shape.d[1], u->shape.d[2]};
-	Dim dn[2] = {btd[2], A->shape.d[1]};
+	Dim dn[2] = {btd[ca], A->shape.d[1]};
 	if (want_in(g, n, d, 0, "u", 3, btd, true) || want_in(g, n, d, 2, "A", 2, dn, true) ||
 	    want_in(g, n, d, 1, "delta", 3, btd, true))
 		return d->code;
-	Dim btn[3] = {btd[0], btd[1], dn[1]}, btn2[3] = {btd[0], btd[1], dn[1]};
-	Dim dd[1] = {btd[2]}, dd2[1] = {btd[2]}, z[3] = {btd[0], btd[1], btd[2]};
-	Dim bdn[3] = {btd[0], btd[2], dn[1]};
+	Dim btn[3], btn2[3];
+	btn[0] = btn2[0] = btd[0];
+	btn[ta] = btn2[ta] = btd[ta];
+	btn[ca] = btn2[ca] = dn[1];
+	Dim dd[2] = {btd[ca], 1}, dd2[2] = {btd[ca], 1}, z[3] = {btd[0], btd[1], btd[2]};
+	Dim bdn[3] = {btd[0], btd[ca], dn[1]};
+	/* layout 1 takes D and delta_bias as [d] or [d,1] */
+	Value *Dv = sh_in(g, n, 5), *bv = sh_in(g, n, 7);
+	int dr = layout && Dv && Dv->shape.rank == 2 ? 2 : 1, br = layout && bv && bv->shape.rank == 2 ? 2 : 1;
 	if (want_in(g, n, d, 3, "B", 3, btn, true) || want_in(g, n, d, 4, "C", 3, btn2, true) ||
-	    want_in(g, n, d, 5, "D", 1, dd, false) || want_in(g, n, d, 6, "z", 3, z, false) ||
-	    want_in(g, n, d, 7, "delta_bias", 1, dd2, false) ||
+	    want_in(g, n, d, 5, "D", dr, dd, false) || want_in(g, n, d, 6, "z", 3, z, false) ||
+	    want_in(g, n, d, 7, "delta_bias", br, dd2, false) ||
 	    want_in(g, n, d, 8, "h0", 3, bdn, false))
 		return d->code;
 	Shape y = {.rank = 3, .d = {btd[0], btd[1], btd[2]}};
-	Shape h = {.rank = 3, .d = {btd[0], btd[2], dn[1]}};
+	Shape h = {.rank = 3, .d = {btd[0], btd[ca], dn[1]}};
 	if (sh_out(g, n, d, 0, DT_F32, &y))
 		return d->code;
 	return n->nout > 1 ? sh_out(g, n, d, 1, DT_F32, &h) : 0;

@@ -162,6 +162,7 @@ typedef struct Scan {
 	uint32_t h0, hlast;          /* initial state (IR_NONE: zero), last state value */
 	uint32_t aw;                 /* the decay operand of the last step's Mul */
 	bool linear, ssd;
+	int layout;                  /* selective_scan layout: 1 = [b,d,T] */
 } Scan;
 
 /* A [D,N] view of A: rank 2 as is; a constant with leading 1s is re-viewed. */
@@ -299,19 +300,92 @@ static bool split_dBx_ssd(Graph *g, uint32_t v, uint32_t dt, uint32_t *x, uint32
 	return false;
 }
 
+/* Does einsum equation eq have the shape of pat (same punctuation, letters
+ * renamed one-to-one)? Spaces in eq are ignored. */
+static bool eq_match(const char *eq, const char *pat)
+{
+	char fw[128] = {0}, bw[128] = {0};
+	for (;; eq++, pat++) {
+		while (*eq == ' ')
+			eq++;
+		unsigned char e = (unsigned char)*eq, p = (unsigned char)*pat;
+		if (!e || !p)
+			return !e && !p;
+		if (e >= 128 || p >= 128)
+			return false;
+		bool le = (e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z');
+		bool lp = p >= 'a' && p <= 'z';
+		if (le != lp || (!lp && e != p))
+			return false;
+		if (lp) {
+			if ((fw[p] && fw[p] != (char)e) || (bw[e] && bw[e] != (char)p))
+				return false;
+			fw[p] = (char)e;
+			bw[e] = (char)p;
+		}
+	}
+}
+
+/* mamba_ssm's reference: dA = exp(einsum('bdl,dn->bdln', delta, A)) and
+ * dBx = einsum('bdl,bnl,bdl->bdln', delta, B, u) (operands in any order). */
+static bool split_einsum(Graph *g, uint32_t ea, uint32_t eb, Scan *s)
+{
+	Node *a = m_def(g, ea, OP_Einsum), *b = m_def(g, eb, OP_Einsum);
+	if (!a || !b || a->nin != 2 || b->nin != 3)
+		return false;
+	const char *qa = ir_attr_s(a, "equation", ""), *qb = ir_attr_s(b, "equation", "");
+	if (eq_match(qa, "bdl,dn->bdln")) {
+		s->dt = a->in[0];
+		s->A = a->in[1];
+	} else if (eq_match(qa, "dn,bdl->bdln")) {
+		s->dt = a->in[1];
+		s->A = a->in[0];
+	} else {
+		return false;
+	}
+	static const char *const pb[6] = {"bdl,bnl,bdl->bdln", "bdl,bdl,bnl->bdln",
+	                                  "bnl,bdl,bdl->bdln"};
+	static const int bpos[3] = {1, 2, 0};   /* which operand is B */
+	for (int i = 0; i < 3; i++) {
+		if (!eq_match(qb, pb[i]))
+			continue;
+		int ib = bpos[i], o1 = ib == 0 ? 1 : 0, o2 = ib == 2 ? 1 : 2;
+		uint32_t p = b->in[o1], q = b->in[o2];
+		if (p != s->dt && q != s->dt)
+			return false;
+		s->x = p == s->dt ? q : p;
+		s->B = b->in[ib];
+		return m_rank(g, s->dt) == 3 && m_rank(g, s->x) == 3 && m_rank(g, s->B) == 3;
+	}
+	return false;
+}
+
 /* Readout of step k: Squeeze(MatMul(h, Unsqueeze..(Gather(C,k,1))), [last])
  * with h [b,d,n] (Mamba) or [b,h,p,n] (SSD) and the Unsqueezes making C_k
  * [b,1,..,n,1]; or ReduceSum(Mul(h, Unsqueeze(Gather(C,k,1), 1)), [2]). */
-static uint32_t readout(Graph *g, uint32_t y, int64_t k, uint32_t *C)
+static uint32_t readout(Graph *g, uint32_t y, int64_t k, uint32_t *C, int tax)
 {
 	int64_t ax[2], kk;
+	Node *es = m_def(g, y, OP_Einsum);
+	if (es && es->nin == 2) {   /* einsum('bdn,bn->bd', h, C[:, :, k]), either operand order */
+		const char *eq = ir_attr_s(es, "equation", "");
+		for (int i = 0; i < 2; i++) {
+			uint32_t c = m_gather_t(g, es->in[1 - i], tax, &kk);
+			if (c != IR_NONE && kk == k && m_rank(g, c) == 3 && m_rank(g, es->in[i]) == 3 &&
+			    eq_match(eq, i == 0 ? "bdn,bn->bd" : "bn,bdn->bd")) {
+				*C = c;
+				return es->in[i];
+			}
+		}
+		return IR_NONE;
+	}
 	Node *s = m_def(g, y, OP_Squeeze);
 	int R = s ? m_rank(g, s->in[0]) : -1;
 	if (s && (R == 3 || R == 4) && m_axes(g, s, R, ax, 2) == 1 && ax[0] == R - 1) {
 		Node *mm = m_def(g, s->in[0], OP_MatMul);
 		if (!mm || m_rank(g, mm->in[0]) != R || m_rank(g, mm->in[1]) != R)
 			return IR_NONE;
-		uint32_t c = m_gather_t(g, m_strip_unsq(g, mm->in[1]), 1, &kk);
+		uint32_t c = m_gather_t(g, m_strip_unsq(g, mm->in[1]), tax, &kk);
 		if (c == IR_NONE || kk != k || m_rank(g, c) != 3)
 			return IR_NONE;
 		const Shape *cs = &g->val[c].shape, *vs = &g->val[mm->in[1]].shape;
@@ -329,7 +403,7 @@ static uint32_t readout(Graph *g, uint32_t y, int64_t k, uint32_t *C)
 		Node *m = m_def(g, r->in[0], OP_Mul);
 		for (int i = 0; m && i < 2; i++) {
 			uint32_t ck = m_unsq(g, m->in[1 - i], 1);
-			uint32_t c = ck == IR_NONE ? IR_NONE : m_gather_t(g, ck, 1, &kk);
+			uint32_t c = ck == IR_NONE ? IR_NONE : m_gather_t(g, ck, tax, &kk);
 			if (c != IR_NONE && kk == k && m_rank(g, c) == 3 && m_rank(g, m->in[i]) == 3) {
 				*C = c;
 				return m->in[i];
@@ -343,12 +417,12 @@ static uint32_t readout(Graph *g, uint32_t y, int64_t k, uint32_t *C)
  * any operand order; a, b and prev, when known (!= IR_NONE) must match. k == 0 may
  * also be h = Gather(b,0,1) (zero initial state). */
 static bool step(Graph *g, uint32_t h, int64_t k, uint32_t *a, uint32_t *b, uint32_t *prev,
-                 uint32_t *aw)
+                 uint32_t *aw, int tax)
 {
 	int64_t kk;
 	Node *add = m_def(g, h, OP_Add);
 	if (!add) {
-		uint32_t bs = k == 0 ? m_gather_t(g, h, 1, &kk) : IR_NONE;
+		uint32_t bs = k == 0 ? m_gather_t(g, h, tax, &kk) : IR_NONE;
 		if (bs == IR_NONE || kk != 0 || (*b != IR_NONE && bs != *b))
 			return false;
 		*b = bs;
@@ -356,12 +430,12 @@ static bool step(Graph *g, uint32_t h, int64_t k, uint32_t *a, uint32_t *b, uint
 		return true;
 	}
 	for (int i = 0; i < 2; i++) {
-		uint32_t bs = m_gather_t(g, add->in[1 - i], 1, &kk);
+		uint32_t bs = m_gather_t(g, add->in[1 - i], tax, &kk);
 		Node *mul = m_def(g, add->in[i], OP_Mul);
 		if (bs == IR_NONE || kk != k || !mul || (*b != IR_NONE && bs != *b))
 			continue;
 		for (int j = 0; j < 2; j++) {
-			uint32_t as = m_gather_t(g, m_strip_unsq(g, mul->in[j]), 1, &kk);
+			uint32_t as = m_gather_t(g, m_strip_unsq(g, mul->in[j]), tax, &kk);
 			uint32_t pv = mul->in[1 - j];
 			if (as == IR_NONE || kk != k || (*a != IR_NONE && as != *a) ||
 			    (*prev != IR_NONE && pv != *prev))
@@ -388,21 +462,24 @@ static bool match_unrolled(RW *rw, uint32_t root, void *cap)
 		return false;
 	if (axis < 0)
 		axis += r;
-	if (axis != 1 || T < 1 || g->val[n->out[0]].shape.d[1] != T)
+	/* time on axis 1, or axis 2 for the [b,d,T] layout of mamba_ssm's reference */
+	if ((axis != 1 && !(axis == 2 && r == 3)) || T < 1 || g->val[n->out[0]].shape.d[axis] != T)
 		return false;
+	int tax = (int)axis;
 	memset(s, 0xff, sizeof *s);
 	s->linear = s->ssd = false;
+	s->layout = 0;
 	uint32_t *hs = malloc((size_t)T * sizeof *hs);
 	if (!hs)
 		return false;
 	bool ok = true;
 	for (int64_t k = 0; k < T && ok; k++) {
-		uint32_t y = m_unsq(g, n->in[k], 1), c = IR_NONE;
+		uint32_t y = m_unsq(g, n->in[k], tax), c = IR_NONE;
 		if (y == IR_NONE) {
 			ok = false;
 			break;
 		}
-		uint32_t h = readout(g, y, k, &c);
+		uint32_t h = readout(g, y, k, &c, tax);
 		bool lin = h == IR_NONE;
 		if (lin)
 			h = y;
@@ -419,7 +496,7 @@ static bool match_unrolled(RW *rw, uint32_t root, void *cap)
 	/* the chain, last step first: the dA and dBx sources get fixed early */
 	for (int64_t k = T - 1; k >= 0 && ok; k--) {
 		uint32_t prev = k > 0 ? hs[k - 1] : IR_NONE, aw = IR_NONE;
-		ok = step(g, hs[k], k, &s->a, &s->b, &prev, &aw);
+		ok = step(g, hs[k], k, &s->a, &s->b, &prev, &aw, tax);
 		if (k == T - 1)
 			s->aw = aw;
 		if (ok && k == 0)
@@ -428,7 +505,7 @@ static bool match_unrolled(RW *rw, uint32_t root, void *cap)
 	if (ok) {   /* (T == 1 with h = Gather(b, 0) leaves a unknown: not a scan) */
 		s->hlast = hs[T - 1];
 		ok = s->a != IR_NONE && s->b != IR_NONE && s->aw != IR_NONE &&
-		     g->val[s->a].shape.d[1] == T && g->val[s->a].dt == DT_F32 &&
+		     g->val[s->a].shape.d[tax] == T && g->val[s->a].dt == DT_F32 &&
 		     g->val[s->b].dt == DT_F32;
 	}
 	free(hs);
@@ -437,6 +514,12 @@ static bool match_unrolled(RW *rw, uint32_t root, void *cap)
 	if (s->h0 != IR_NONE && m_const_all(g, s->h0, 0.0))
 		s->h0 = IR_NONE;
 	const Value *av = &g->val[s->a], *bv = &g->val[s->b], *wv = &g->val[s->aw];
+	s->layout = tax == 2;
+	if (tax == 2) {   /* dA = exp(einsum(bdl,dn->bdln)), dBx = einsum(bdl,bnl,bdl->bdln) */
+		Node *e = m_def(g, s->a, OP_Exp);
+		return !s->linear && pass_same_type(av, bv) && m_rank(g, s->a) == 4 && e &&
+		       m_def(g, s->aw, OP_Gather) && split_einsum(g, e->in[0], s->b, s);
+	}
 	if (!s->linear && av->shape.rank == 3 && bv->shape.rank == 5) {
 		/* SSD: decay [b,T,h] read as [b,h,1,1] against the [b,h,p,n] state */
 		const Shape *w = &wv->shape;
@@ -468,6 +551,7 @@ static bool match_cumsum(RW *rw, uint32_t root, void *cap)
 	int64_t ax[2], cax;
 	memset(s, 0xff, sizeof *s);
 	s->linear = s->ssd = false;
+	s->layout = 0;
 	if (m_rank(g, n->in[0]) != 4 || ir_attr_i(n, "keepdims", 1) != 0 ||
 	    m_axes(g, n, 4, ax, 2) != 1 || ax[0] != 3 || g->val[n->out[0]].dt != DT_F32)
 		return false;
@@ -535,6 +619,8 @@ static bool rewrite_scan(RW *rw, uint32_t root, void *cap)
 		uint32_t ins[9] = {s->x, s->dt, A, s->B, s->C, IR_NONE, IR_NONE, IR_NONE, s->h0};
 		id = rw_node(rw, OP_selective_scan, root, "/selective_scan", 9, ins, last ? 2 : 1);
 		ir_attr_add(g, id, "delta_softplus", AK_INT)->i = 0;
+		if (s->layout)
+			ir_attr_add(g, id, "layout", AK_INT)->i = 1;
 	}
 	if (!rw_infer(rw, id))
 		return false;
@@ -581,6 +667,8 @@ static bool absorb_rewrite(RW *rw, uint32_t root, void *cap)
 	ir_attr_add(g, id, sp_attr(op), AK_INT)->i = a->softplus;
 	if (chunk > 0)
 		ir_attr_add(g, id, "chunk", AK_INT)->i = chunk;
+	if (ir_attr_i(&g->node[a->scan], "layout", 0))
+		ir_attr_add(g, id, "layout", AK_INT)->i = 1;
 	if (!rw_infer(rw, id))
 		return false;
 	uint32_t o0 = g->node[id].out[0];
@@ -592,9 +680,25 @@ static bool absorb_rewrite(RW *rw, uint32_t root, void *cap)
 	return true;
 }
 
-static int nd_of(Graph *g, uint32_t scan)
+/* Channels (selective_scan) or heads (ssd) of a scan node. */
+static int64_t nd_of(Graph *g, uint32_t scan)
 {
-	return (int)g->val[g->node[scan].in[0]].shape.d[2];
+	const Node *n = &g->node[scan];
+	return g->val[n->in[0]].shape.d[ir_attr_i(n, "layout", 0) ? 1 : 2];
+}
+
+/* A per-channel vector operand: [d] when it broadcasts along the last axis,
+ * [d,1] against u/delta [b,d,T] (layout 1) and against ssd's x [b,T,h,p]
+ * (not its dt [b,T,h]); `delta`: the operand meets delta, else u/x.
+ * Returns its 1-D view or IR_NONE. */
+static uint32_t chan_vec(Graph *g, uint32_t scan, uint32_t v, bool delta)
+{
+	const Node *n = &g->node[scan];
+	const Value *x = &g->val[v];
+	bool col = ir_attr_i(n, "layout", 0) || (n->op == OP_ssd && !delta);
+	bool ok = col ? x->shape.rank == 2 && x->shape.d[1] == 1 && x->shape.d[0] == nd_of(g, scan)
+	              : x->shape.rank == 1 && x->shape.d[0] == nd_of(g, scan);
+	return ok && x->dt == DT_F32 ? as_vec(g, v, 1) : IR_NONE;
 }
 
 /* delta = Softplus(v)  ->  delta = v, delta_softplus = 1 */
@@ -621,11 +725,11 @@ static bool match_bias(RW *rw, uint32_t root, void *cap)
 	if (a->in[7] != IR_NONE || !add)
 		return false;
 	for (int i = 0; i < 2; i++) {
-		const Value *b = &g->val[add->in[i]], *v = &g->val[add->in[1 - i]];
-		if (b->shape.rank == 1 && b->shape.d[0] == nd_of(g, root) && b->dt == DT_F32 &&
-		    pass_same_type(v, &g->val[a->in[1]])) {
+		const Value *v = &g->val[add->in[1 - i]];
+		uint32_t b1 = pass_same_type(v, &g->val[a->in[1]]) ? chan_vec(g, root, add->in[i], true) : IR_NONE;
+		if (b1 != IR_NONE) {
 			a->in[1] = add->in[1 - i];
-			a->in[7] = add->in[i];
+			a->in[7] = b1;
 			return true;
 		}
 	}
@@ -658,15 +762,10 @@ static bool match_skip(RW *rw, uint32_t root, void *cap)
 		if (!scan_operand(rw, root, &scan, &other, i, true))
 			continue;
 		Node *m = m_def(g, other, OP_Mul);
-		bool ssd = g->node[scan].op == OP_ssd;
 		for (int j = 0; m && j < 2; j++) {
-			const Value *D = &g->val[m->in[1 - j]];
-			/* selective_scan: D [d] against u [b,T,d]; ssd: D [h,1] against x [b,T,h,p] */
-			bool shape = ssd ? D->shape.rank == 2 && D->shape.d[1] == 1 &&
-			                   D->shape.d[0] == nd_of(g, scan)
-			                 : D->shape.rank == 1 && D->shape.d[0] == nd_of(g, scan);
-			uint32_t d1 = shape ? as_vec(g, m->in[1 - j], 1) : IR_NONE;
-			if (m->in[j] == g->node[scan].in[0] && d1 != IR_NONE && D->dt == DT_F32) {
+			/* D [d] against u [b,T,d]; [d,1] against u [b,d,T] or ssd's x [b,T,h,p] */
+			uint32_t d1 = chan_vec(g, scan, m->in[1 - j], false);
+			if (m->in[j] == g->node[scan].in[0] && d1 != IR_NONE) {
 				absorb_init(g, scan, a);
 				a->in[5] = d1;
 				return true;

@@ -117,12 +117,16 @@ AI void sel_body(const kscan_sel *a, int64_t nblk, int64_t lo, int64_t hi, v8 *h
 			memcpy(&As[n], t8, sizeof t8);
 			memcpy(&hs[n], h8, sizeof h8);
 		}
+		/* lane j of step t is element base + j*cs; B/C element n is bb + n*bs */
+		const int lay = a->layout;
+		const int64_t cs = lay ? T : 1, bs = lay ? T : 1;
 		for (int64_t t = 0; t < T; t++) {
-			int64_t base = (b * T + t) * nd + d0;
+			int64_t base = lay ? (b * nd + d0) * T + t : (b * T + t) * nd + d0;
+			int64_t bb = lay ? b * ns * T + t : (b * T + t) * ns;
 			float u8[8] = {0}, dt8[8] = {0};
 			for (int j = 0; j < nv; j++) {
-				dt8[j] = a->delta[base + j] + bl[j];
-				u8[j] = a->u[base + j];
+				dt8[j] = a->delta[base + j * cs] + bl[j];
+				u8[j] = a->u[base + j * cs];
 			}
 			v8 u, dt, acc = v8set(0.0f);
 			memcpy(&u, u8, sizeof u);
@@ -130,17 +134,17 @@ AI void sel_body(const kscan_sel *a, int64_t nblk, int64_t lo, int64_t hi, v8 *h
 			if (a->softplus)
 				dt = v8softplus(dt);
 			v8 dtu = dt * u;
-			const float *Bt = a->B + (b * T + t) * ns, *Ct = a->C + (b * T + t) * ns;
+			const float *Bt = a->B + bb, *Ct = a->C + bb;
 			for (int64_t n = 0; n < ns; n++) {
-				v8 h = v8exp(dt * As[n]) * hs[n] + dtu * v8set(Bt[n]);
+				v8 h = v8exp(dt * As[n]) * hs[n] + dtu * v8set(Bt[n * bs]);
 				hs[n] = h;
-				acc += h * v8set(Ct[n]);
+				acc += h * v8set(Ct[n * bs]);
 			}
 			float y8[8];
 			memcpy(y8, &acc, sizeof y8);
 			for (int j = 0; j < nv; j++) {
 				float v = y8[j] + Dl[j] * u8[j];
-				a->y[base + j] = a->z ? v * siluf(a->z[base + j]) : v;
+				a->y[base + j * cs] = a->z ? v * siluf(a->z[base + j * cs]) : v;
 			}
 		}
 		if (a->hlast)

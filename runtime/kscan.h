@@ -15,6 +15,7 @@ typedef struct kscan_sel {
 	const float *u, *delta, *A, *B, *C;   /* [b,T,d] [b,T,d] [d,n] [b,T,n] [b,T,n] */
 	const float *D, *z, *bias, *h0;       /* [d] [b,T,d] [d] [b,d,n] */
 	int softplus;
+	int layout;                           /* 1: u, delta, z, y [b,d,T]; B, C [b,n,T] */
 	float *y;                             /* [b,T,d] */
 	float *hlast;                         /* [b,d,n] or NULL */
 } kscan_sel;

@@ -30,15 +30,16 @@ static int sel(kpool *pool, KCall *c)
 	const KTensor *U = &c->in[0], *A = &c->in[2];
 	if (c->nin < 5 || U->rank != 3 || A->rank != 2 || c->out[0].rank != 3)
 		return kerr(c, "selective_scan: bad ranks");
+	int lay = (int)kattr_i(c, "layout", 0), ta = lay ? 2 : 1, ca = lay ? 1 : 2;
 	kscan_sel a = {
-		.nb = U->dims[0], .T = U->dims[1], .nd = U->dims[2], .ns = A->dims[1],
+		.nb = U->dims[0], .T = U->dims[ta], .nd = U->dims[ca], .ns = A->dims[1], .layout = lay,
 		.u = opt_in(c, 0), .delta = opt_in(c, 1), .A = opt_in(c, 2), .B = opt_in(c, 3),
 		.C = opt_in(c, 4), .D = opt_in(c, 5), .z = opt_in(c, 6), .bias = opt_in(c, 7),
 		.h0 = opt_in(c, 8), .softplus = (int)kattr_i(c, "delta_softplus", 0),
 		.y = opt_out(c, 0), .hlast = opt_out(c, 1),
 	};
-	if (A->dims[0] != a.nd || c->in[3].dims[2] != a.ns || c->in[4].dims[2] != a.ns ||
-	    c->in[3].dims[1] != a.T || c->in[4].dims[1] != a.T)
+	if (A->dims[0] != a.nd || c->in[3].dims[ca] != a.ns || c->in[4].dims[ca] != a.ns ||
+	    c->in[3].dims[ta] != a.T || c->in[4].dims[ta] != a.T)
 		return kerr(c, "selective_scan: A, B, C disagree with u on d, n or T");
 	return kscan_selective_f32(pool, &a) ? kerr(c, "selective_scan: out of memory") : 0;
 }

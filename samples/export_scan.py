@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 # Exports the scan samples (random weights, fixed seeds) with PyTorch reference
 # outputs, like samples/export.py: a Mamba with T = 256 unrolled steps (the
-# bench model), a Griffin/Hawk-style RG-LRU recurrence, and a Mamba-2 (SSD,
-# scalar decay per head) mixer. Run with Debian's /usr/bin/python3:
-#   /usr/bin/python3 samples/export_scan.py [mamba256 rglru mamba2]
+# bench model), a Griffin/Hawk-style RG-LRU recurrence, a Mamba-2 (SSD,
+# scalar decay per head) mixer, and a Mamba whose scan is mamba_ssm's
+# selective_scan_ref style ([b,d,l] layout, einsums). Run with Debian's /usr/bin/python3:
+#   /usr/bin/python3 samples/export_scan.py [mamba256 rglru mamba2 mambaref]
 import argparse
 import os
 import sys
@@ -25,6 +26,54 @@ def make_mamba256(gen):
 			if isinstance(m, MambaMixer):
 				m.D.copy_(1.0 + 0.1 * torch.randn(m.D.shape, generator=gen))
 	x = torch.randn(1, 256, 64, generator=gen)
+	return dict(model=model, inputs=(x,), input_names=["x"], output_names=["y"],
+		dynamic_axes=None)
+
+
+# ---------------------------------------------------------------- mambaref
+def selective_scan_ref(u, delta, A, B, C, D, z):
+	"""The plain selective scan in mamba_ssm's reference layout: u, delta, z
+	[b, d, l]; A [d, n]; B, C [b, n, l]; einsums, a loop over l, stack on dim 2."""
+	delta = F.softplus(delta)
+	batch, dim, dstate = u.shape[0], A.shape[0], A.shape[1]
+	deltaA = torch.exp(torch.einsum("bdl,dn->bdln", delta, A))
+	deltaB_u = torch.einsum("bdl,bnl,bdl->bdln", delta, B, u)
+	x = u.new_zeros((batch, dim, dstate))
+	ys = []
+	for i in range(u.shape[2]):
+		x = deltaA[:, :, i] * x + deltaB_u[:, :, i]
+		ys.append(torch.einsum("bdn,bn->bd", x, C[:, :, i]))
+	y = torch.stack(ys, dim=2)
+	out = y + u * D.reshape(-1, 1)
+	return out * F.silu(z)
+
+
+class MambaRefMixer(MambaMixer):
+	def forward(self, hidden):
+		b, t, _ = hidden.shape
+		xz = self.in_proj(hidden).transpose(1, 2)  # [b, 2*di, t]
+		x, z = xz.chunk(2, dim=1)
+		x = F.silu(self.conv1d(x)[..., :t])  # [b, di, t]
+		dbc = self.x_proj(x.transpose(1, 2))
+		dt, B, C = torch.split(dbc, [self.dt_rank, self.d_state, self.d_state], dim=-1)
+		dt = (dt @ self.dt_proj.weight.t()).transpose(1, 2) + self.dt_proj.bias.reshape(-1, 1)
+		y = selective_scan_ref(x, dt, -torch.exp(self.A_log), B.transpose(1, 2),
+			C.transpose(1, 2), self.D, z)
+		return self.out_proj(y.transpose(1, 2))
+
+
+def make_mambaref(gen):
+	model = Mamba()
+	for i in range(len(model.mixers)):
+		old = model.mixers[i]
+		new = MambaRefMixer(32, 64, 16, 4, 4)
+		new.load_state_dict(old.state_dict())
+		model.mixers[i] = new
+	with torch.no_grad():
+		for m in model.modules():
+			if isinstance(m, MambaMixer):
+				m.D.copy_(1.0 + 0.1 * torch.randn(m.D.shape, generator=gen))
+	x = torch.randn(1, 20, 32, generator=gen)
 	return dict(model=model, inputs=(x,), input_names=["x"], output_names=["y"],
 		dynamic_axes=None)
 
@@ -138,7 +187,8 @@ def make_mamba2(gen):
 		dynamic_axes=None)
 
 
-SAMPLES = {"mamba256": make_mamba256, "rglru": make_rglru, "mamba2": make_mamba2}
+SAMPLES = {"mamba256": make_mamba256, "rglru": make_rglru, "mamba2": make_mamba2,
+	"mambaref": make_mambaref}
 
 
 def main():

@@ -89,19 +89,22 @@ static void free_in(KTensor *in, int n)
 
 static void t_selective(kpool *pool, int64_t nb, int64_t T, int64_t nd, int64_t ns, int opts)
 {
-	int64_t btd[3] = {nb, T, nd}, dn[2] = {nd, ns}, btn[3] = {nb, T, ns}, d1[1] = {nd};
+	int lay = (opts & 32) != 0;   /* [b,d,T] / [b,n,T] layout */
+	int64_t btd[3] = {nb, lay ? nd : T, lay ? T : nd}, dn[2] = {nd, ns};
+	int64_t btn[3] = {nb, lay ? ns : T, lay ? T : ns}, d1[1] = {nd};
 	int64_t bdn[3] = {nb, nd, ns};
 	KTensor in[9] = {
 		mk(3, btd, -1, 1), mk(3, btd, (opts & 1) ? -3 : 0.01f, (opts & 1) ? 1 : 0.3f),
 		mk(2, dn, -4, -0.1f), mk(3, btn, -1, 1), mk(3, btn, -1, 1),
 		(opts & 2) ? mk(1, d1, 0.5f, 1.5f) : none(), (opts & 4) ? mk(3, btd, -2, 2) : none(),
 		(opts & 8) ? mk(1, d1, (opts & 1) ? -1 : 0, (opts & 1) ? 0 : 0.5f) : none(), (opts & 16) ? mk(3, bdn, -1, 1) : none()};
-	KAttr at = {.name = "delta_softplus", .kind = AK_INT, .i = opts & 1};
-	KTensor os[2] = {{DT_F32, 3, {nb, T, nd}, NULL}, {DT_F32, 3, {nb, nd, ns}, NULL}};
+	KAttr at[2] = {{.name = "delta_softplus", .kind = AK_INT, .i = opts & 1},
+	               {.name = "layout", .kind = AK_INT, .i = lay}};
+	KTensor os[2] = {{DT_F32, 3, {btd[0], btd[1], btd[2]}, NULL}, {DT_F32, 3, {nb, nd, ns}, NULL}};
 	char tag[128];
 	snprintf(tag, sizeof tag, "selective_scan b%lld T%lld d%lld n%lld opts%d", (long long)nb,
 	         (long long)T, (long long)nd, (long long)ns, opts);
-	compare(tag, OP_selective_scan, in, 9, &at, 1, os, 2, pool);
+	compare(tag, OP_selective_scan, in, 9, at, 2, os, 2, pool);
 	free_in(in, 9);
 }
 
@@ -149,6 +152,8 @@ int main(void)
 		t_selective(p, 2, 1024, 4, 8, 1);
 		t_selective(p, 1, 300, 64, 16, 7);
 		t_selective(p, 3, 1, 8, 1, 31);
+		for (int opts = 32; opts < 64; opts += 7)
+			t_selective(p, 2, 29, 11, 6, opts);
 		t_selective(p, 1, 0, 8, 4, 16);
 		for (int opts = 0; opts < 32; opts += 5)
 			t_ssd(p, 2, 45, 4, 6, 2, 5, 7, opts);
