@@ -450,6 +450,88 @@ static bool step(Graph *g, uint32_t h, int64_t k, uint32_t *a, uint32_t *b, uint
 	return false;
 }
 
+/* dt_k, x_k: Unsqueeze(Gather(src,k,1), 2) of a [b,T,d] source ([b,d,1]);
+ * B_k: Unsqueeze(Gather(B,k,1), 1) ([b,1,n]). Returns the source. */
+static uint32_t ps_vec(Graph *g, uint32_t v, int64_t k, int axis)
+{
+	int64_t kk;
+	uint32_t s = m_unsq(g, v, axis);
+	uint32_t src = s == IR_NONE ? IR_NONE : m_gather_t(g, s, 1, &kk);
+	return src != IR_NONE && kk == k && m_rank(g, src) == 3 ? src : IR_NONE;
+}
+
+/* Step k with the discretisation inside the loop (per step):
+ *   h = Exp(Mul(dt_k, A)) * prev + Mul-tree{dt_k, B_k, x_k}
+ * (dt_k, x_k [b,d,1], B_k [b,1,n]; dt_k*x_k may be one Unsqueeze of a Mul);
+ * k == 0 may be the input term alone. Sources must agree across steps. */
+static bool step_ps(Graph *g, uint32_t h, int64_t k, Scan *s, uint32_t *prev)
+{
+	Node *add = m_def(g, h, OP_Add);
+	for (int i = 0; i < 3; i++) {
+		uint32_t bt = i < 2 ? (add ? add->in[1 - i] : IR_NONE) : (k == 0 ? h : IR_NONE);
+		Node *mul = i < 2 && add ? m_def(g, add->in[i], OP_Mul) : NULL;
+		uint32_t pv = IR_NONE, dt = s->dt, A = s->A;
+		if (bt == IR_NONE || (i < 2 && !mul))
+			continue;
+		bool dec = i == 2;   /* i == 2: no decay term (zero initial state) */
+		for (int j = 0; !dec && j < 2; j++) {
+			Node *e = m_def(g, mul->in[j], OP_Exp);
+			uint32_t l[2];
+			if (!e || (*prev != IR_NONE && mul->in[1 - j] != *prev) ||
+			    m_mul_leaves(g, e->in[0], l, 2) != 2)
+				continue;
+			for (int q = 0; q < 2 && !dec; q++) {
+				uint32_t d = ps_vec(g, l[q], k, 2);
+				if (d != IR_NONE && m_rank(g, l[1 - q]) >= 2 && (dt == IR_NONE || d == dt) &&
+				    (A == IR_NONE || l[1 - q] == A)) {
+					dt = d;
+					A = l[1 - q];
+					pv = mul->in[1 - j];
+					dec = true;
+				}
+			}
+		}
+		if (!dec || dt == IR_NONE)
+			continue;
+		uint32_t l[3], dv[4], B = IR_NONE;
+		int nl = m_mul_leaves(g, bt, l, 3), nd = 0;
+		bool bad = nl < 2;
+		for (int q = 0; q < nl && !bad; q++) {
+			uint32_t v;
+			Node *inner = m_def(g, m_unsq(g, l[q], 2), OP_Mul);
+			if ((v = ps_vec(g, l[q], k, 2)) != IR_NONE) {
+				dv[nd++] = v;
+			} else if (inner && inner->nin == 2 && nd < 3) {   /* Unsqueeze(dt_k * x_k) */
+				int64_t k1, k2;
+				uint32_t p1 = m_gather_t(g, inner->in[0], 1, &k1);
+				uint32_t p2 = m_gather_t(g, inner->in[1], 1, &k2);
+				bad = p1 == IR_NONE || p2 == IR_NONE || k1 != k || k2 != k;
+				if (!bad) {
+					dv[nd++] = p1;
+					dv[nd++] = p2;
+				}
+			} else if ((v = ps_vec(g, l[q], k, 1)) != IR_NONE && B == IR_NONE) {
+				B = v;
+			} else {
+				bad = true;
+			}
+			bad = bad || nd > 2;
+		}
+		if (bad || nd != 2 || B == IR_NONE || (dv[0] != dt && dv[1] != dt))
+			continue;
+		uint32_t x = dv[0] == dt ? dv[1] : dv[0];
+		if ((s->x != IR_NONE && s->x != x) || (s->B != IR_NONE && s->B != B))
+			continue;
+		s->dt = dt;
+		s->A = A;
+		s->x = x;
+		s->B = B;
+		*prev = pv;
+		return true;
+	}
+	return false;
+}
+
 /* Rule "unrolled": root Concat(Unsqueeze(y_0,1), ..., Unsqueeze(y_{T-1},1)). */
 static bool match_unrolled(RW *rw, uint32_t root, void *cap)
 {
@@ -494,14 +576,29 @@ static bool match_unrolled(RW *rw, uint32_t root, void *cap)
 		hs[k] = h;
 	}
 	/* the chain, last step first: the dA and dBx sources get fixed early */
-	for (int64_t k = T - 1; k >= 0 && ok; k--) {
+	bool chain = ok;
+	for (int64_t k = T - 1; k >= 0 && chain; k--) {
 		uint32_t prev = k > 0 ? hs[k - 1] : IR_NONE, aw = IR_NONE;
-		ok = step(g, hs[k], k, &s->a, &s->b, &prev, &aw, tax);
+		chain = step(g, hs[k], k, &s->a, &s->b, &prev, &aw, tax);
 		if (k == T - 1)
 			s->aw = aw;
-		if (ok && k == 0)
+		if (chain && k == 0)
 			s->h0 = prev;
 	}
+	if (ok && !chain && !s->linear && tax == 1) {   /* discretised inside the loop */
+		for (int64_t k = T - 1; k >= 0 && ok; k--) {
+			uint32_t prev = k > 0 ? hs[k - 1] : IR_NONE;
+			ok = step_ps(g, hs[k], k, s, &prev);
+			if (ok && k == 0)
+				s->h0 = prev;
+		}
+		s->hlast = hs[T - 1];
+		free(hs);
+		if (ok && s->h0 != IR_NONE && m_const_all(g, s->h0, 0.0))
+			s->h0 = IR_NONE;
+		return ok;
+	}
+	ok = ok && chain;
 	if (ok) {   /* (T == 1 with h = Gather(b, 0) leaves a unknown: not a scan) */
 		s->hlast = hs[T - 1];
 		ok = s->a != IR_NONE && s->b != IR_NONE && s->aw != IR_NONE &&

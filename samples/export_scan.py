@@ -3,8 +3,9 @@
 # outputs, like samples/export.py: a Mamba with T = 256 unrolled steps (the
 # bench model), a Griffin/Hawk-style RG-LRU recurrence, a Mamba-2 (SSD,
 # scalar decay per head) mixer, and a Mamba whose scan is mamba_ssm's
-# selective_scan_ref style ([b,d,l] layout, einsums). Run with Debian's /usr/bin/python3:
-#   /usr/bin/python3 samples/export_scan.py [mamba256 rglru mamba2 mambaref]
+# selective_scan_ref style ([b,d,l] layout, einsums), and one that discretises
+# inside the loop step by step (mambastep). Run with Debian's /usr/bin/python3:
+#   /usr/bin/python3 samples/export_scan.py [mamba256 rglru mamba2 mambaref mambastep]
 import argparse
 import os
 import sys
@@ -74,6 +75,43 @@ def make_mambaref(gen):
 			if isinstance(m, MambaMixer):
 				m.D.copy_(1.0 + 0.1 * torch.randn(m.D.shape, generator=gen))
 	x = torch.randn(1, 20, 32, generator=gen)
+	return dict(model=model, inputs=(x,), input_names=["x"], output_names=["y"],
+		dynamic_axes=None)
+
+
+# ---------------------------------------------------------------- mambastep
+class MambaStepMixer(MambaMixer):
+	"""Discretisation inside the loop, one step at a time, readout by sum."""
+
+	def forward(self, hidden):
+		b, t, _ = hidden.shape
+		x, z = self.in_proj(hidden).chunk(2, dim=-1)
+		x = F.silu(self.conv1d(x.transpose(1, 2))[..., :t]).transpose(1, 2)  # [b, t, di]
+		dt, B, C = torch.split(self.x_proj(x), [self.dt_rank, self.d_state, self.d_state], dim=-1)
+		dt = F.softplus(self.dt_proj(dt))
+		A = -torch.exp(self.A_log)
+		h = torch.zeros(b, self.d_inner, self.d_state)
+		ys = []
+		for i in range(t):
+			dA = torch.exp(dt[:, i, :, None] * A)
+			dBx = dt[:, i, :, None] * B[:, i, None, :] * x[:, i, :, None]
+			h = dA * h + dBx
+			ys.append((h * C[:, i, None, :]).sum(-1))
+		y = torch.stack(ys, dim=1) + x * self.D
+		return self.out_proj(y * F.silu(z))
+
+
+def make_mambastep(gen):
+	model = Mamba()
+	for i in range(len(model.mixers)):
+		new = MambaStepMixer(32, 64, 16, 4, 4)
+		new.load_state_dict(model.mixers[i].state_dict())
+		model.mixers[i] = new
+	with torch.no_grad():
+		for m in model.modules():
+			if isinstance(m, MambaMixer):
+				m.D.copy_(1.0 + 0.1 * torch.randn(m.D.shape, generator=gen))
+	x = torch.randn(1, 12, 32, generator=gen)
 	return dict(model=model, inputs=(x,), input_names=["x"], output_names=["y"],
 		dynamic_axes=None)
 
@@ -188,7 +226,7 @@ def make_mamba2(gen):
 
 
 SAMPLES = {"mamba256": make_mamba256, "rglru": make_rglru, "mamba2": make_mamba2,
-	"mambaref": make_mambaref}
+	"mambaref": make_mambaref, "mambastep": make_mambastep}
 
 
 def main():
