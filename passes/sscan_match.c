@@ -175,3 +175,39 @@ bool m_causal(Graph *g, uint32_t v)
 	}
 	return false;
 }
+
+/* A [D,N] view of A: rank 2 as is; a constant with leading 1s is re-viewed. */
+uint32_t m_as_dn(Graph *g, uint32_t A)
+{
+	const Value *v = &g->val[A];
+	if (v->shape.rank == 2)
+		return A;
+	if (v->kind != VK_CONST || v->shape.rank < 2)
+		return IR_NONE;
+	for (int i = 0; i + 2 < v->shape.rank; i++)
+		if (v->shape.d[i] != 1)
+			return IR_NONE;
+	Shape s = {.rank = 2, .d = {v->shape.d[v->shape.rank - 2], v->shape.d[v->shape.rank - 1]}};
+	return ir_const(g, NULL, v->dt, &s, v->data);
+}
+
+/* A 1-D view of v ([n], or [n,1] / [1,..,n] with all other dims 1): v itself,
+ * an Unsqueeze's source, or a re-viewed constant; `first`: a constant's n
+ * dim is its first (else its last). Callers check the broadcast. */
+uint32_t m_as_vec(Graph *g, uint32_t v, int first)
+{
+	const Value *x = &g->val[v];
+	if (x->shape.rank == 1)
+		return v;
+	uint32_t s = m_strip_unsq(g, v);
+	if (m_rank(g, s) == 1)
+		return s;
+	if (x->kind != VK_CONST || x->shape.rank < 1)
+		return IR_NONE;
+	int nd = first ? 0 : x->shape.rank - 1;
+	for (int i = 0; i < x->shape.rank; i++)
+		if (i != nd && x->shape.d[i] != 1)
+			return IR_NONE;
+	Shape sh = {.rank = 1, .d = {x->shape.d[nd]}};
+	return ir_const(g, NULL, x->dt, &sh, x->data);
+}

@@ -66,4 +66,21 @@ int m_mul_leaves(Graph *g, uint32_t v, uint32_t *leaf, int max);
  * LessOrEqual with the operands swapped) of r = Range(0, n, 1), or a
  * constant lower-triangular boolean. */
 bool m_causal(Graph *g, uint32_t v);
+/* ---- the scan rules' capture (passes/sscan_chain.c fills it) ---- */
+typedef struct Scan {
+	uint32_t x, dt, A, B, C;     /* selective_scan inputs */
+	uint32_t a, b;               /* linear_scan inputs (dA, dBx) */
+	uint32_t h0, hlast;          /* initial state (IR_NONE: zero), last state value */
+	uint32_t aw;                 /* the decay operand of the last step's Mul */
+	bool linear, ssd;
+	int layout;                  /* selective_scan layout: 1 = [b,d,T] */
+} Scan;
+bool sscan_match_unrolled(RW *rw, uint32_t root, void *cap);
+bool sscan_match_cumsum(RW *rw, uint32_t root, void *cap);
+/* A [D,N] view of A: rank 2 as is; a constant with leading 1s is re-viewed. */
+uint32_t m_as_dn(Graph *g, uint32_t A);
+/* A 1-D view of v ([n], or [n,1] / [1,..,n] with all other dims 1): v itself,
+ * an Unsqueeze's source, or a re-viewed constant; `first`: a constant's n
+ * dim is its first (else its last). Callers check the broadcast. */
+uint32_t m_as_vec(Graph *g, uint32_t v, int first);
 #endif
