@@ -17,7 +17,7 @@ sys.path.insert(0, HERE)
 import bench  # noqa: E402  (bench_vibeec, bench_ort, run_cmd, MEDIAN_RE)
 
 ROOT = os.path.dirname(HERE)
-DEFAULT = ["mamba256", "mamba", "mamba2", "rglru"]
+DEFAULT = ["mamba256", "mamba", "mambaref", "mambastep", "mamba2", "rglru"]
 
 
 def main():
