@@ -23,6 +23,31 @@ static int all_f32(KCall *c)
 	return 0;
 }
 
+/* Input i, when present, has rank r and dims d[0..r) (else a kerr). */
+static int dims_are(KCall *c, int i, int r, int64_t d0, int64_t d1, int64_t d2, int64_t d3)
+{
+	if (!present(c, i))
+		return 0;
+	const KTensor *t = &c->in[i];
+	int64_t d[4] = {d0, d1, d2, d3};
+	if (t->rank != r)
+		return kerr(c, "%s: input %d has rank %d, expected %d", op_names[c->op], i,
+		            (int)t->rank, r);
+	for (int k = 0; k < r; k++)
+		if (t->dims[k] != d[k])
+			return kerr(c, "%s: input %d dim %d is %lld, expected %lld", op_names[c->op], i,
+			            k, (long long)t->dims[k], (long long)d[k]);
+	return 0;
+}
+
+/* [d] or, when col, [d,1] */
+static int vec_is(KCall *c, int i, int64_t d, int col)
+{
+	if (present(c, i) && col && c->in[i].rank == 2)
+		return dims_are(c, i, 2, d, 1, 0, 0);
+	return dims_are(c, i, 1, d, 0, 0, 0);
+}
+
 static int want_out(const KCall *c, int i)
 {
 	return i < c->nout && c->out[i].dt != DT_UNDEF;
@@ -55,8 +80,14 @@ int ref_selective_scan(KCall *c)
 		return kerr(c, "selective_scan: bad ranks");
 	int64_t nb = U->dims[0], T = U->dims[lay ? 2 : 1], nd = U->dims[lay ? 1 : 2];
 	int64_t ns = Am->dims[1];
-	if (Am->dims[0] != nd || c->in[3].dims[lay ? 1 : 2] != ns || c->in[4].dims[lay ? 1 : 2] != ns)
-		return kerr(c, "selective_scan: A, B, C disagree on d or n");
+	const int64_t *ud = U->dims, bd0 = nb, bd1 = lay ? ns : T, bd2 = lay ? T : ns;
+	if (!present(c, 1) || !present(c, 3) || !present(c, 4))
+		return kerr(c, "selective_scan: u, delta, A, B and C are required");
+	if (dims_are(c, 1, 3, ud[0], ud[1], ud[2], 0) || dims_are(c, 2, 2, nd, ns, 0, 0) ||
+	    dims_are(c, 3, 3, bd0, bd1, bd2, 0) || dims_are(c, 4, 3, bd0, bd1, bd2, 0) ||
+	    vec_is(c, 5, nd, lay) || dims_are(c, 6, 3, ud[0], ud[1], ud[2], 0) ||
+	    vec_is(c, 7, nd, lay) || dims_are(c, 8, 3, nb, nd, ns, 0))
+		return 1;
 	int64_t hd[3] = {nb, nd, ns};
 	if (kout(c, 0, 3, U->dims) || (want_out(c, 1) && kout(c, 1, 3, hd)))
 		return 1;
@@ -115,6 +146,15 @@ int ref_ssd(KCall *c)
 	if (G < 1 || H % G)
 		return kerr(c, "ssd: %lld groups do not divide %lld heads", (long long)G,
 		            (long long)H);
+	int br = (int)Bt->rank;
+	if (!present(c, 1) || !present(c, 2) || !present(c, 4))
+		return kerr(c, "ssd: x, dt, A, B and C are required");
+	if (dims_are(c, 1, 3, nb, T, H, 0) || dims_are(c, 2, 1, H, 0, 0, 0) ||
+	    dims_are(c, 3, br, nb, T, br == 4 ? G : N, N) ||
+	    dims_are(c, 4, br, nb, T, br == 4 ? G : N, N) || dims_are(c, 5, 1, H, 0, 0, 0) ||
+	    dims_are(c, 6, 4, nb, T, H, P) || dims_are(c, 7, 1, H, 0, 0, 0) ||
+	    dims_are(c, 8, 4, nb, H, P, N))
+		return 1;
 	int64_t yd[4] = {nb, T, H, P}, hd[4] = {nb, H, P, N};
 	if (kout(c, 0, 4, yd) || (want_out(c, 1) && kout(c, 1, 4, hd)))
 		return 1;
@@ -163,9 +203,18 @@ int ref_linear_scan(KCall *c)
 	const KTensor *A = &c->in[0];
 	if (A->rank < 2 || c->in[1].rank != A->rank)
 		return kerr(c, "linear_scan: a and b must be [batch,T,...] of one shape");
+	if (!present(c, 0) || !present(c, 1))
+		return kerr(c, "linear_scan: a and b are required");
 	for (int k = 0; k < A->rank; k++)
 		if (c->in[1].dims[k] != A->dims[k])
 			return kerr(c, "linear_scan: a and b differ in dim %d", k);
+	if (present(c, 2)) {
+		if (c->in[2].rank != A->rank - 1 || c->in[2].dims[0] != A->dims[0])
+			return kerr(c, "linear_scan: h0 must be [batch,...] of a without T");
+		for (int k = 2; k < A->rank; k++)
+			if (c->in[2].dims[k - 1] != A->dims[k])
+				return kerr(c, "linear_scan: h0 dim %d disagrees with a", k - 1);
+	}
 	int64_t nb = A->dims[0], T = A->dims[1], inner = 1, ld[K_MAXRANK];
 	for (int k = 2; k < A->rank; k++)
 		inner *= A->dims[k];

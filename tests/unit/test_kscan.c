@@ -141,8 +141,45 @@ static void t_linear(kpool *pool, int64_t nb, int64_t T, int64_t e, int h0)
 	free_in(in, 3);
 }
 
+/* Inconsistent shapes are refused by both kernels, never read out of bounds. */
+static void t_bad(void)
+{
+	int64_t u3[3] = {1, 6, 4}, du[3] = {1, 5, 4}, a2[2] = {4, 3}, b3[3] = {1, 6, 3};
+	int64_t dd[1] = {5}, h0[3] = {1, 4, 2};
+	KTensor in[9] = {mk(3, u3, -1, 1), mk(3, du, 0, 1), mk(2, a2, -1, 0), mk(3, b3, -1, 1),
+	                 mk(3, b3, -1, 1), none(), none(), none(), none()};
+	KTensor out[2] = {{DT_F32, 3, {1, 6, 4}, NULL}, {DT_UNDEF, 0, {0}, NULL}};
+	out[0].data = calloc(24, sizeof(float));
+	for (int v = 0; v < 3; v++) {
+		if (v == 1) {   /* delta right, D too short */
+			free(in[1].data);
+			in[1] = mk(3, u3, 0, 1);
+			in[5] = mk(1, dd, 0, 1);
+		} else if (v == 2) {   /* h0 of the wrong state size */
+			free(in[5].data);
+			in[5] = none();
+			in[8] = mk(3, h0, 0, 1);
+		}
+		char e1[256] = "", e2[256] = "";
+		KCall rc = {OP_selective_scan, 9, 1, 0, in, out, NULL, e1, sizeof e1, xalloc, NULL};
+		KCall fc = {OP_selective_scan, 9, 1, 0, in, out, NULL, e2, sizeof e2, xalloc, NULL};
+		checks += 2;
+		if (!ref_table[OP_selective_scan](&rc) || !e1[0]) {
+			fails++;
+			printf("FAIL bad shapes %d: reference kernel accepted them\n", v);
+		}
+		if (!kscan_call(NULL, &fc) || !e2[0]) {
+			fails++;
+			printf("FAIL bad shapes %d: kscan_call accepted them\n", v);
+		}
+	}
+	free(out[0].data);
+	free_in(in, 9);
+}
+
 int main(void)
 {
+	t_bad();
 	kpool *pools[2] = {NULL, kpool_new(2)};
 	for (int pi = 0; pi < 2; pi++) {
 		kpool *p = pools[pi];
