@@ -134,29 +134,34 @@ static bool eq_match(const char *eq, const char *pat)
 }
 
 /* mamba_ssm's reference: dA = exp(einsum('bdl,dn->bdln', delta, A)) and
- * dBx = einsum('bdl,bnl,bdl->bdln', delta, B, u) (operands in any order). */
-static bool split_einsum(Graph *g, uint32_t ea, uint32_t eb, Scan *s)
+ * dBx = einsum('bdl,bnl,bdl->bdln', delta, B, u) (operands in any order), or
+ * the same in the [b,l,d] layout ('bld,dn->bldn', 'bld,bln,bld->bldn'). */
+static bool split_einsum(Graph *g, uint32_t ea, uint32_t eb, Scan *s, int tax)
 {
 	Node *a = m_def(g, ea, OP_Einsum), *b = m_def(g, eb, OP_Einsum);
 	if (!a || !b || a->nin != 2 || b->nin != 3)
 		return false;
 	const char *qa = ir_attr_s(a, "equation", ""), *qb = ir_attr_s(b, "equation", "");
-	if (eq_match(qa, "bdl,dn->bdln")) {
+	/* per layout: dA's two operand orders, dBx's three (B first, second, third) */
+	static const char *const pa[2][2] = {{"bld,dn->bldn", "dn,bld->bldn"},
+	                                     {"bdl,dn->bdln", "dn,bdl->bdln"}};
+	static const char *const pb[2][3] = {
+		{"bln,bld,bld->bldn", "bld,bln,bld->bldn", "bld,bld,bln->bldn"},
+		{"bnl,bdl,bdl->bdln", "bdl,bnl,bdl->bdln", "bdl,bdl,bnl->bdln"}};
+	int L = tax == 2;
+	if (eq_match(qa, pa[L][0])) {
 		s->dt = a->in[0];
 		s->A = a->in[1];
-	} else if (eq_match(qa, "dn,bdl->bdln")) {
+	} else if (eq_match(qa, pa[L][1])) {
 		s->dt = a->in[1];
 		s->A = a->in[0];
 	} else {
 		return false;
 	}
-	static const char *const pb[6] = {"bdl,bnl,bdl->bdln", "bdl,bdl,bnl->bdln",
-	                                  "bnl,bdl,bdl->bdln"};
-	static const int bpos[3] = {1, 2, 0};   /* which operand is B */
-	for (int i = 0; i < 3; i++) {
-		if (!eq_match(qb, pb[i]))
+	for (int ib = 0; ib < 3; ib++) {
+		if (!eq_match(qb, pb[L][ib]))
 			continue;
-		int ib = bpos[i], o1 = ib == 0 ? 1 : 0, o2 = ib == 2 ? 1 : 2;
+		int o1 = ib == 0 ? 1 : 0, o2 = ib == 2 ? 1 : 2;
 		uint32_t p = b->in[o1], q = b->in[o2];
 		if (p != s->dt && q != s->dt)
 			return false;
@@ -422,7 +427,7 @@ bool sscan_match_unrolled(RW *rw, uint32_t root, void *cap)
 	if (tax == 2) {   /* dA = exp(einsum(bdl,dn->bdln)), dBx = einsum(bdl,bnl,bdl->bdln) */
 		Node *e = m_def(g, s->a, OP_Exp);
 		return !s->linear && pass_same_type(av, bv) && m_rank(g, s->a) == 4 && e &&
-		       m_def(g, s->aw, OP_Gather) && split_einsum(g, e->in[0], s->b, s);
+		       m_def(g, s->aw, OP_Gather) && split_einsum(g, e->in[0], s->b, s, 2);
 	}
 	if (!s->linear && av->shape.rank == 3 && bv->shape.rank == 5) {
 		/* SSD: decay [b,T,h] read as [b,h,1,1] against the [b,h,p,n] state */
@@ -440,8 +445,9 @@ bool sscan_match_unrolled(RW *rw, uint32_t root, void *cap)
 	if (s->linear)
 		return true;
 	Node *e = m_def(g, s->a, OP_Exp);
-	return m_rank(g, s->a) == 4 && e && split_dt_A(g, e->in[0], &s->dt, &s->A) &&
-	       split_dBx(g, s->b, s->dt, &s->x, &s->B);
+	return m_rank(g, s->a) == 4 && e &&
+	       ((split_dt_A(g, e->in[0], &s->dt, &s->A) && split_dBx(g, s->b, s->dt, &s->x, &s->B)) ||
+	        split_einsum(g, e->in[0], s->b, s, 1));
 }
 
 /* Rule "cumsum": root ReduceSum_n(Mul(h, Unsqueeze(C,2))) with

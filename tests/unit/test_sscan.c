@@ -135,6 +135,7 @@ int main(void)
 	one(src, "sscan_linear.vir", OP_linear_scan);
 	one(src, "sscan_einsum.vir", OP_selective_scan);
 	one(src, "sscan_perstep.vir", OP_selective_scan);
+	one(src, "sscan_einsum_bld.vir", OP_selective_scan);
 	printf("%d checks, %d failures\n", checks, fails);
 	return fails != 0;
 }
