@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "emit.h"
+#include "fused.h"
 #include "render.h"
 #include "lib.h"
 
@@ -183,14 +184,15 @@ static int call_kernel(CBuf *b, const KProg *p, const Plan *pl, int ki, Diag *d)
 		}
 		cb_printf(b, "\tout[%d].data = r->buf[%u];\n", j, pl->slot[v]);
 	}
-	char callee[32];   /* attention runs the fused kernel, the rest the reference */
-	snprintf(callee, sizeof callee, n->op == OP_attention ? "kattn_run" : "ref_table[%d]", n->op);
 	cb_printf(b, "\tchar msg[512] = \"\";\n"
-	          "\tKCall c = {%d, %d, %d, %d, in, out, k%d_attr, msg, sizeof msg, karena_alloc, &r->arena};\n"
-	          "\tif (%s(&c%s))\n"
-	          "\t\treturn vfail(r, %d, \"node '%s' (%s): %%s\", msg);\n",
-	          n->op, n->nin, n->nout, n->nattr + 1, ki,
-	          callee, n->op == OP_attention ? ", r->pool" : "", 5, nm, ir_op_name(n->op));
+	          "\tKCall c = {%d, %d, %d, %d, in, out, k%d_attr, msg, sizeof msg, karena_alloc, &r->arena};\n",
+	          n->op, n->nin, n->nout, n->nattr + 1, ki);
+	if (cg_fused_kernel(n->op))   /* a fused library kernel on the context's pool */
+		cb_printf(b, "\tif (%s(r->pool, &c))\n", cg_fused_kernel(n->op));
+	else
+		cb_printf(b, "\tif (ref_table[%d](&c))\n", n->op);
+	cb_printf(b, "\t\treturn vfail(r, %d, \"node '%s' (%s): %%s\", msg);\n", 5, nm,
+	          ir_op_name(n->op));
 	/* outputs whose shape was not known: bind run-time symbols, check */
 	for (int j = 0; j < n->nout; j++) {
 		uint32_t v = n->out[j];
@@ -300,8 +302,8 @@ int cg_emit_c(CBuf *b, const KProg *p, const Plan *pl, const EmitInfo *ei, Diag 
 	cb_puts(b, "#include <math.h>\n#include <stdarg.h>\n#include <stdint.h>\n#include <stdio.h>\n"
 	        "#include <stdlib.h>\n#include <string.h>\n#include \"ir/kern.h\"\n"
 	        "#include \"runtime/kpool.h\"\n#include \"runtime/kops.h\"\n#include \"runtime/vibee.h\"\n\n");
+	cb_puts(b, cg_fused_includes);
 	cb_puts(b, "extern const unsigned char vibee_weights[] __attribute__((visibility(\"hidden\")));\n\n");
-	cb_puts(b, "int kattn_run(KCall *c, kpool *pool);   /* runtime/kattn.c */\n\n");
 	cb_printf(b, "struct vibee_ctx {\n\tkpool *pool;\n\tkarena arena;\n\tunsigned char *ws;\n"
 	          "\tint bad;\n\tchar *err;\n\tsize_t errlen;\n\tvoid *buf[%u];\n\tint64_t dv[%u];\n};\n\n",
 	          pl->nslot ? pl->nslot : 1, g->ndim ? g->ndim : 1);

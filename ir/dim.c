@@ -75,6 +75,18 @@ Dim ir_dim_bin(Graph *g, int op, Dim a, Dim b)
 		if (apply(op, a, b, &r) == 0 && r >= 0 && !(op == DX_MUL && a && r / a != b))
 			return r;
 	}
+	if ((op == DX_ADD || op == DX_SUB) && a < 0 && b > 0) {
+		/* (x +- c1) +- c2 -> x +- c: exporters' conv arithmetic
+		 * (((seq+2)-3)+1) becomes seq again */
+		DimExpr *x = &g->dim[DIM_IDX(a)];
+		int64_t off = op == DX_ADD ? b : -b, c;
+		if ((x->op == DX_ADD || x->op == DX_SUB) && x->b > 0 &&
+		    !__builtin_add_overflow(off, x->op == DX_ADD ? x->b : -x->b, &c)) {
+			if (c == 0)
+				return x->a;
+			return c > 0 ? ir_dim_bin(g, DX_ADD, x->a, c) : ir_dim_bin(g, DX_SUB, x->a, -c);
+		}
+	}
 	switch (op) {
 	case DX_ADD: if (a == 0) return b; if (b == 0) return a; break;
 	case DX_SUB:

@@ -45,6 +45,7 @@ bool pass_dce(Graph *g, PassCtx *ctx);     /* dead nodes */
 bool pass_foldbn(Graph *g, PassCtx *ctx);  /* BatchNormalization into Conv weights */
 bool pass_fuse(Graph *g, PassCtx *ctx);    /* activation patterns, GEMM/Conv epilogues */
 bool pass_attention(Graph *g, PassCtx *ctx);   /* fuse attention (passes/attention.c) */
+bool pass_sscan(Graph *g, PassCtx *ctx);   /* selective scans and linear recurrences (sscan.c) */
 
 /* All passes, ending with {NULL}. */
 extern const Pass pass_table[];

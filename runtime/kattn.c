@@ -274,3 +274,8 @@ int kattn_run(KCall *c, kpool *pool)
 		return kerr(c, "attention: out of memory");
 	return 0;
 }
+
+int kattn_call(kpool *pool, KCall *c)
+{
+	return kattn_run(c, pool);
+}
