@@ -441,7 +441,7 @@ static int make_node(Ld *L, const Onnx__NodeProto *np, uint32_t *id)
 	int op = *ot >= 'A' && *ot <= 'Z' ? op_lookup(ot) : -1;
 	if (op < 0)
 		return node_msg(L, np, opset, "unsupported op");
-	if (onnx_opset_check(L, ot, onnx_name(L, np->name), opset) != 0 ||
+	if (onnx_opset_check(L, np, opset) != 0 ||
 	    onnx_legacy_pre(L, np, op, opset) != 0)
 		return L->d->code;
 	if (np->n_attribute > ONNX_MAX_ATTRS)

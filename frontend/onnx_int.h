@@ -72,7 +72,7 @@ int onnx_legacy_ranks(Ld *L);
 int onnx_infer_walk(Ld *L, bool tolerant, int (*pre)(Ld *, uint32_t));
 /* onnx_opset.c: refuse (E_MODEL, message in L->d) a node whose op changed
  * in an opset after 17 in a way vibeec does not implement; 0 if fine. */
-int onnx_opset_check(Ld *L, const char *opname, const char *nodename, int opset);
+int onnx_opset_check(Ld *L, const Onnx__NodeProto *np, int opset);
 int onnx_opset_known(void);      /* newest opset the version table knows */
 /* onnx_check.c: report the error in L->d as one problem and clear it. */
 void onnx_problem(Ld *L);

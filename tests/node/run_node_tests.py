@@ -69,7 +69,9 @@ def run_test(args, name, workdir):
     if p.returncode != 0:
         if p.returncode >= 128 or p.returncode < 0:
             return name, False, "compile: CRASH (signal)"
-        return name, False, "compile: " + reason_of(first_line(p.stderr))
+        err = [l for l in p.stderr.splitlines() if l.startswith("vibeec: ") and
+               not re.match(r"vibeec: (\d+ kernels|reference calls)", l)]
+        return name, False, "compile: " + reason_of(err[0] if err else first_line(p.stderr))
     sets = sorted(d for d in os.listdir(tdir) if d.startswith("test_data_set_"))
     try:
         for ds in sets:
