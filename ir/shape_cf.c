@@ -245,6 +245,9 @@ int sh_loop(Graph *g, Node *n, Diag *d)
 		return ir_node_error(d, g, n, E_MODEL, "the trip count M must be an integer tensor");
 	if (c && c->dt != DT_BOOL)
 		return ir_node_error(d, g, n, E_MODEL, "the condition must be a bool tensor");
+	if (!m && !c)
+		return ir_node_error(d, g, n, E_MODEL, "neither a trip count M nor a condition: "
+		                     "the loop would never end");
 	const int nform[4] = {nf};
 	Subs s;
 	int rc = subs_of(g, n, d, nf, nform, &s);

@@ -14,7 +14,7 @@ DIR (made by scripts/gen_onnx_node_tests.py), the node tests of the onnx
 1.23 wheel (opsets up to 28, float8/int4 types).
 
 usage: scripts/conformance.py --vibeec B --vibee-run R [--vibee-eval E]
-                              [--onnx123 DIR] [--jobs N] [--readme README.md]
+                              [--onnx123 DIR] [--jobs N] [--readme README.md] [--update]
   --readme rewrites the table between the conformance markers in place.
 """
 import argparse, collections, json, os, subprocess, sys, tempfile
@@ -75,7 +75,8 @@ def run_suite(args, suite, root, out, evaluator=False):
             ["--vibeec", args.vibeec, "--vibee-run", args.vibee_run])
     subprocess.run([sys.executable, RUNNER] + tool +
                    ["--jobs", str(args.jobs), "--root", root,
-                    "--expect", expect_file(suite, evaluator), "--results", out], check=False,
+                    "--expect", expect_file(suite, evaluator), "--results", out] +
+                   (["--update"] if args.update else []), check=False,
                    stdout=subprocess.DEVNULL)
     r = json.load(open(out))
     return r["tests"], r.get("kernels", {})
@@ -94,7 +95,7 @@ def table(args):
     for suite, root in suites:
         res, ks = run_suite(args, suite, root, os.path.join(tmp, suite + ".json"))
         ev = None
-        if args.vibee_eval and suite != "onnx123":
+        if args.vibee_eval:
             ev, _ = run_suite(args, suite, root, os.path.join(tmp, suite + ".eval.json"), True)
         n = inscope = passed = lowered = epassed = 0
         for name, (ok, _) in sorted(res.items()):
@@ -155,6 +156,8 @@ def main():
     ap.add_argument("--vibee-eval", help="also run the suites through the reference evaluator")
     ap.add_argument("--onnx123", help="node tests of the onnx 1.23 wheel (gen_onnx_node_tests.py)")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--update", action="store_true",
+                    help="also rewrite each suite's expectations file (run_node_tests --update)")
     ap.add_argument("--readme", help="rewrite the table in this README")
     args = ap.parse_args()
     if not os.path.isdir(DATA):

@@ -139,6 +139,64 @@ for t in range(5):
     ys[:, t] = st * xi
 run_case("scan_axes_reverse", g, {"s0": np.zeros(3, f32), "xs": xs}, ref=[st, ys])
 
+# 5. malformed control flow: refused with a message naming the node, never a crash
+def refuse(name, graph, want, opset=16, feeds=None):
+    global failures
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = 8
+    d = os.path.join(work, name)
+    os.makedirs(d)
+    path = os.path.join(d, "model.onnx")
+    onnx.save(m, path)
+    so = os.path.join(d, "model.so")
+    p = subprocess.run([VIBEEC, path, "-o", so], capture_output=True, text=True)
+    msg = p.stderr.strip()
+    if p.returncode == 0 and feeds is not None:
+        ds = os.path.join(d, "ds")
+        os.makedirs(ds)
+        for i, inp in enumerate(graph.input):
+            t = numpy_helper.from_array(feeds[inp.name], inp.name)
+            open(os.path.join(ds, "input_%d.pb" % i), "wb").write(t.SerializeToString())
+        p = subprocess.run([VIBEERUN, so, "--data", ds], capture_output=True, text=True)
+        msg = p.stderr.strip()
+    if p.returncode in (1, 2) and want in msg:
+        print("ok: %s refused: %s" % (name, msg.splitlines()[0][-110:]))
+    else:
+        failures += 1
+        print("FAIL %s: exit %d, wanted a message with %r: %s" % (name, p.returncode, want, msg))
+
+two = helper.make_graph([helper.make_node("Identity", ["x"], ["a"]),
+                         helper.make_node("Identity", ["x"], ["b"])], "two", [],
+                        [vi("a", TP.FLOAT, None), vi("b", TP.FLOAT, None)])
+one = helper.make_graph([helper.make_node("Identity", ["x"], ["a1"])], "one", [],
+                        [vi("a1", TP.FLOAT, None)])
+refuse("if_output_count", helper.make_graph(
+    [helper.make_node("If", ["c"], ["y"], name="bad_if", then_branch=two, else_branch=one)],
+    "g", [vi("c", TP.BOOL, []), vi("x", TP.FLOAT, [2])], [vi("y", TP.FLOAT, None)]),
+    "'bad_if' (If, opset 16)")
+undef = helper.make_graph([helper.make_node("Add", ["s", "nowhere"], ["s2"]),
+                           helper.make_node("Identity", ["c"], ["c2"])], "ub",
+                          [vi("i", TP.INT64, []), vi("c", TP.BOOL, []), vi("s", TP.FLOAT, [])],
+                          [vi("c2", TP.BOOL, []), vi("s2", TP.FLOAT, [])])
+refuse("loop_undefined_name", helper.make_graph(
+    [helper.make_node("Loop", ["M", "", "s0"], ["s"], name="bad_loop", body=undef)],
+    "g", [vi("M", TP.INT64, []), vi("s0", TP.FLOAT, [])], [vi("s", TP.FLOAT, None)]),
+    "'nowhere' is not defined")
+forever = helper.make_graph([helper.make_node("Identity", ["s"], ["s2"]),
+                             helper.make_node("Identity", ["c"], ["c2"])], "fb",
+                            [vi("i", TP.INT64, []), vi("c", TP.BOOL, []), vi("s", TP.FLOAT, [])],
+                            [vi("c2", TP.BOOL, []), vi("s2", TP.FLOAT, [])])
+refuse("loop_without_end", helper.make_graph(
+    [helper.make_node("Loop", ["", "", "s0"], ["s"], name="endless", body=forever)],
+    "g", [vi("s0", TP.FLOAT, [])], [vi("s", TP.FLOAT, None)]),
+    "would never end", feeds={"s0": np.array(1, f32)})
+sb = helper.make_graph([helper.make_node("Identity", ["xi"], ["yo"])], "sb",
+                       [vi("xi", TP.FLOAT, [3])], [vi("yo", TP.FLOAT, [3])])
+refuse("scan_too_many_inputs", helper.make_graph(
+    [helper.make_node("Scan", ["xs"], ["ys"], name="bad_scan", body=sb, num_scan_inputs=3)],
+    "g", [vi("xs", TP.FLOAT, [4, 3])], [vi("ys", TP.FLOAT, None)]),
+    "'bad_scan' (Scan, opset 16)")
+
 shutil.rmtree(work, ignore_errors=True)
 print("%d failure(s)" % failures)
 sys.exit(1 if failures else 0)
