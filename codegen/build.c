@@ -284,6 +284,13 @@ int cg_compile(Graph *g, const CgOptions *o, Diag *d)
 		        "%llu bytes (%llu without reuse), weights %llu bytes\n", p.nk, nloop, nlib, ncall,
 		        (unsigned long long)pl.ws_bytes, (unsigned long long)pl.naive_bytes,
 		        (unsigned long long)pl.w_bytes);
+		if (ncall) {          /* which ops are reference calls */
+			fprintf(stderr, "vibeec: reference calls:");
+			for (int i = 0; i < p.nk; i++)
+				if (p.k[i].kind == KK_CALL)
+					fprintf(stderr, " %s", ir_op_name(g->node[p.k[i].node].op));
+			fprintf(stderr, "\n");
+		}
 	}
 	if (!rc && o->emit == CG_EMIT_C) {
 		if (!o->out || strcmp(o->out, "-") == 0) {

@@ -8,6 +8,7 @@
 #include "fused.h"
 #include "render.h"
 #include "lib.h"
+#include "../ir/text.h"
 
 #ifndef VIBEE_VERSION
 #define VIBEE_VERSION "0.1.0"
@@ -112,9 +113,15 @@ static int call_kernel(CBuf *b, const KProg *p, const Plan *pl, int ki, Diag *d)
 				cb_printf(b, "%s%lldLL", i ? ", " : "", (long long)v->shape.d[i]);
 			cb_printf(b, "%s}, (void *)(vibee_weights + %llu)};\n", v->shape.rank ? "" : "0",
 			          (unsigned long long)pl->off[pl->slot[at->t]]);
-		} else if (at->kind == AK_GRAPH) {
-			return ir_node_error(d, g, n, E_MODEL, "graph attribute '%s' is not supported",
-			                     at->name);
+		} else if (at->kind == AK_GRAPH) {     /* its IR text: ir/ref_cf.c parses it */
+			char *txt = at->g ? ir_print_str_opts(at->g, 1) : NULL;
+			if (!txt)
+				return ir_node_error(d, g, n, E_MODEL, "graph attribute '%s' cannot be printed",
+				                     at->name);
+			cb_printf(b, "static const char k%d_a%d[] = ", ki, a);
+			lit(b, txt);
+			cb_puts(b, ";\n");
+			free(txt);
 		}
 	}
 	cb_printf(b, "static const KAttr k%d_attr[] = {\n", ki);
@@ -143,6 +150,7 @@ static int call_kernel(CBuf *b, const KProg *p, const Plan *pl, int ki, Diag *d)
 				cb_printf(b, ", .strs = k%d_a%d", ki, a);
 			break;
 		case AK_TENSOR: cb_printf(b, ", .t = &k%d_a%d", ki, a); break;
+		case AK_GRAPH: cb_printf(b, ", .s = k%d_a%d", ki, a); break;
 		}
 		cb_puts(b, "},\n");
 	}

@@ -212,6 +212,11 @@ static int lower_node(Low *L, Node *n)
 	case OP_Concat: return lower_concat(L, n);
 	case OP_Slice: return lower_slice(L, n);
 	case OP_Gather: return lower_gather(L, n);
+	case OP_ArgMax: case OP_ArgMin: case OP_Trilu: case OP_GatherElements: case OP_CumSum:
+	case OP_Expand: case OP_LayerNormalization: case OP_BatchNormalization: case OP_Split:
+	case OP_Shape: case OP_Size: case OP_ConstantOfShape: case OP_MaxPool: case OP_AveragePool:
+	case OP_GlobalAveragePool: case OP_GlobalMaxPool: case OP_CumProd:
+		return lower_more(L, n);
 	default:
 		return lower_elementwise(L, n);
 	}

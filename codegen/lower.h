@@ -63,4 +63,5 @@ int lower_transpose(Low *L, Node *n);
 int lower_concat(Low *L, Node *n);
 int lower_slice(Low *L, Node *n);
 int lower_gather(Low *L, Node *n);
+int lower_more(Low *L, Node *n);       /* lower_more.c: ArgMax/ArgMin, Trilu, ... */
 #endif

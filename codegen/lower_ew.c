@@ -86,6 +86,10 @@ static int unary(Kernel *k, const Node *n, int x, int ty)
 		int v = bin(k, KB_ADD, bin(k, KB_MUL, x, cf(k, ty, 1.0 / 6)), cf(k, ty, 0.5));
 		return bin(k, KB_MUL, x, bin(k, KB_MAX, cf(k, ty, 0), bin(k, KB_MIN, cf(k, ty, 1), v)));
 	}
+	case OP_Swish: {        /* x * sigmoid(alpha * x) */
+		int ax = bin(k, KB_MUL, x, cf(k, ty, ir_attr_f(n, "alpha", 1.0)));
+		return bin(k, KB_DIV, x, bin(k, KB_ADD, cf(k, ty, 1), kir_un(k, KU_EXP, kir_un(k, KU_NEG, ax))));
+	}
 	case OP_Mish:
 		return bin(k, KB_MUL, x, kir_un(k, KU_TANH, kir_un(k, KU_LOG1P, kir_un(k, KU_EXP, x))));
 	case OP_Gelu: {
@@ -135,7 +139,9 @@ static int binary_fn(const Node *n, int ty)
 	case OP_GreaterOrEqual: return KB_GE;
 	case OP_Less: return KB_LT;
 	case OP_LessOrEqual: return KB_LE;
-	case OP_BitShift:
+	case OP_BitShift:      /* unsigned (ONNX); signed ones are reference calls (ir/ref_elem.c) */
+		if (ty != DT_U8 && ty != DT_U16 && ty != DT_U32 && ty != DT_U64)
+			return -1;
 		return strcmp(ir_attr_s(n, "direction", ""), "LEFT") == 0 ? KB_SHL : KB_SHR;
 	}
 	(void)ty;
@@ -144,7 +150,7 @@ static int binary_fn(const Node *n, int ty)
 
 static bool is_unary(int op)
 {
-	return (op >= OP_Abs && op <= OP_IsInf) && op != OP_Identity;
+	return ((op >= OP_Abs && op <= OP_IsInf) && op != OP_Identity) || op == OP_Swish;
 }
 
 static bool is_binary(int op)
@@ -404,6 +410,8 @@ static int lower_ew_one(Low *L, Node *n)
 	Graph *g = L->g;
 	if (!handled(n->op) || n->nout != 1)
 		return LW_CALL;
+	if (n->op == OP_BitShift && binary_fn(n, g->val[n->in[0]].dt) < 0)
+		return LW_CALL;            /* signed: the reference kernel */
 	if (n->op == OP_Gelu && n->opset < 20 && 0)
 		return LW_CALL;
 	uint32_t outv = n->out[0];

@@ -61,6 +61,29 @@ static uint32_t names_get(const Names *m, const char *s)
 	return m->key[i] ? m->val[i] : IR_NONE;
 }
 
+/* Double the table (keys are the model's strings, not copied). */
+static int names_grow(Names *m)
+{
+	Names n = { .cap = m->cap * 2 };
+	n.key = calloc(n.cap, sizeof *n.key);
+	n.val = calloc(n.cap, sizeof *n.val);
+	if (!n.key || !n.val) {
+		free(n.key);
+		free(n.val);
+		return -1;
+	}
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->key[i]) {
+			size_t j = names_slot(&n, m->key[i]);
+			n.key[j] = m->key[i];
+			n.val[j] = m->val[i];
+		}
+	free(m->key);
+	free(m->val);
+	*m = n;
+	return 0;
+}
+
 /* A copy of the model's string `s` (n bytes) in the arena, with control
  * characters replaced so that names are safe in one-line messages. */
 static char *name_copy(Ld *L, const char *s, size_t n)
@@ -86,8 +109,11 @@ static int define(Ld *L, const char *name, uint32_t v, const char *what)
 	if (L->names.key[i])
 		return diag_set(L->d, E_MODEL, "%s: %s '%s' is defined twice",
 		                L->path, what, onnx_name(L, name));
-	if (L->nnames + 1 >= L->names.cap)    /* sized for all names: a bug */
-		return diag_set(L->d, E_MODEL, "%s: too many names", L->path);
+	if (2 * (L->nnames + 1) >= L->names.cap) {   /* grow (subgraph captures) */
+		if (names_grow(&L->names) != 0)
+			return diag_set(L->d, E_IO, "%s: out of memory", L->path);
+		i = names_slot(&L->names, name);
+	}
 	L->names.key[i] = name;
 	L->names.val[i] = v;
 	L->nnames++;
@@ -241,6 +267,8 @@ static int node_msg(Ld *L, const Onnx__NodeProto *np, int opset,
 	                dom ? "." : "", onnx_name(L, np->op_type), opset, msg);
 }
 
+static int build_sub(Ld *P, uint32_t owner, Onnx__GraphProto *gp, Graph **out);
+
 static int node_attr(Ld *L, uint32_t id, const Onnx__AttributeProto *a)
 {
 	Node *n = &L->g->node[id];
@@ -260,6 +288,11 @@ static int node_attr(Ld *L, uint32_t id, const Onnx__AttributeProto *a)
 	case AK_FLOAT: case AK_INT: case AK_STRING: case AK_TENSOR:
 	case AK_FLOATS: case AK_INTS: case AK_STRINGS:
 		break;
+	case AK_GRAPH:
+		if (a->g)
+			break;
+		return ir_node_error(L->d, L->g, n, E_MODEL,
+		                     "attribute '%s' has no graph", onnx_name(L, an));
 	default:
 		return ir_node_error(L->d, L->g, n, E_MODEL,
 		                     "attribute '%s' of kind %s is unsupported",
@@ -283,6 +316,9 @@ static int node_attr(Ld *L, uint32_t id, const Onnx__AttributeProto *a)
 			return L->d->code;
 		n = &L->g->node[id];      /* ir_const may grow the tables */
 	}
+	Graph *sub = NULL;
+	if (k == AK_GRAPH && build_sub(L, id, a->g, &sub) != 0)
+		return L->d->code;
 	Arena *ar = L->g->arena;
 	Attr *at = ir_attr_add(L->g, id, onnx_name(L, an), k);
 	at->n = (int)cnt;
@@ -294,6 +330,7 @@ static int node_attr(Ld *L, uint32_t id, const Onnx__AttributeProto *a)
 		                      a->s.data ? a->s.len : 0);
 		break;
 	case AK_TENSOR: at->t = tv; break;
+	case AK_GRAPH: at->g = sub; break;
 	case AK_FLOATS:
 		at->floats = arena_alloc(ar, cnt * sizeof(float) + 1);
 		if (cnt)
@@ -367,6 +404,14 @@ static const char *arity(char *buf, int lo, int hi)
 	return buf;
 }
 
+static bool has_graph_attr(const Node *n)
+{
+	for (int a = 0; a < n->nattr; a++)
+		if (n->attr[a].kind == AK_GRAPH)
+			return true;
+	return false;
+}
+
 /* Create the IR node for np (inputs resolved later). *id: its node id, or
  * IR_NONE for a Constant. */
 static int make_node(Ld *L, const Onnx__NodeProto *np, uint32_t *id)
@@ -396,7 +441,8 @@ static int make_node(Ld *L, const Onnx__NodeProto *np, uint32_t *id)
 	int op = *ot >= 'A' && *ot <= 'Z' ? op_lookup(ot) : -1;
 	if (op < 0)
 		return node_msg(L, np, opset, "unsupported op");
-	if (onnx_legacy_pre(L, np, op, opset) != 0)
+	if (onnx_opset_check(L, np, opset) != 0 ||
+	    onnx_legacy_pre(L, np, op, opset) != 0)
 		return L->d->code;
 	if (np->n_attribute > ONNX_MAX_ATTRS)
 		return node_msg(L, np, opset, "%zu attributes (at most %d)",
@@ -430,6 +476,13 @@ static int make_node(Ld *L, const Onnx__NodeProto *np, uint32_t *id)
 		if (node_attr(L, *id, np->attribute[i]) != 0)
 			return L->d->code;
 	}
+	if (has_graph_attr(&L->g->node[*id])) {
+		/* captured outer values follow the ONNX inputs (see lookup) */
+		if (ir_attr(&L->g->node[*id], "_nformal"))
+			return ir_node_error(L->d, L->g, &L->g->node[*id], E_MODEL,
+			                     "attribute name '_nformal' is reserved");
+		ir_attr_add(L->g, *id, "_nformal", AK_INT)->i = (int64_t)np->n_input;
+	}
 	if (onnx_legacy_node(L, *id) != 0)
 		return L->d->code;
 	for (size_t i = 0; i < np->n_output; i++) {
@@ -442,6 +495,83 @@ static int make_node(Ld *L, const Onnx__NodeProto *np, uint32_t *id)
 	return 0;
 }
 
+/* ---- subgraphs ---------------------------------------------------------- */
+
+/* The value `name` denotes in L's graph: its own, or (in a subgraph) one of
+ * an enclosing graph's, captured: the subgraph gets a new input for it
+ * (after its ONNX inputs) and the owning node a matching extra input (after
+ * its ONNX inputs, in the order the subgraphs capture them). IR_NONE if
+ * undefined (or on error, with L->d set). */
+static uint32_t lookup(Ld *L, const char *name)
+{
+	uint32_t v = names_get(&L->names, name);
+	if (v != IR_NONE || !L->up)
+		return v;
+	uint32_t pv = lookup(L->up, name);
+	if (pv == IR_NONE)
+		return IR_NONE;
+	Graph *pg = L->up->g;
+	Node *n = &pg->node[L->upnode];
+	if (n->nin >= 0xffff) {
+		ir_node_error(L->d, pg, n, E_MODEL, "too many captured values");
+		return IR_NONE;
+	}
+	uint32_t *in = arena_alloc(pg->arena, (n->nin + 1) * sizeof *in);
+	if (n->nin)
+		memcpy(in, n->in, n->nin * sizeof *in);
+	in[n->nin] = pv;
+	n->in = in;
+	n->nin++;
+	Shape s = { .rank = -1 };
+	v = ir_input(L->g, onnx_name(L, name), DT_UNDEF, &s);
+	if (define(L, name, v, "captured value") != 0)
+		return IR_NONE;
+	return v;
+}
+
+/* A subgraph's input: its type comes from the owning node (shape
+ * inference of If/Loop/Scan sets it), whatever the model declares. */
+static int sub_input(Ld *L, const Onnx__ValueInfoProto *vi)
+{
+	const char *nm = vi->name ? vi->name : "";
+	if (!*nm)
+		return diag_set(L->d, E_MODEL, "%s: a subgraph input has no name",
+		                L->path);
+	Shape s = { .rank = -1 };
+	uint32_t v = ir_input(L->g, onnx_name(L, nm), DT_UNDEF, &s);
+	return define(L, nm, v, "input");
+}
+
+static int build_graph(Ld *L);
+
+/* Build the subgraph gp of node `owner` of P's graph into *out. */
+static int build_sub(Ld *P, uint32_t owner, Onnx__GraphProto *gp, Graph **out)
+{
+	Ld S = { .d = P->d, .path = P->path, .dir = P->dir, .keep = P->keep,
+	         .up = P, .upnode = owner, .depth = P->depth + 1, .gp = gp };
+	if (S.depth > ONNX_MAX_DEPTH)
+		return ir_node_error(P->d, P->g, &P->g->node[owner], E_MODEL,
+		                     "subgraphs nested too deeply");
+	S.g = ir_graph_new(P->path);
+	if (!S.g)
+		return diag_set(P->d, E_IO, "%s: out of memory", P->path);
+	S.g->opset = P->g->opset;
+	int r = build_graph(&S);
+	if (r == 0 && S.legacy_ranks)
+		r = ir_node_error(P->d, P->g, &P->g->node[owner], E_MODEL,
+		                  "a subgraph uses opset < 7 broadcasting (unsupported)");
+	free(S.names.key);
+	free(S.names.val);
+	free(S.params.key);
+	free(S.params.val);
+	if (r != 0) {
+		ir_graph_free(S.g);
+		return P->d->code ? P->d->code : r;
+	}
+	*out = S.g;
+	return 0;
+}
+
 /* Point each node input at the value its name defines. */
 static int resolve_inputs(Ld *L, const uint32_t *ids)
 {
@@ -451,11 +581,13 @@ static int resolve_inputs(Ld *L, const uint32_t *ids)
 			continue;
 		for (size_t i = 0; i < np->n_input; i++) {
 			const char *in = np->input[i] ? np->input[i] : "";
-			uint32_t v = *in ? names_get(&L->names, in) : IR_NONE;
-			if (*in && v == IR_NONE)
+			uint32_t v = *in ? lookup(L, in) : IR_NONE;
+			if (*in && v == IR_NONE && !L->d->code)
 				return ir_node_error(L->d, L->g, &L->g->node[ids[k]],
 				                     E_MODEL, "input '%s' is not defined",
 				                     onnx_name(L, in));
+			if (v == IR_NONE && *in)
+				return L->d->code;
 			L->g->node[ids[k]].in[i] = v;
 		}
 	}
@@ -512,7 +644,8 @@ static int unpack_model(Ld *L, const void *p, size_t n)
 	return 0;
 }
 
-/* The default-domain opset (1..17 supported; onnx_legacy.c maps 1-6). */
+/* The default-domain opset (1..onnx_opset_known(); onnx_legacy.c maps 1-6,
+ * onnx_opset.c checks each node of an opset after 17). */
 static int model_opset(Ld *L)
 {
 	const Onnx__ModelProto *m = L->keep->model;
@@ -526,9 +659,9 @@ static int model_opset(Ld *L)
 		L->g->opset = 0;
 		return 0;
 	}
-	if (v < 1 || v > 17)
+	if (v < 1 || v > onnx_opset_known())
 		return diag_set(L->d, E_MODEL, "%s: unsupported opset %lld "
-		                "(supported 1-17)", L->path, (long long)v);
+		                "(supported 1-%d)", L->path, (long long)v, onnx_opset_known());
 	L->g->opset = (int)v;
 	return 0;
 }
@@ -542,6 +675,16 @@ static int build(Ld *L)
 	L->gp = gp;
 	if (model_opset(L) != 0)
 		return L->d->code;
+	int r = build_graph(L);
+	if (r != 0 || L->nproblem)
+		return r;
+	return onnx_legacy_ranks(L);
+}
+
+/* The graph L->gp (the model's or a subgraph) into L->g. */
+static int build_graph(Ld *L)
+{
+	Onnx__GraphProto *gp = L->gp;
 	if (gp->n_node > ONNX_MAX_NODES)
 		return diag_set(L->d, E_MODEL, "%s: %zu nodes (at most %d)",
 		                L->path, gp->n_node, ONNX_MAX_NODES);
@@ -554,6 +697,8 @@ static int build(Ld *L)
 		if (!gp->node[k])
 			return diag_set(L->d, E_MODEL, "%s: empty node", L->path);
 		total += gp->node[k]->n_output;
+		if (L->up)                       /* room for captured names */
+			total += gp->node[k]->n_input;
 	}
 	if (names_init(&L->names, total) != 0)
 		return diag_set(L->d, E_IO, "%s: out of memory", L->path);
@@ -577,7 +722,7 @@ static int build(Ld *L)
 			continue;
 		if (vi->name && names_get(&L->names, vi->name) != IR_NONE)
 			continue;          /* an initializer: a constant here */
-		if (graph_input(L, vi) != 0)
+		if ((L->up ? sub_input(L, vi) : graph_input(L, vi)) != 0)
 			return L->d->code;
 	}
 	uint32_t *ids = malloc((gp->n_node + 1) * sizeof *ids);
@@ -606,15 +751,17 @@ static int build(Ld *L)
 	for (size_t i = 0; i < gp->n_output; i++) {
 		const Onnx__ValueInfoProto *vi = gp->output[i];
 		const char *on = vi && vi->name ? vi->name : "";
-		uint32_t v = *on ? names_get(&L->names, on) : IR_NONE;
+		uint32_t v = *on ? lookup(L, on) : IR_NONE;
 		if (v == IR_NONE)
-			return diag_set(L->d, E_MODEL, "%s: graph output '%s' is not "
-			                "defined", L->path, onnx_name(L, on));
+			return L->d->code ? L->d->code :
+			       diag_set(L->d, E_MODEL, "%s: %sgraph output '%s' is not "
+			                "defined", L->path, L->up ? "sub" : "",
+			                onnx_name(L, on));
 		ir_graph_output(L->g, v);
 	}
 	if (ir_compact(L->g, L->d) != 0)
 		return L->d->code;
-	return onnx_legacy_ranks(L);
+	return 0;
 }
 
 /* Shared by onnx_load and onnx_load_mem: mem == NULL reads `path`. */

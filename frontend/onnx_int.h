@@ -33,6 +33,9 @@ typedef struct Ld {
 	bool check;           /* --check: report every bad node, go on */
 	FILE *report;         /* check: where problems go, one a line */
 	int nproblem;         /* check: problems reported */
+	struct Ld *up;        /* subgraph: the enclosing graph's loader, else NULL */
+	uint32_t upnode;      /* subgraph: the node of up->g owning it */
+	int depth;            /* subgraph nesting depth (0: the model's graph) */
 } Ld;
 
 /* A copy of model string s in the graph's arena, control characters
@@ -67,6 +70,10 @@ int onnx_legacy_ranks(Ld *L);
  * k's rule. tolerant: report each failing node (onnx_problem) and skip the
  * nodes that depend on it; else stop at the first error. */
 int onnx_infer_walk(Ld *L, bool tolerant, int (*pre)(Ld *, uint32_t));
+/* onnx_opset.c: refuse (E_MODEL, message in L->d) a node whose op changed
+ * in an opset after 17 in a way vibeec does not implement; 0 if fine. */
+int onnx_opset_check(Ld *L, const Onnx__NodeProto *np, int opset);
+int onnx_opset_known(void);      /* newest opset the version table knows */
 /* onnx_check.c: report the error in L->d as one problem and clear it. */
 void onnx_problem(Ld *L);
 #endif

@@ -49,6 +49,66 @@ static int bind_outputs(Graph *g, Node *n, int64_t *symval, const KTensor *t, Di
 	return 0;
 }
 
+/* Bind symbols of graph-input shapes to the dims of `inputs` (one KTensor per
+ * graph input, in order). symval has g->ndim entries. */
+int ir_bind_symbols(const Graph *g, const KTensor *inputs, int64_t *symval, Diag *d)
+{
+	const char *src = g->source ? g->source : "<graph>";
+	for (uint32_t i = 0; i < g->ndim; i++)
+		symval[i] = -1;
+	for (uint32_t k = 0; k < g->nin; k++) {
+		const Value *v = &g->val[g->in[k]];
+		const KTensor *t = &inputs[k];
+		const char *name = v->name ? v->name : "?";
+		if (t->dt != v->dt)
+			return diag_set(d, E_MODEL, "%s: input '%s': dtype %s given, %s expected", src, name,
+			                dt_name(t->dt), dt_name(v->dt));
+		if (v->shape.rank < 0)
+			continue;
+		if (t->rank != v->shape.rank)
+			return diag_set(d, E_MODEL, "%s: input '%s': rank %d given, %d expected", src, name,
+			                t->rank, v->shape.rank);
+		for (int j = 0; j < t->rank; j++) {
+			Dim e = v->shape.d[j];
+			int64_t got = t->dims[j];
+			if (got < 0)
+				return diag_set(d, E_MODEL, "%s: input '%s': dim %d is negative (%lld)", src, name,
+				                j, (long long)got);
+			if (e >= 0) {
+				if (got != e)
+					return diag_set(d, E_MODEL, "%s: input '%s': dim %d is %lld, expected %lld",
+					                src, name, j, (long long)got, (long long)e);
+				continue;
+			}
+			uint32_t s = DIM_IDX(e);
+			if (s >= g->ndim || g->dim[s].op != DX_SYM)
+				continue;   /* expressions are checked below */
+			if (symval[s] >= 0 && symval[s] != got)
+				return diag_set(d, E_MODEL, "%s: input '%s': dim %d ('%s') is %lld, but '%s' is already %lld",
+				                src, name, j, g->dim[s].name, (long long)got, g->dim[s].name,
+				                (long long)symval[s]);
+			symval[s] = got;
+		}
+	}
+	/* Dims given as expressions over symbols must agree once all are bound. */
+	for (uint32_t k = 0; k < g->nin; k++) {
+		const Value *v = &g->val[g->in[k]];
+		for (int j = 0; j < v->shape.rank; j++) {
+			Dim e = v->shape.d[j];
+			int64_t val;
+			if (e >= 0 || ir_dim_is_sym(g, e) || ir_dim_eval(g, e, symval, &val))
+				continue;
+			if (val != inputs[k].dims[j]) {
+				char buf[256];
+				return diag_set(d, E_MODEL, "%s: input '%s': dim %d is %lld, but %s = %lld", src,
+				                v->name ? v->name : "?", j, (long long)inputs[k].dims[j],
+				                ir_dim_str(g, e, buf, sizeof buf), (long long)val);
+			}
+		}
+	}
+	return 0;
+}
+
 int ir_eval(Graph *g, const KTensor *inputs, KTensor *outputs, Diag *d)
 {
 	int rc = 0;

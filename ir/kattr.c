@@ -18,6 +18,8 @@ int ir_node_kattrs(const Graph *g, const Node *n, KAttr **out)
 		t->ints = s->ints;
 		t->floats = s->floats;
 		t->strs = (const char *const *)s->strs;
+		if (s->kind == AK_GRAPH)
+			t->g = s->g;
 		if (s->kind == AK_TENSOR && s->t != IR_NONE) {
 			const Value *v = &g->val[s->t];
 			KTensor *kt = calloc(1, sizeof *kt);

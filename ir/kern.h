@@ -40,6 +40,8 @@ typedef struct KAttr {
 	const float *floats;
 	const char *const *strs;
 	const KTensor *t;       /* AK_TENSOR */
+	const void *g;          /* AK_GRAPH: the subgraph (a Graph *), or NULL:
+	                           then s is its IR text (generated code) */
 } KAttr;
 
 /* One kernel invocation. Outputs arrive with dt set. If out[i].data is

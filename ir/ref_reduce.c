@@ -325,7 +325,7 @@ int ref_cumsum(KCall *c)
 		return 1;
 	const KTensor *x = &c->in[0], *ax = &c->in[1];
 	if (!dt_is_int(ax->dt) || kt_numel(ax) != 1)
-		return kerr(c, "CumSum: axis must be an integer scalar");
+		return kerr(c, "%s: axis must be an integer scalar", op_names[c->op]);
 	int64_t axis = dt_load_i(ax->dt, ax->data, 0);
 	if (norm_axis(c, &axis, x->rank) || kout(c, 0, x->rank, x->dims))
 		return 1;
@@ -336,23 +336,24 @@ int ref_cumsum(KCall *c)
 	split3(x, (int)axis, &outer, &n, &inner);
 	for (int64_t o = 0; o < outer; o++)
 		for (int64_t i = 0; i < inner; i++) {
-			double fa = 0;
-			uint64_t ua = 0;
+			int prod = c->op == OP_CumProd;   /* CumProd: same walk, products */
+			double fa = prod;
+			uint64_t ua = (uint64_t)prod;
 			for (int64_t t = 0; t < n; t++) {
 				int64_t k = rev ? n - 1 - t : t, e = (o * n + k) * inner + i;
 				double fv = cls == CF ? dt_load_f(x->dt, x->data, e) : 0;
 				uint64_t uv = cls == CF ? 0 : dt_load_u(x->dt, x->data, e);
 				if (!excl) {
-					fa += fv;
-					ua += uv;
+					fa = prod ? fa * fv : fa + fv;
+					ua = prod ? ua * uv : ua + uv;
 				}
 				if (cls == CF)
 					dt_store_f(y->dt, y->data, e, fa);
 				else
 					dt_store_u(y->dt, y->data, e, ua);
 				if (excl) {
-					fa += fv;
-					ua += uv;
+					fa = prod ? fa * fv : fa + fv;
+					ua = prod ? ua * uv : ua + uv;
 				}
 			}
 		}

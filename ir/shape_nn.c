@@ -203,7 +203,7 @@ int sh_pool(Graph *g, Node *n, Diag *d)
 		return rc;
 	Shape s = {.rank = r, .d = {x->shape.d[0], x->shape.d[1]}};
 	bool ceil_mode = ir_attr_i(n, "ceil_mode", 0) != 0;
-	if ((rc = window_dims(g, n, d, x, ks, n->op == OP_MaxPool, ceil_mode, &s)) ||
+	if ((rc = window_dims(g, n, d, x, ks, true, ceil_mode, &s)) ||   /* dilations: all pools (AveragePool-19, LpPool-18) */
 	    (rc = sh_out(g, n, d, 0, x->dt, &s)))
 		return rc;
 	return sh_out(g, n, d, 1, DT_I64, &s);

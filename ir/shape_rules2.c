@@ -33,6 +33,11 @@ int sh_cast(Graph *g, Node *n, Diag *d)
 {
 	Value *x = sh_in(g, n, 0);
 	int64_t to = ir_attr_i(n, "to", -1);
+	static const char *const newer[] = {"float8e4m3fn", "float8e4m3fnuz", "float8e5m2",
+		"float8e5m2fnuz", "uint4", "int4", "float4e2m1", "float8e8m0", "uint2", "int2"};
+	if (to >= 17 && to <= 26)      /* ONNX IR 9+ element types: no kernels */
+		return ir_node_error(d, g, n, E_MODEL, "cast to %s (element type %lld) is not supported",
+		                     newer[to - 17], (long long)to);
 	if (to <= DT_UNDEF || to >= DT_COUNT)
 		return ir_node_error(d, g, n, E_MODEL, "missing or unknown 'to' dtype %lld", (long long)to);
 	int rc = sh_out(g, n, d, 0, (int)to, &x->shape);

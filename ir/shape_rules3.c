@@ -305,8 +305,13 @@ int sh_dft(Graph *g, Node *n, Diag *d)
 	if (n->opset >= 20) {
 		int64_t a;
 		axis = sh_in(g, n, 2) ? (sh_ints(g, n, 2, &a, 1) == 1 ? a : INT64_MIN) : -2;
-		if (axis == INT64_MIN)
-			return ir_node_error(d, g, n, E_MODEL, "axis depends on run-time data (unsupported)");
+		if (axis == INT64_MIN) {   /* axis known at run time: every dim but the last */
+			Shape s = {.rank = r};
+			for (int i = 0; i < r - 1; i++)
+				s.d[i] = ir_dim_fresh(g);
+			s.d[r - 1] = ir_attr_i(n, "inverse", 0) && ir_attr_i(n, "onesided", 0) ? 1 : 2;
+			return sh_out(g, n, d, 0, x->dt, &s);
+		}
 	}
 	if ((rc = sh_axis(g, n, d, axis, r, "axis", &ax)))
 		return rc;
@@ -315,16 +320,19 @@ int sh_dft(Graph *g, Node *n, Diag *d)
 	Shape s = x->shape;
 	Dim len = x->shape.d[ax];
 	bool known = true;
+	bool inv = ir_attr_i(n, "inverse", 0) != 0, one = ir_attr_i(n, "onesided", 0) != 0;
 	if (sh_in(g, n, 1) && nonempty(g, n, 1))
 		known = dim_input(g, n, 1, &len);
+	else if (inv && one)         /* inverse of a one-sided spectrum: 2 (len - 1) */
+		len = ir_dim_bin(g, DX_MUL, ir_dim_bin(g, DX_SUB, len, 1), 2);
 	if (known && negative(g, len))
 		return ir_node_error(d, g, n, E_MODEL, "negative dft_length");
 	if (!known)
 		len = ir_dim_fresh(g);
-	else if (ir_attr_i(n, "onesided", 0))
+	else if (one && !inv)
 		len = ir_dim_bin(g, DX_ADD, ir_dim_bin(g, DX_DIV, len, 2), 1);
 	s.d[ax] = len;
-	s.d[r - 1] = 2;
+	s.d[r - 1] = inv && one ? 1 : 2;     /* an inverse one-sided DFT is real */
 	return sh_out(g, n, d, 0, x->dt, &s);
 }
 

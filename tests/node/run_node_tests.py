@@ -8,8 +8,11 @@ The other suites of the package (pytorch-converted, pytorch-operator,
 simple) run the same way: --root DIR/<suite> --expect expected_<suite>.txt.
 --results F writes every test's outcome as JSON (for scripts/conformance.py).
 
-usage: run_node_tests.py --vibeec B --vibee-run R [--root DIR] [--expect F]
-                         [--jobs N] [--update] [--filter SUBSTR] [--results F]
+--vibee-eval E runs every test through the reference evaluator alone instead
+(tools/vibee-eval: no code generation), against its own expectations file.
+
+usage: run_node_tests.py (--vibeec B --vibee-run R | --vibee-eval E) [--root DIR]
+                         [--expect F] [--jobs N] [--update] [--filter SUBSTR] [--results F]
 """
 import argparse, concurrent.futures as cf, json, os, re, shutil, subprocess, sys, tempfile
 
@@ -22,24 +25,53 @@ def first_line(s):
 
 def reason_of(msg):
     """Shorten an error message into a stable reason for the expectations file."""
-    msg = re.sub(r"^vibee(c|-run): ", "", msg)
+    msg = re.sub(r"^vibee(c|-run|-eval): ", "", msg)
     msg = re.sub(r"^\S+\.(onnx|so|pb): ", "", msg)
     msg = re.sub(r"node '[^']*' ", "", msg)
     msg = re.sub(r"\s+", " ", msg)
     return msg[:160]
 
+KSTATS = {}   # test -> [loop kernels, reference-call kernels, ops of the calls]
+
+def run_eval(args, name):
+    """--vibee-eval: the reference evaluator alone, no code generation."""
+    tdir = os.path.join(args.root, name)
+    sets = sorted(d for d in os.listdir(tdir) if d.startswith("test_data_set_"))
+    for ds in sets:
+        try:
+            p = subprocess.run([args.vibee_eval, os.path.join(tdir, "model.onnx"), "--data",
+                                os.path.join(tdir, ds)],
+                               capture_output=True, text=True, timeout=args.timeout)
+        except subprocess.TimeoutExpired:
+            return name, False, "eval: timeout"
+        if p.returncode >= 128 or p.returncode < 0:
+            return name, False, "eval: CRASH (signal)"
+        if p.returncode == 1 and "FAIL" in p.stdout:
+            return name, False, "eval: mismatch"
+        if p.returncode != 0:
+            return name, False, "eval: " + reason_of(first_line(p.stderr))
+    return name, True, ""
+
 def run_test(args, name, workdir):
+    if args.vibee_eval:
+        return run_eval(args, name)
     tdir = os.path.join(args.root, name)
     so = os.path.join(workdir, name + ".so")
     try:
-        p = subprocess.run([args.vibeec, os.path.join(tdir, "model.onnx"), "-o", so],
+        p = subprocess.run([args.vibeec, os.path.join(tdir, "model.onnx"), "-o", so, "--stats"],
                            capture_output=True, text=True, timeout=args.timeout)
     except subprocess.TimeoutExpired:
         return name, False, "compile: timeout"
+    m = re.search(r"(\d+) loop, (\d+) reference calls", p.stderr)
+    if m:      # kernel counts, and the ops that are reference calls
+        m2 = re.search(r"reference calls: (.*)", p.stderr)
+        KSTATS[name] = [int(m.group(1)), int(m.group(2)), m2.group(1).split() if m2 else []]
     if p.returncode != 0:
         if p.returncode >= 128 or p.returncode < 0:
             return name, False, "compile: CRASH (signal)"
-        return name, False, "compile: " + reason_of(first_line(p.stderr))
+        err = [l for l in p.stderr.splitlines() if l.startswith("vibeec: ") and
+               not re.match(r"vibeec: (\d+ kernels|reference calls)", l)]
+        return name, False, "compile: " + reason_of(err[0] if err else first_line(p.stderr))
     sets = sorted(d for d in os.listdir(tdir) if d.startswith("test_data_set_"))
     try:
         for ds in sets:
@@ -73,8 +105,10 @@ def load_expect(path):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--vibeec", required=True)
-    ap.add_argument("--vibee-run", required=True)
+    ap.add_argument("--vibeec")
+    ap.add_argument("--vibee-run")
+    ap.add_argument("--vibee-eval", help="run through the reference evaluator alone "
+                    "(tools/vibee-eval) instead of compiling")
     ap.add_argument("--root", default="/usr/share/libonnx-testdata/data/node")
     ap.add_argument("--expect", default=os.path.join(os.path.dirname(__file__), "expected_failures.txt"))
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
@@ -84,6 +118,8 @@ def main():
     ap.add_argument("--filter", default="")
     ap.add_argument("--results", help="write {test: [passed, reason]} as JSON here")
     args = ap.parse_args()
+    if not args.vibee_eval and not (args.vibeec and args.vibee_run):
+        ap.error("give --vibeec and --vibee-run, or --vibee-eval")
     if not os.path.isdir(args.root):
         print("node tests not found at %s (install libonnx-testdata)" % args.root)
         return 77
@@ -102,12 +138,16 @@ def main():
     if args.results:
         with open(args.results, "w") as f:
             json.dump({"root": os.path.abspath(args.root),
-                       "tests": {n: list(results[n]) for n in sorted(results)}}, f, indent=0)
+                       "tests": {n: list(results[n]) for n in sorted(results)},
+                       "kernels": KSTATS}, f, indent=0)
     suite = os.path.basename(os.path.normpath(args.root))
     if args.update:
         old = load_expect(args.expect)   # hand-written reasons survive an update
         with open(args.expect, "w") as f:
-            if suite == "node":
+            if args.vibee_eval:
+                f.write("# suite '%s' through the reference evaluator alone (tools/vibee-eval):\n"
+                        "# tests not yet passing, and why.\n" % suite)
+            elif suite == "node":
                 f.write("# ONNX 1.12 node tests (libonnx-testdata) not yet passing, and why.\n")
             else:
                 f.write("# libonnx-testdata suite '%s': tests not yet passing, and why.\n" % suite)
