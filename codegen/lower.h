@@ -63,4 +63,5 @@ int lower_transpose(Low *L, Node *n);
 int lower_concat(Low *L, Node *n);
 int lower_slice(Low *L, Node *n);
 int lower_gather(Low *L, Node *n);
+int lower_gpu_rows(Low *L, Node *n);   /* lower_gpu.c, GPU targets only */
 #endif

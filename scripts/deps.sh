@@ -3,7 +3,8 @@
 # does nothing when they are all present. Set VIBEE_NO_APT=1 to skip.
 set -e
 PKGS="build-essential cmake pkg-config libprotobuf-c-dev protobuf-c-compiler
-libonnx-dev libonnx-testdata llvm-16-tools python3-numpy python3-protobuf"
+libonnx-dev libonnx-testdata llvm-16-tools python3-numpy python3-protobuf
+pocl-opencl-icd ocl-icd-opencl-dev opencl-headers clinfo hipcc"
 [ "${VIBEE_NO_APT:-0}" = 1 ] && exit 0
 missing=""
 for p in $PKGS; do
