@@ -210,7 +210,10 @@ static int lower_node(Low *L, Node *n)
 	case OP_ReduceL1: case OP_ReduceL2: case OP_ReduceLogSum: case OP_ReduceLogSumExp:
 	case OP_ReduceProd: case OP_ReduceSumSquare:
 		return lower_reduce(L, n);
-	case OP_MatMul: return lower_matmul(L, n);
+	case OP_MatMul:
+		if (L->p->gpu && lower_gpu_rows(L, n) == LW_OK)   /* GPU: shared-memory tiles */
+			return LW_OK;
+		return lower_matmul(L, n);
 	case OP_Gemm: return lower_gemm(L, n);
 	case OP_Transpose: return lower_transpose(L, n);
 	case OP_Concat: return lower_concat(L, n);

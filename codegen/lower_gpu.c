@@ -7,10 +7,20 @@
  *         for s = T/2 .. 1: if t < s: sh[t] = fn(sh[t], sh[t + s]); barrier
  * Softmax/LogSoftmax (max, then sum of exp) and ReduceSum/Mean/Max/Min of
  * float tensors whose reduced axes are a contiguous suffix (so row r is
- * x[r*N .. r*N + N)). Anything else returns LW_CALL and takes the generic
- * lowering, which the grid mapper (gpu_map.c) spreads one row per thread. */
+ * x[r*N .. r*N + N)). And float MatMul as 16x16 output tiles per block,
+ * A and B tiles staged through shared memory:
+ *     for t in [0, batch * ceil(M/16) * ceil(N/16)) gpu.block:
+ *       for tx in [0,16) gpu.thread: for ty in [0,16) gpu.thread:
+ *         for k0 in [0, K) step 16:
+ *           As[ty][tx] = A[row, k0+tx]; Bs[ty][tx] = B[k0+ty, col]   (0 outside)
+ *           barrier; acc += sum_kk As[ty][kk] * Bs[kk][tx]; barrier
+ *         Y[row, col] = acc
+ * (row = tile row + ty, col = tile col + tx; products summed in k order.)
+ * Anything else returns LW_CALL and takes the generic lowering, which the
+ * grid mapper (gpu_map.c) spreads one row or tile per thread. */
 #include <math.h>
 #include "lower.h"
+#include "gpu.h"
 
 #define GPU_ROW_THREADS 128
 
@@ -182,9 +192,84 @@ static int reduce(Low *L, Node *n)
 	return LW_OK;
 }
 
+enum { TS = 16 };
+
+static int nn(Kernel *k, int fn, int a, int b)   /* non-negative index div/mod */
+{
+	const KExpr *xa = &k->x[a], *xb = &k->x[b];
+	if (xa->op == KX_CONST && xb->op == KX_CONST && xa->i >= 0 && xb->i > 0)
+		return kir_const_i(k, fn == KB_DIV ? xa->i / xb->i : xa->i % xb->i);
+	int e = kir_bin(k, fn, a, b);
+	k->x[e].c = KX_NONNEG;
+	return e;
+}
+
+static int matmul(Low *L, Node *n)
+{
+	Graph *g = L->g;
+	const Value *A = &g->val[n->in[0]], *B = &g->val[n->in[1]], *Y = &g->val[n->out[0]];
+	int ra = A->shape.rank, rb = B->shape.rank, ro = Y->shape.rank;
+	if ((Y->dt != DT_F32 && Y->dt != DT_F64) || A->dt != Y->dt || B->dt != Y->dt || ra < 2 ||
+	    rb < 2 || ra != ro || (rb != 2 && rb != ro))
+		return LW_CALL;
+	Dim M = A->shape.d[ra - 2], K = A->shape.d[ra - 1], N = B->shape.d[rb - 1];
+	if (B->shape.d[rb - 2] != K || Y->shape.d[ro - 2] != M || Y->shape.d[ro - 1] != N)
+		return LW_CALL;
+	Dim bat = 1;
+	for (int d = 0; d < ro - 2; d++) {
+		if (A->shape.d[d] != Y->shape.d[d] || (rb == ro && B->shape.d[d] != Y->shape.d[d]))
+			return LW_CALL;   /* broadcasting batch dims: the generic lowering */
+		bat = ir_dim_bin(g, DX_MUL, bat, Y->shape.d[d]);
+	}
+	Kernel *k = kir_kernel(L->p, KK_LOOP, L->nid);
+	int ty = kir_ty(Y->dt), z = kir_const_i(k, 0), ts = kir_const_i(k, TS);
+	int xM = kir_dim(k, M), xN = kir_dim(k, N), xK = kir_dim(k, K);
+	int mt = nn(k, KB_DIV, kir_add(k, xM, kir_const_i(k, TS - 1)), ts);
+	int nt = nn(k, KB_DIV, kir_add(k, xN, kir_const_i(k, TS - 1)), ts);
+	int bl = kir_loop(k, -1, z, kir_mul(k, kir_dim(k, bat), kir_mul(k, mt, nt)), 1, KP_GPU_BLOCK);
+	int t = kir_var(k, k->s[bl].var);
+	int lx = kir_loop(k, bl, z, ts, 1, KP_GPU_THREAD);
+	int tx = kir_var(k, k->s[lx].var);
+	int ly = kir_loop(k, lx, z, ts, 1, KP_GPU_THREAD);
+	int tyv = kir_var(k, k->s[ly].var);
+	int b = nn(k, KB_DIV, t, kir_mul(k, mt, nt));
+	int row = kir_add(k, kir_mul(k, nn(k, KB_MOD, nn(k, KB_DIV, t, nt), mt), ts), tyv);
+	int col = kir_add(k, kir_mul(k, nn(k, KB_MOD, t, nt), ts), tx);
+	int abase = kir_mul(k, b, kir_mul(k, xM, xK));
+	int bbase = rb == 2 ? z : kir_mul(k, b, kir_mul(k, xK, xN));
+	int As = kir_local(k, ty, TS * TS, KM_SHARED), Bs = kir_local(k, ty, TS * TS, KM_SHARED);
+	int acc = kir_local(k, ty, 1, KM_PRIVATE);
+	kir_store(k, ly, true, acc, z, kir_const_t(k, ty, 0));
+	int lk = kir_loop(k, ly, z, xK, TS, KP_SERIAL);
+	int k0 = kir_var(k, k->s[lk].var);
+	int sidx = kir_add(k, kir_mul(k, tyv, ts), tx);
+	int ak = kir_add(k, k0, tx), bk = kir_add(k, k0, tyv);
+	int zero = kir_const_t(k, ty, 0);
+	int aok = kir_bin(k, KB_AND, kir_bin(k, KB_LT, row, xM), kir_bin(k, KB_LT, ak, xK));
+	int bok = kir_bin(k, KB_AND, kir_bin(k, KB_LT, bk, xK), kir_bin(k, KB_LT, col, xN));
+	int av = kir_load(k, n->in[0], kir_add(k, abase, kir_add(k, kir_mul(k, row, xK), ak)));
+	int bv = kir_load(k, n->in[1], kir_add(k, bbase, kir_add(k, kir_mul(k, bk, xN), col)));
+	kir_store(k, lk, true, As, sidx, kir_sel(k, aok, av, zero));
+	kir_store(k, lk, true, Bs, sidx, kir_sel(k, bok, bv, zero));
+	kir_barrier(k, lk);
+	int lkk = kir_loop(k, lk, z, ts, 1, KP_SERIAL);
+	int kk = kir_var(k, k->s[lkk].var);
+	kir_acc(k, lkk, true, acc, KB_ADD, z,
+	        kir_bin(k, KB_MUL, kir_lread(k, As, kir_add(k, kir_mul(k, tyv, ts), kk)),
+	                kir_lread(k, Bs, kir_add(k, kir_mul(k, kk, ts), tx))));
+	kir_barrier(k, lk);
+	int ok = kir_bin(k, KB_AND, kir_bin(k, KB_LT, row, xM), kir_bin(k, KB_LT, col, xN));
+	int iff = kir_if(k, ly, ok);
+	kir_store(k, iff, false, (int)n->out[0],
+	          kir_add(k, kir_mul(k, b, kir_mul(k, xM, xN)), kir_add(k, kir_mul(k, row, xN), col)),
+	          kir_lread(k, acc, z));
+	return LW_OK;
+}
+
 int lower_gpu_rows(Low *L, Node *n)
 {
 	switch (n->op) {
+	case OP_MatMul: return matmul(L, n);
 	case OP_Softmax: case OP_LogSoftmax: return softmax(L, n);
 	case OP_ReduceSum: case OP_ReduceMean: case OP_ReduceMax: case OP_ReduceMin:
 		return reduce(L, n);

@@ -4,6 +4,8 @@
 # references. Exits 77 (skipped) when vibee-run finds no device or driver.
 # usage: gpu_sample.sh VIBEEC VIBEERUN DIR WORK TARGET
 vibeec=$1; run=$2; dir=$3; work=$4; target=$5
+# under make test-asan: ignore what the GPU runtimes keep (lsan.supp)
+export LSAN_OPTIONS="suppressions=$(dirname "$0")/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 mkdir -p "$work" || exit 1
 if ! "$vibeec" "$dir/model.onnx" --target=$target -o "$work/model.so" 2>"$work/cerr"; then
   cat "$work/cerr"
