@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include "codegen.h"
 #include "emit.h"
+#include "gpu.h"
 #include "../targets/target.h"
 
 static bool exists(const char *p)
@@ -129,7 +130,8 @@ static void first_error(const char *log, char *out, size_t n)
 
 static void rmtree(const char *dir)
 {
-	const char *names[] = {"model.c", "weights.bin", "weights.S", "vibee.map", "cc.log"};
+	const char *names[] = {"model.c", "weights.bin", "weights.S", "vibee.map", "cc.log",
+	                       "dev0.bin", "dev1.bin", "dev2.bin"};
 	char p[4096];
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
 		snprintf(p, sizeof p, "%s/%s", dir, names[i]);
@@ -139,7 +141,7 @@ static void rmtree(const char *dir)
 }
 
 static int build_so(const CgOptions *o, const Target *t, const KProg *p, const Plan *pl,
-                    const CBuf *c, Diag *d)
+                    const CBuf *c, const CBuf *dev, Diag *d)
 {
 	char lib[4096], inc[4096];
 	int rc = find_kit(lib, inc, sizeof lib, d);
@@ -168,6 +170,11 @@ static int build_so(const CgOptions *o, const Target *t, const KProg *p, const P
 	cb_puts(&s, "\"\n\t.byte 0\n\t.size vibee_weights, .-vibee_weights\n"
 	        "\t.section .note.GNU-stack,\"\",@progbits\n");
 	const char *mapt = "{\n\tglobal: vibee_model;\n\tlocal: *;\n};\n";
+	if (t->kind != TK_CPU && (rc = cg_gpu_build(t, dev, dir, &s, d))) {   /* device code blobs */
+		cb_free(&s);
+		rmtree(dir);
+		return rc;
+	}
 	if ((rc = write_file(fc, c->s, c->n, d)) || (rc = write_weights(p, pl, fw, d)) ||
 	    (rc = write_file(fs, s.s, s.n, d)) || (rc = write_file(fm, mapt, strlen(mapt), d))) {
 		cb_free(&s);
@@ -267,13 +274,29 @@ int cg_compile(Graph *g, const CgOptions *o, Diag *d)
 	KProg p = {0};
 	p.opt = o->opt;
 	p.vec = t->vector_bytes;
+	p.gpu = t->kind != TK_CPU;
 	Plan pl = {0};
-	CBuf c = {0};
+	CBuf c = {0}, dev = {0};
+	GProg gp = {0};
+	GpuHost gh = {&gp, t->kind, NULL};
+	char isa[200];
 	int rc = cg_lower(g, &p, d);
 	if (!rc)
 		rc = cg_plan(&p, &pl, d);
+	if (!rc && p.gpu && !(rc = cg_gpu_map(&p, &gp, t->gpu ? t->gpu->block_threads : 256, d))) {
+		gp.dialect = t->kind == TK_CUDA ? GD_CUDA : t->kind == TK_HIP ? GD_HIP : GD_OPENCL;
+		cg_gpu_render(&dev, &p, &gp);
+		int ncall = 0;
+		for (int i = 0; i < p.nk; i++)
+			ncall += p.k[i].kind == KK_CALL;
+		snprintf(isa, sizeof isa, "%s%s%s; %d device kernels; %d reference kernels on the host "
+		         "(explicit copies)", t->kind == TK_OPENCL ? "OpenCL C" : t->kind == TK_CUDA ?
+		         "PTX/cubin " : "HIP code objects ", t->arch ? t->arch : "",
+		         t->kind == TK_OPENCL ? "" : "", gp.nl, ncall);
+	}
 	if (!rc) {
-		EmitInfo ei = {t->name, t->isa, strcmp(t->isa, "x86-64-v3") == 0};
+		EmitInfo ei = {t->name, p.gpu ? isa : t->isa, strcmp(t->isa, "x86-64-v3") == 0,
+		               p.gpu ? &gh : NULL};
 		rc = cg_emit_c(&c, &p, &pl, &ei, d);
 	}
 	if (!rc && o->stats) {
@@ -291,8 +314,13 @@ int cg_compile(Graph *g, const CgOptions *o, Diag *d)
 					fprintf(stderr, " %s", ir_op_name(g->node[p.k[i].node].op));
 			fprintf(stderr, "\n");
 		}
+		if (p.gpu)
+			fprintf(stderr, "vibeec: %s: %s\n", t->name, isa);
 	}
-	if (!rc && o->emit == CG_EMIT_C) {
+	if (!rc && o->emit == CG_EMIT_DEV) {
+		rc = p.gpu ? cg_gpu_emit(t, &dev, o->dev_form, o->out, d)
+		           : diag_set(d, E_USAGE, "--emit=%s needs a GPU target", o->dev_form);
+	} else if (!rc && o->emit == CG_EMIT_C) {
 		if (!o->out || strcmp(o->out, "-") == 0) {
 			if (fwrite(c.s, 1, c.n, stdout) != c.n || fflush(stdout))
 				rc = diag_set(d, E_IO, "<stdout>: write error");
@@ -303,9 +331,11 @@ int cg_compile(Graph *g, const CgOptions *o, Diag *d)
 		CgOptions oo = *o;
 		if (!oo.out || strcmp(oo.out, "-") == 0)
 			oo.out = "model.so";
-		rc = build_so(&oo, t, &p, &pl, &c, d);
+		rc = build_so(&oo, t, &p, &pl, &c, &dev, d);
 	}
 	cb_free(&c);
+	cb_free(&dev);
+	cg_gpu_free(&gp);
 	cg_plan_free(&pl);
 	kir_prog_free(&p);
 	return rc;

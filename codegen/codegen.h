@@ -12,8 +12,9 @@ typedef struct CgOptions {
 	const char *cc;       /* NULL: $CC or "cc" */
 	int keep_temps;       /* keep the build directory (its path goes to stderr) */
 	int stats;            /* print kernel/plan statistics to stderr */
+	const char *dev_form; /* CG_EMIT_DEV: "cuda", "ptx", "hip" or "opencl" */
 } CgOptions;
-enum { CG_EMIT_SO, CG_EMIT_C };
+enum { CG_EMIT_SO, CG_EMIT_C, CG_EMIT_DEV /* device code of a GPU target */ };
 
 /* g must have inferred types and shapes (ir_infer). Returns 0, or an E_*
  * code with a one-line message in d (unknown target: E_USAGE). The

@@ -9,6 +9,7 @@
 #include "render.h"
 #include "lib.h"
 #include "../ir/text.h"
+#include "gpu.h"
 
 #ifndef VIBEE_VERSION
 #define VIBEE_VERSION "0.1.0"
@@ -311,14 +312,21 @@ int cg_emit_c(CBuf *b, const KProg *p, const Plan *pl, const EmitInfo *ei, Diag 
 	        "#include <stdlib.h>\n#include <string.h>\n#include \"ir/kern.h\"\n"
 	        "#include \"runtime/kpool.h\"\n#include \"runtime/kops.h\"\n#include \"runtime/vibee.h\"\n\n");
 	cb_puts(b, cg_fused_includes);
+	if (ei->gpu)
+		cb_puts(b, "#include \"runtime/vdev.h\"\n\n");
 	cb_puts(b, "extern const unsigned char vibee_weights[] __attribute__((visibility(\"hidden\")));\n\n");
 	cb_printf(b, "struct vibee_ctx {\n\tkpool *pool;\n\tkarena arena;\n\tunsigned char *ws;\n"
-	          "\tint bad;\n\tchar *err;\n\tsize_t errlen;\n\tvoid *buf[%u];\n\tint64_t dv[%u];\n};\n\n",
+	          "\tint bad;\n\tchar *err;\n\tsize_t errlen;\n\tvoid *buf[%u];\n\tint64_t dv[%u];\n",
 	          pl->nslot ? pl->nslot : 1, g->ndim ? g->ndim : 1);
+	if (ei->gpu)
+		cg_gpu_ctx_fields(b, pl);
+	cb_puts(b, "};\n\n");
 	cb_puts(b, "static int vfail(struct vibee_ctx *r, int code, const char *fmt, ...)\n{\n"
 	        "\tif (r->err && r->errlen) {\n\t\tva_list ap;\n\t\tva_start(ap, fmt);\n"
 	        "\t\tvsnprintf(r->err, r->errlen, fmt, ap);\n\t\tva_end(ap);\n\t}\n\treturn code;\n}\n\n");
 	cg_render_prelude(b);
+	if (ei->gpu)
+		cg_gpu_helpers(b, ei->gpu);
 	eval_dims_fn(b, g);
 	for (int ki = 0; ki < p->nk; ki++) {
 		if (p->k[ki].kind == KK_CALL) {
@@ -329,14 +337,18 @@ int cg_emit_c(CBuf *b, const KProg *p, const Plan *pl, const EmitInfo *ei, Diag 
 			int rc = cg_emit_lib(b, p, pl, ki, d);
 			if (rc)
 				return rc;
+		} else if (ei->gpu) {
+			cg_gpu_launch_fn(b, p, pl, ei->gpu, ki);
 		} else {
 			cg_render_kernel(b, p, ki, pl->slot);
 		}
 	}
 	/* create / destroy */
 	uint64_t ws = pl->ws_bytes ? pl->ws_bytes : 64;
-	cb_puts(b, "static void m_destroy(struct vibee_ctx *r)\n{\n\tif (!r)\n\t\treturn;\n"
-	        "\tkpool_free(r->pool);\n\tkarena_free(&r->arena);\n\tfree(r->ws);\n\tfree(r);\n}\n\n");
+	cb_puts(b, "static void m_destroy(struct vibee_ctx *r)\n{\n\tif (!r)\n\t\treturn;\n");
+	if (ei->gpu)
+		cg_gpu_destroy(b, pl);
+	cb_puts(b, "\tkpool_free(r->pool);\n\tkarena_free(&r->arena);\n\tfree(r->ws);\n\tfree(r);\n}\n\n");
 	cb_puts(b, "static int m_create(struct vibee_ctx **pr, const vibee_options *opt, char *err, "
 	        "size_t errlen)\n{\n");
 	if (ei->check_avx2)
@@ -356,6 +368,8 @@ int cg_emit_c(CBuf *b, const KProg *p, const Plan *pl, const EmitInfo *ei, Diag 
 		else if (pl->kind[s] == SL_STATIC)
 			cb_printf(b, "\tr->buf[%u] = r->ws + %lluULL;\n", s, (unsigned long long)pl->off[s]);
 	}
+	if (ei->gpu)
+		cg_gpu_create(b, p, pl, ei->gpu);
 	cb_puts(b, "\t*pr = r;\n\treturn 0;\n}\n\n");
 	/* run */
 	cb_puts(b, "static int m_run(struct vibee_ctx *r, const vibee_tensor *in, vibee_tensor *out, "
@@ -371,6 +385,8 @@ int cg_emit_c(CBuf *b, const KProg *p, const Plan *pl, const EmitInfo *ei, Diag 
 			cb_printf(b, "\tr->buf[%u] = in[%u].data;\n", pl->slot[g->in[i]], i);
 	}
 	cb_puts(b, "\teval_dims(r->dv);\n");
+	if (ei->gpu)
+		cg_gpu_run_begin(b, p, pl);
 	uint32_t sq_next = 0;
 	for (int ki = 0; ki < p->nk; ki++) {
 		const Kernel *k = &p->k[ki];
@@ -397,7 +413,11 @@ int cg_emit_c(CBuf *b, const KProg *p, const Plan *pl, const EmitInfo *ei, Diag 
 				          "output size unknown or out of memory\");\n", s, nm, ir_op_name(n->op));
 			cb_puts(b, "\t}\n");
 		}
-		if (k->kind == KK_CALL || k->kind == KK_LIB) {
+		if ((k->kind == KK_CALL || k->kind == KK_LIB) && ei->gpu) {   /* host kernel: sync around it */
+			cg_gpu_before_call(b, p, pl, ki);
+			cb_printf(b, "\tif ((rc = k%d(r)))\n\t\treturn rc;\n", ki);
+			cg_gpu_after_call(b, p, pl, ki);
+		} else if (k->kind == KK_CALL || k->kind == KK_LIB || ei->gpu) {
 			cb_printf(b, "\tif ((rc = k%d(r)))\n\t\treturn rc;\n", ki);
 		} else {
 			cb_printf(b, "\tk%d(r);\n", ki);
@@ -410,6 +430,8 @@ int cg_emit_c(CBuf *b, const KProg *p, const Plan *pl, const EmitInfo *ei, Diag 
 		}
 	}
 	squeeze_checks(b, g, &sq_next, g->nnode);
+	if (ei->gpu)
+		cg_gpu_before_outputs(b, p, pl);
 	for (uint32_t i = 0; i < g->nout; i++) {
 		uint32_t v = g->out[i];
 		const Value *x = &g->val[v];

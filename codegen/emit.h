@@ -8,6 +8,7 @@ typedef struct EmitInfo {
 	const char *target;   /* target name for the descriptor */
 	const char *isa;
 	bool check_avx2;      /* create() refuses CPUs without AVX2/FMA */
+	const struct GpuHost *gpu;   /* GPU target: loop kernels run on a device (gpu.h) */
 } EmitInfo;
 
 /* Render the whole model.c for p into b. */

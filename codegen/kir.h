@@ -131,6 +131,7 @@ typedef struct KProg {
 	uint32_t *alias;     /* [g->nval]: storage owner; itself if none */
 	int opt;             /* -O level: 0 turns off threads and tiling */
 	int vec;             /* target vector width in bytes (tiling hint) */
+	bool gpu;            /* GPU target: mark every independent outer loop KP_THREAD */
 } KProg;
 
 /* ---- building (kir.c) ----------------------------------------------------- */

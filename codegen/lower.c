@@ -135,7 +135,7 @@ int nest_build(Low *L, Kernel *k, Nest *n, const Shape *out, const Shape *ops, i
 			ext = ir_dim_bin(L->g, DX_MUL, ext, out->d[d]);
 		int mode = KP_SERIAL;
 		int64_t grain = 1;
-		if (gi == 0 && par && L->p->opt > 0 && (numel < 0 || numel >= LW_PAR_MIN)) {
+		if (gi == 0 && par && (L->p->gpu || (L->p->opt > 0 && (numel < 0 || numel >= LW_PAR_MIN)))) {
 			mode = KP_THREAD;
 			int64_t inner = 1;
 			for (int d = n->glast[0] + 1; d < out->rank; d++)
@@ -201,12 +201,20 @@ static int lower_node(Low *L, Node *n)
 {
 	switch (n->op) {
 	case OP_Softmax: case OP_LogSoftmax:
+		if (L->p->gpu && lower_gpu_rows(L, n) == LW_OK)   /* GPU targets: block per row */
+			return LW_OK;
 		return lower_softmax(L, n);
-	case OP_ReduceL1: case OP_ReduceL2: case OP_ReduceLogSum: case OP_ReduceLogSumExp:
-	case OP_ReduceMax: case OP_ReduceMean: case OP_ReduceMin: case OP_ReduceProd:
-	case OP_ReduceSum: case OP_ReduceSumSquare:
+	case OP_ReduceSum: case OP_ReduceMean: case OP_ReduceMax: case OP_ReduceMin:
+		if (L->p->gpu && lower_gpu_rows(L, n) == LW_OK)
+			return LW_OK;
 		return lower_reduce(L, n);
-	case OP_MatMul: return lower_matmul(L, n);
+	case OP_ReduceL1: case OP_ReduceL2: case OP_ReduceLogSum: case OP_ReduceLogSumExp:
+	case OP_ReduceProd: case OP_ReduceSumSquare:
+		return lower_reduce(L, n);
+	case OP_MatMul:
+		if (L->p->gpu && lower_gpu_rows(L, n) == LW_OK)   /* GPU: shared-memory tiles */
+			return LW_OK;
+		return lower_matmul(L, n);
 	case OP_Gemm: return lower_gemm(L, n);
 	case OP_Transpose: return lower_transpose(L, n);
 	case OP_Concat: return lower_concat(L, n);

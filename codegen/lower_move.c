@@ -67,7 +67,7 @@ int lower_concat(Low *L, Node *n)
 		const Value *x = &g->val[n->in[j]];
 		Dim row = ir_dim_bin(g, DX_MUL, x->shape.d[axis], inner);
 		int64_t so = outer >= 0 ? outer : -1, sr = row >= 0 ? row : -1;
-		bool par = L->p->opt > 0 && (so < 0 || sr < 0 || so * sr >= LW_PAR_MIN) && so != 1;
+		bool par = L->p->gpu || (L->p->opt > 0 && (so < 0 || sr < 0 || so * sr >= LW_PAR_MIN) && so != 1);
 		int lo = kir_loop(k, -1, kir_const_i(k, 0), kir_dim(k, outer), 1,
 		                  par ? KP_THREAD : KP_SERIAL);
 		int vo = kir_var(k, k->s[lo].var);

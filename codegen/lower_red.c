@@ -20,7 +20,7 @@ static int kept_loops(Low *L, Kernel *k, const Shape *s, const bool *keep, int *
 		if (!keep[d])
 			continue;
 		int mode = KP_SERIAL;
-		if (first && L->p->opt > 0 && (numel < 0 || numel >= 64))
+		if (first && (L->p->gpu || (L->p->opt > 0 && (numel < 0 || numel >= 64))))
 			mode = KP_THREAD;
 		first = false;
 		cur = kir_loop(k, cur, kir_const_i(k, 0), kir_dim(k, s->d[d]), 1, mode);

@@ -23,7 +23,8 @@ enum {
 	VIBEE_E_INPUT = 3,     /* wrong input count, dtype, rank or dims */
 	VIBEE_E_NOMEM = 4,
 	VIBEE_E_RUN = 5,       /* a kernel failed (message says which) */
-	VIBEE_E_ARG = 6        /* NULL or otherwise invalid argument */
+	VIBEE_E_ARG = 6,       /* NULL or otherwise invalid argument */
+	VIBEE_E_DEVICE = 7     /* GPU model: no device, driver or runtime library found */
 };
 
 /* A dense row-major tensor. dtype uses ONNX TensorProto numbering

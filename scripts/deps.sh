@@ -4,7 +4,7 @@
 set -e
 PKGS="build-essential cmake pkg-config libprotobuf-c-dev protobuf-c-compiler
 libonnx-dev libonnx-testdata llvm-16-tools python3-numpy python3-protobuf time
-libopenblas-dev"
+libopenblas-dev pocl-opencl-icd ocl-icd-opencl-dev opencl-headers clinfo hipcc"
 # `deps.sh fuzz` (make fuzz) also installs clang and its compiler-rt
 # (libFuzzer, ASan/UBSan runtimes): clang 14 on Debian 12. Not needed to
 # build or test otherwise.

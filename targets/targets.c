@@ -2,7 +2,8 @@
 #include <string.h>
 #include "target.h"
 
-static const Target *const all[] = {&target_cpu};
+static const Target *const all[] = {&target_cpu, &target_opencl, &target_h100, &target_h200,
+	&target_b100, &target_a100, &target_mi300x, &target_mi250};
 
 const Target *target_find(const char *name)
 {
@@ -16,5 +17,5 @@ const Target *target_find(const char *name)
 
 const char *target_names(void)
 {
-	return "cpu";
+	return "cpu, opencl, h100, h200, b100, a100, mi300x, mi250";
 }

@@ -19,6 +19,8 @@ static const char usage[] =
 "  --target=NAME      target machine (default: the host cpu)\n"
 "  -O0 .. -O3         optimisation level (default -O2)\n"
 "  --emit=so|c|ir     what to write (default so)\n"
+"  --emit=cuda|ptx|hip|opencl  the device code of a GPU target (with\n"
+"                     no --target: h100 for cuda/ptx, mi300x for hip)\n"
 "  --print-after=PASS print the IR to stderr after PASS ('all': every pass)\n"
 "  --print-full       IR dumps include every weight (hex)\n"
 "  --verify-each      verify the IR after every pass\n"
@@ -159,8 +161,10 @@ int main(int argc, char **argv)
 			ctx.opt = a[2] - '0';
 		} else if (strncmp(a, "--emit=", 7) == 0) {
 			emit = a + 7;
-			if (strcmp(emit, "so") && strcmp(emit, "c") && strcmp(emit, "ir")) {
-				snprintf(msg, sizeof msg, "unknown --emit=%s (so, c or ir)", emit);
+			if (strcmp(emit, "so") && strcmp(emit, "c") && strcmp(emit, "ir") &&
+			    strcmp(emit, "cuda") && strcmp(emit, "ptx") && strcmp(emit, "hip") &&
+			    strcmp(emit, "opencl")) {
+				snprintf(msg, sizeof msg, "unknown --emit=%s (so, c, ir, cuda, ptx, hip or opencl)", emit);
 				return fail(2, msg);
 			}
 		} else if (strncmp(a, "--print-after=", 14) == 0) {
@@ -233,9 +237,14 @@ int main(int argc, char **argv)
 		}
 		return 0;
 	}
-	int is_c = strcmp(emit, "c") == 0;
+	int is_dev = strcmp(emit, "cuda") == 0 || strcmp(emit, "ptx") == 0 ||
+	             strcmp(emit, "hip") == 0 || strcmp(emit, "opencl") == 0;
+	if (is_dev && (!target || !*target || strcmp(target, "cpu") == 0))   /* a default GPU */
+		target = emit[0] == 'h' ? "mi300x" : emit[0] == 'o' ? "opencl" : "h100";
+	int is_c = strcmp(emit, "c") == 0 || is_dev;
 	if (!out) {
-		out = dflt = default_out(model, is_c ? ".c" : ".so");
+		out = dflt = default_out(model, !is_dev ? (is_c ? ".c" : ".so") : emit[0] == 'c' ? ".cu" :
+		                         emit[0] == 'p' ? ".ptx" : emit[0] == 'h' ? ".hip" : ".cl");
 		if (!out) {
 			ir_graph_free(g);
 			return fail(2, "out of memory");
@@ -252,7 +261,8 @@ int main(int argc, char **argv)
 		close(fd);
 		out = tmp;
 	}
-	CgOptions co = {.target = target, .out = out, .emit = is_c ? CG_EMIT_C : CG_EMIT_SO,
+	CgOptions co = {.target = target, .out = out,
+	                .emit = is_dev ? CG_EMIT_DEV : is_c ? CG_EMIT_C : CG_EMIT_SO, .dev_form = emit,
 	                .opt = ctx.opt, .cc = NULL, .keep_temps = keep_temps, .stats = ctx.stats};
 	rc = cg_compile(g, &co, &d);
 	if (!rc && to_stdout && cat_file(tmp) != 0)

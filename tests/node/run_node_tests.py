@@ -58,7 +58,8 @@ def run_test(args, name, workdir):
     tdir = os.path.join(args.root, name)
     so = os.path.join(workdir, name + ".so")
     try:
-        p = subprocess.run([args.vibeec, os.path.join(tdir, "model.onnx"), "-o", so, "--stats"],
+        p = subprocess.run([args.vibeec, os.path.join(tdir, "model.onnx"), "-o", so, "--stats"]
+                       + (["--target=" + args.target] if args.target else []),
                            capture_output=True, text=True, timeout=args.timeout)
     except subprocess.TimeoutExpired:
         return name, False, "compile: timeout"
@@ -116,6 +117,10 @@ def main():
     ap.add_argument("--update", action="store_true",
                     help="rewrite the expectations file (reasons written by hand, in [brackets], are kept)")
     ap.add_argument("--filter", default="")
+    ap.add_argument("--target", default="", help="vibeec --target (e.g. opencl)")
+    ap.add_argument("--also-expect", default="",
+                    help="expectations of another run that hold here too (the CPU's, for --target);"
+                         " --expect then lists only the failures beyond those")
     ap.add_argument("--results", help="write {test: [passed, reason]} as JSON here")
     args = ap.parse_args()
     if not args.vibee_eval and not (args.vibeec and args.vibee_run):
@@ -125,7 +130,8 @@ def main():
         return 77
     names = sorted(n for n in os.listdir(args.root)
                    if os.path.exists(os.path.join(args.root, n, "model.onnx")) and args.filter in n)
-    exp = load_expect(args.expect)
+    base = load_expect(args.also_expect) if args.also_expect else {}
+    exp = dict(base, **load_expect(args.expect))
     work = tempfile.mkdtemp(prefix="vibee-node-")
     results = {}
     try:
@@ -135,6 +141,11 @@ def main():
     finally:
         shutil.rmtree(work, ignore_errors=True)
     npass = sum(1 for ok, _ in results.values() if ok)
+    nodev = [n for n, (ok, why) in results.items() if "no OpenCL device found" in why
+             or "no CUDA driver found" in why or "no CUDA device found" in why]
+    if nodev and len(nodev) == len(results) - npass and npass == 0:
+        print("no device for --target=%s: %s" % (args.target, results[nodev[0]][1]))
+        return 77
     if args.results:
         with open(args.results, "w") as f:
             json.dump({"root": os.path.abspath(args.root),
@@ -155,10 +166,10 @@ def main():
             f.write("# %d of %d tests pass.\n" % (npass, len(results)))
             for name in sorted(results):
                 ok, why = results[name]
-                if not ok:
+                if not ok and name not in base:
                     keep = old.get(name, "")
                     f.write("%s %s\n" % (name, keep if keep.startswith("[") else why))
-        exp = load_expect(args.expect)
+        exp = dict(base, **load_expect(args.expect))
     passed = failed = skipped = 0
     crashes = 0
     for name in sorted(results):

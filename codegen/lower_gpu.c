@@ -1,0 +1,278 @@
+/* GPU-shaped lowerings (GPU targets only, p->gpu): row reductions as one
+ * block of GPU_ROW_THREADS threads per row, each thread striding over the
+ * row, then a tree reduction in shared memory with barriers:
+ *     for r in [0, R) gpu.block: for t in [0, T) gpu.thread:
+ *         acc = init; for j in [t, N) step T: acc = fn(acc, x[r*N + j])
+ *         sh[t] = acc; barrier
+ *         for s = T/2 .. 1: if t < s: sh[t] = fn(sh[t], sh[t + s]); barrier
+ * Softmax/LogSoftmax (max, then sum of exp) and ReduceSum/Mean/Max/Min of
+ * float tensors whose reduced axes are a contiguous suffix (so row r is
+ * x[r*N .. r*N + N)). And float MatMul as 16x16 output tiles per block,
+ * A and B tiles staged through shared memory:
+ *     for t in [0, batch * ceil(M/16) * ceil(N/16)) gpu.block:
+ *       for tx in [0,16) gpu.thread: for ty in [0,16) gpu.thread:
+ *         for k0 in [0, K) step 16:
+ *           As[ty][tx] = A[row, k0+tx]; Bs[ty][tx] = B[k0+ty, col]   (0 outside)
+ *           barrier; acc += sum_kk As[ty][kk] * Bs[kk][tx]; barrier
+ *         Y[row, col] = acc
+ * (row = tile row + ty, col = tile col + tx; products summed in k order.)
+ * Anything else returns LW_CALL and takes the generic lowering, which the
+ * grid mapper (gpu_map.c) spreads one row or tile per thread. */
+#include <math.h>
+#include "lower.h"
+#include "gpu.h"
+
+#define GPU_ROW_THREADS 128
+
+static void tree(Kernel *k, int parent, int sh, int tv, int fn)
+{
+	for (int s = GPU_ROW_THREADS / 2; s >= 1; s /= 2) {
+		int iff = kir_if(k, parent, kir_bin(k, KB_LT, tv, kir_const_i(k, s)));
+		kir_acc(k, iff, true, sh, fn, tv, kir_lread(k, sh, kir_add(k, tv, kir_const_i(k, s))));
+		kir_barrier(k, parent);
+	}
+}
+
+/* acc[0] := fn over the row of v(j) (j: the loop var expression), reduced
+ * across the block; the result is left in private acc[0] for every thread. */
+typedef int (*RowFn)(Kernel *k, void *ctx, int j);
+
+static void row_reduce(Kernel *k, int tl, int tv, int nrow, int acc, int sh, int fn, double init,
+                       RowFn f, void *ctx)
+{
+	int z = kir_const_i(k, 0);
+	int ty = k->local[acc].ty;
+	kir_store(k, tl, true, acc, z, kir_const_t(k, ty, init));
+	int lj = kir_loop(k, tl, tv, nrow, GPU_ROW_THREADS, KP_SERIAL);
+	kir_acc(k, lj, true, acc, fn, z, f(k, ctx, kir_var(k, k->s[lj].var)));
+	kir_store(k, tl, true, sh, tv, kir_lread(k, acc, z));
+	kir_barrier(k, tl);
+	tree(k, tl, sh, tv, fn);
+	kir_store(k, tl, true, acc, z, kir_lread(k, sh, z));
+	kir_barrier(k, tl);   /* sh is reused next */
+}
+
+typedef struct Ctx {
+	uint32_t x, y;
+	int base, mx, ty;
+} Ctx;
+
+static int at(Kernel *k, const Ctx *c, int j) { return kir_add(k, c->base, j); }
+static int ld(Kernel *k, void *cv, int j)
+{
+	Ctx *c = cv;
+	return kir_load(k, c->x, at(k, c, j));
+}
+static int ex_shift(Kernel *k, void *cv, int j)
+{
+	Ctx *c = cv;
+	return kir_un(k, KU_EXP, kir_bin(k, KB_SUB, ld(k, cv, j), kir_lread(k, c->mx, kir_const_i(k, 0))));
+}
+
+/* Split x's dims into kept prefix (R rows) and reduced suffix (N); false if
+ * the reduced dims are not a suffix. */
+static bool rows(Graph *g, const Shape *s, const bool *keep, Dim *R, Dim *N)
+{
+	int first = s->rank;
+	for (int d = 0; d < s->rank; d++)
+		if (!keep[d]) {
+			first = d;
+			break;
+		}
+	for (int d = first; d < s->rank; d++)
+		if (keep[d])
+			return false;
+	*R = 1;
+	*N = 1;
+	for (int d = 0; d < s->rank; d++)
+		*(d < first ? R : N) = ir_dim_bin(g, DX_MUL, d < first ? *R : *N, s->d[d]);
+	return true;
+}
+
+static int begin(Low *L, Dim R, int *tl, int *tv, int *rv)
+{
+	Kernel *k = kir_kernel(L->p, KK_LOOP, L->nid);
+	int z = kir_const_i(k, 0);
+	int bl = kir_loop(k, -1, z, kir_dim(k, R), 1, KP_GPU_BLOCK);
+	*rv = kir_var(k, k->s[bl].var);
+	*tl = kir_loop(k, bl, z, kir_const_i(k, GPU_ROW_THREADS), 1, KP_GPU_THREAD);
+	*tv = kir_var(k, k->s[*tl].var);
+	return L->p->nk - 1;
+}
+
+static int softmax(Low *L, Node *n)
+{
+	Graph *g = L->g;
+	const Value *x = &g->val[n->in[0]];
+	int r = x->shape.rank;
+	if (!dt_is_float(x->dt) || r == 0)
+		return LW_CALL;
+	int64_t axis = ir_attr_i(n, "axis", n->opset >= 13 ? -1 : 1);
+	if (axis < 0)
+		axis += r;
+	if (axis < 0 || axis >= r)
+		return LW_CALL;   /* the generic lowering reports it */
+	bool keep[IR_MAXRANK];
+	for (int d = 0; d < r; d++)
+		keep[d] = n->opset >= 13 ? d != axis : d < axis;
+	Dim R, N;
+	if (!rows(g, &x->shape, keep, &R, &N))
+		return LW_CALL;
+	int tl, tv, rv;
+	int ki = begin(L, R, &tl, &tv, &rv);   /* may move p->k */
+	Kernel *k = &L->p->k[ki];
+	int ty = kir_ty(x->dt), z = kir_const_i(k, 0), nrow = kir_dim(k, N);
+	int sh = kir_local(k, ty, GPU_ROW_THREADS, KM_SHARED);
+	int acc = kir_local(k, ty, 1, KM_PRIVATE), mx = kir_local(k, ty, 1, KM_PRIVATE);
+	Ctx c = {n->in[0], n->out[0], kir_mul(k, rv, nrow), mx, ty};
+	row_reduce(k, tl, tv, nrow, acc, sh, KB_MAX, -INFINITY, ld, &c);
+	kir_store(k, tl, true, mx, z, kir_lread(k, acc, z));
+	row_reduce(k, tl, tv, nrow, acc, sh, KB_ADD, 0, ex_shift, &c);
+	int lj = kir_loop(k, tl, tv, nrow, GPU_ROW_THREADS, KP_SERIAL);
+	int j = kir_var(k, k->s[lj].var), idx = at(k, &c, j);
+	int v;
+	if (n->op == OP_Softmax)
+		v = kir_bin(k, KB_DIV, ex_shift(k, &c, j), kir_lread(k, acc, z));
+	else
+		v = kir_bin(k, KB_SUB, kir_bin(k, KB_SUB, ld(k, &c, j), kir_lread(k, mx, z)),
+		            kir_un(k, KU_LOG, kir_lread(k, acc, z)));
+	kir_store(k, lj, false, (int)n->out[0], idx, v);
+	return LW_OK;
+}
+
+static int reduce(Low *L, Node *n)
+{
+	Graph *g = L->g;
+	const Value *x = &g->val[n->in[0]];
+	int r = x->shape.rank;
+	if (!dt_is_float(x->dt) || r == 0)
+		return LW_CALL;
+	int64_t axes[IR_MAXRANK * 2];
+	int na;
+	bool axes_in = n->opset >= 18 || (n->op == OP_ReduceSum && n->opset >= 13);
+	if (axes_in) {
+		na = n->nin > 1 && n->in[1] != IR_NONE ? const_ints(g, n->in[1], axes, IR_MAXRANK * 2) : 0;
+		if (na < 0 || (na == 0 && ir_attr_i(n, "noop_with_empty_axes", 0)))
+			return LW_CALL;
+	} else {
+		const int64_t *a;
+		na = ir_attr_ints(n, "axes", &a);
+		if (na > IR_MAXRANK * 2)
+			return LW_CALL;
+		for (int i = 0; i < na; i++)
+			axes[i] = a[i];
+	}
+	bool keep[IR_MAXRANK];
+	for (int d = 0; d < r; d++)
+		keep[d] = na > 0;
+	for (int i = 0; i < na; i++) {
+		int64_t a = axes[i] < 0 ? axes[i] + r : axes[i];
+		if (a < 0 || a >= r)
+			return LW_CALL;
+		keep[a] = false;
+	}
+	Dim R, N;
+	if (!rows(g, &x->shape, keep, &R, &N))
+		return LW_CALL;
+	int fn = n->op == OP_ReduceMax ? KB_MAX : n->op == OP_ReduceMin ? KB_MIN : KB_ADD;
+	double init = n->op == OP_ReduceMax ? -INFINITY : n->op == OP_ReduceMin ? INFINITY : 0;
+	int tl, tv, rv;
+	int ki = begin(L, R, &tl, &tv, &rv);   /* may move p->k */
+	Kernel *k = &L->p->k[ki];
+	int ty = kir_ty(x->dt), z = kir_const_i(k, 0), nrow = kir_dim(k, N);
+	int sh = kir_local(k, ty, GPU_ROW_THREADS, KM_SHARED);
+	int acc = kir_local(k, ty, 1, KM_PRIVATE);
+	Ctx c = {n->in[0], n->out[0], kir_mul(k, rv, nrow), -1, ty};
+	row_reduce(k, tl, tv, nrow, acc, sh, fn, init, ld, &c);
+	int res = kir_lread(k, acc, z);
+	if (n->op == OP_ReduceMean)
+		res = kir_bin(k, KB_DIV, res, kir_cast(k, ty, nrow));
+	int iff = kir_if(k, tl, kir_bin(k, KB_EQ, tv, z));
+	kir_store(k, iff, false, (int)n->out[0], rv, kir_cast(k, kir_ty(g->val[n->out[0]].dt), res));
+	return LW_OK;
+}
+
+enum { TS = 16 };
+
+static int nn(Kernel *k, int fn, int a, int b)   /* non-negative index div/mod */
+{
+	const KExpr *xa = &k->x[a], *xb = &k->x[b];
+	if (xa->op == KX_CONST && xb->op == KX_CONST && xa->i >= 0 && xb->i > 0)
+		return kir_const_i(k, fn == KB_DIV ? xa->i / xb->i : xa->i % xb->i);
+	int e = kir_bin(k, fn, a, b);
+	k->x[e].c = KX_NONNEG;
+	return e;
+}
+
+static int matmul(Low *L, Node *n)
+{
+	Graph *g = L->g;
+	const Value *A = &g->val[n->in[0]], *B = &g->val[n->in[1]], *Y = &g->val[n->out[0]];
+	int ra = A->shape.rank, rb = B->shape.rank, ro = Y->shape.rank;
+	if ((Y->dt != DT_F32 && Y->dt != DT_F64) || A->dt != Y->dt || B->dt != Y->dt || ra < 2 ||
+	    rb < 2 || ra != ro || (rb != 2 && rb != ro))
+		return LW_CALL;
+	Dim M = A->shape.d[ra - 2], K = A->shape.d[ra - 1], N = B->shape.d[rb - 1];
+	if (B->shape.d[rb - 2] != K || Y->shape.d[ro - 2] != M || Y->shape.d[ro - 1] != N)
+		return LW_CALL;
+	Dim bat = 1;
+	for (int d = 0; d < ro - 2; d++) {
+		if (A->shape.d[d] != Y->shape.d[d] || (rb == ro && B->shape.d[d] != Y->shape.d[d]))
+			return LW_CALL;   /* broadcasting batch dims: the generic lowering */
+		bat = ir_dim_bin(g, DX_MUL, bat, Y->shape.d[d]);
+	}
+	Kernel *k = kir_kernel(L->p, KK_LOOP, L->nid);
+	int ty = kir_ty(Y->dt), z = kir_const_i(k, 0), ts = kir_const_i(k, TS);
+	int xM = kir_dim(k, M), xN = kir_dim(k, N), xK = kir_dim(k, K);
+	int mt = nn(k, KB_DIV, kir_add(k, xM, kir_const_i(k, TS - 1)), ts);
+	int nt = nn(k, KB_DIV, kir_add(k, xN, kir_const_i(k, TS - 1)), ts);
+	int bl = kir_loop(k, -1, z, kir_mul(k, kir_dim(k, bat), kir_mul(k, mt, nt)), 1, KP_GPU_BLOCK);
+	int t = kir_var(k, k->s[bl].var);
+	int lx = kir_loop(k, bl, z, ts, 1, KP_GPU_THREAD);
+	int tx = kir_var(k, k->s[lx].var);
+	int ly = kir_loop(k, lx, z, ts, 1, KP_GPU_THREAD);
+	int tyv = kir_var(k, k->s[ly].var);
+	int b = nn(k, KB_DIV, t, kir_mul(k, mt, nt));
+	int row = kir_add(k, kir_mul(k, nn(k, KB_MOD, nn(k, KB_DIV, t, nt), mt), ts), tyv);
+	int col = kir_add(k, kir_mul(k, nn(k, KB_MOD, t, nt), ts), tx);
+	int abase = kir_mul(k, b, kir_mul(k, xM, xK));
+	int bbase = rb == 2 ? z : kir_mul(k, b, kir_mul(k, xK, xN));
+	int As = kir_local(k, ty, TS * TS, KM_SHARED), Bs = kir_local(k, ty, TS * TS, KM_SHARED);
+	int acc = kir_local(k, ty, 1, KM_PRIVATE);
+	kir_store(k, ly, true, acc, z, kir_const_t(k, ty, 0));
+	int lk = kir_loop(k, ly, z, xK, TS, KP_SERIAL);
+	int k0 = kir_var(k, k->s[lk].var);
+	int sidx = kir_add(k, kir_mul(k, tyv, ts), tx);
+	int ak = kir_add(k, k0, tx), bk = kir_add(k, k0, tyv);
+	int zero = kir_const_t(k, ty, 0);
+	int aok = kir_bin(k, KB_AND, kir_bin(k, KB_LT, row, xM), kir_bin(k, KB_LT, ak, xK));
+	int bok = kir_bin(k, KB_AND, kir_bin(k, KB_LT, bk, xK), kir_bin(k, KB_LT, col, xN));
+	int av = kir_load(k, n->in[0], kir_add(k, abase, kir_add(k, kir_mul(k, row, xK), ak)));
+	int bv = kir_load(k, n->in[1], kir_add(k, bbase, kir_add(k, kir_mul(k, bk, xN), col)));
+	kir_store(k, lk, true, As, sidx, kir_sel(k, aok, av, zero));
+	kir_store(k, lk, true, Bs, sidx, kir_sel(k, bok, bv, zero));
+	kir_barrier(k, lk);
+	int lkk = kir_loop(k, lk, z, ts, 1, KP_SERIAL);
+	int kk = kir_var(k, k->s[lkk].var);
+	kir_acc(k, lkk, true, acc, KB_ADD, z,
+	        kir_bin(k, KB_MUL, kir_lread(k, As, kir_add(k, kir_mul(k, tyv, ts), kk)),
+	                kir_lread(k, Bs, kir_add(k, kir_mul(k, kk, ts), tx))));
+	kir_barrier(k, lk);
+	int ok = kir_bin(k, KB_AND, kir_bin(k, KB_LT, row, xM), kir_bin(k, KB_LT, col, xN));
+	int iff = kir_if(k, ly, ok);
+	kir_store(k, iff, false, (int)n->out[0],
+	          kir_add(k, kir_mul(k, b, kir_mul(k, xM, xN)), kir_add(k, kir_mul(k, row, xN), col)),
+	          kir_lread(k, acc, z));
+	return LW_OK;
+}
+
+int lower_gpu_rows(Low *L, Node *n)
+{
+	switch (n->op) {
+	case OP_MatMul: return matmul(L, n);
+	case OP_Softmax: case OP_LogSoftmax: return softmax(L, n);
+	case OP_ReduceSum: case OP_ReduceMean: case OP_ReduceMax: case OP_ReduceMin:
+		return reduce(L, n);
+	}
+	return LW_CALL;
+}

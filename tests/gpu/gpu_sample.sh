@@ -1,0 +1,24 @@
+#!/bin/sh
+# ctest label `gpu`: one sample on a real GPU target (h100, b100, a100,
+# mi300x, ...): compile, run every test_data_set_N, compare against the
+# references. Exits 77 (skipped) when vibee-run finds no device or driver.
+# usage: gpu_sample.sh VIBEEC VIBEERUN DIR WORK TARGET
+vibeec=$1; run=$2; dir=$3; work=$4; target=$5
+# under make test-asan: ignore what the GPU runtimes keep (lsan.supp)
+export LSAN_OPTIONS="suppressions=$(dirname "$0")/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+mkdir -p "$work" || exit 1
+if ! "$vibeec" "$dir/model.onnx" --target=$target -o "$work/model.so" 2>"$work/cerr"; then
+  cat "$work/cerr"
+  grep -q "built without the CUDA toolkit" "$work/cerr" && exit 77
+  exit 1
+fi
+for ds in "$dir"/test_data_set_*; do
+  [ -d "$ds" ] || continue
+  "$run" "$work/model.so" --data "$ds" 2>"$work/err"
+  rc=$?
+  cat "$work/err"
+  if [ $rc = 2 ] && grep -Eq "no (CUDA driver|CUDA device|HIP runtime|AMD GPU|OpenCL device) found" "$work/err"; then
+    echo "skipped: no device for $target"; exit 77
+  fi
+  [ $rc = 0 ] || exit 1
+done
