@@ -451,6 +451,11 @@ int lower_lib(Low *L, Node *n)
 {
 	if (L->p->opt < 1)
 		return LW_CALL;
+	/* GPU targets: ops with device loop lowerings stay device kernels; the
+	 * library kernels run on the host */
+	if (L->p->gpu && (n->op == OP_MatMul || n->op == OP_Gemm ||
+	                  n->op == OP_LayerNormalization))
+		return LW_CALL;
 	if (n->op == OP_MatMul || n->op == OP_Gemm || is_fused_mm(n->op))
 		return lower_gemm_lib(L, n);
 	if (n->op == OP_Conv || is_fused_conv(n->op))
