@@ -135,13 +135,57 @@ static void set_attr_i(Graph *g, uint32_t node, const char *name, int64_t v)
 
 enum { M_ADD, M_KEEP, M_DROP };   /* additive mask; bool true = attend; bool true = masked */
 typedef struct Match {
-	uint32_t q, kt;
+	uint32_t q, kt;           /* kt: K^T [.., D, Tk], or IR_NONE and then k */
+	uint32_t k;               /* K [.., Tk, D] (an Einsum that contracts the last axes) */
 	double scale;
 	bool scaled;              /* a scale was crossed: masks below it would be scaled */
 	int nm;
 	uint32_t mv[8];
 	int mk[8];
 } Match;
+
+enum { EIN_NO, EIN_MATMUL, EIN_QKT };
+/* A rank-r Einsum of two operands that is a batched MatMul ("..ik,..kj->..ij"
+ * with the same batch letters everywhere) or Q K^T ("..id,..jd->..ij"). */
+static int einsum_kind(const Node *n, int r)
+{
+	const char *e = ir_attr_s(n, "equation", NULL);
+	char t[3][IR_MAXRANK + 1];
+	int len[3] = {0, 0, 0}, part = 0;
+	if (!e || n->nin != 2 || r < 3 || r > IR_MAXRANK)
+		return EIN_NO;
+	for (; *e; e++) {
+		if (*e == ' ')
+			continue;
+		if (*e == ',' && part == 0) {
+			part = 1;
+		} else if (*e == '-' && e[1] == '>' && part == 1) {
+			part = 2;
+			e++;
+		} else if (((*e >= 'a' && *e <= 'z') || (*e >= 'A' && *e <= 'Z')) && len[part] < r) {
+			t[part][len[part]++] = *e;
+		} else {
+			return EIN_NO;                   /* ellipsis, a third operand, too long */
+		}
+	}
+	if (part != 2 || len[0] != r || len[1] != r || len[2] != r)
+		return EIN_NO;
+	for (int i = 0; i < r - 2; i++)
+		if (t[0][i] != t[1][i] || t[0][i] != t[2][i])
+			return EIN_NO;
+	char a = t[0][r - 2], b = t[0][r - 1], c = t[1][r - 2], d = t[1][r - 1];
+	char zi = t[2][r - 2], zj = t[2][r - 1];
+	for (int i = 0; i < r - 2; i++)
+		if (t[0][i] == a || t[0][i] == b || t[0][i] == c || t[0][i] == d)
+			return EIN_NO;
+	if (a == b || c == d)
+		return EIN_NO;
+	if (b == c && a != d && zi == a && zj == d)
+		return EIN_MATMUL;
+	if (b == d && a != c && zi == a && zj == c)
+		return EIN_QKT;
+	return EIN_NO;
+}
 
 /* v computes scale * Q K^T with masks applied: fills m. Additive masks must
  * sit above every scaling (a mask added below a scale would be scaled). */
@@ -154,11 +198,15 @@ static bool scores(Graph *g, uint32_t v, Match *m, int depth)
 	int r = rank(g, v);
 	switch (n->op) {
 	case OP_MatMul:
-		if (r < 3 || rank(g, n->in[0]) != r || rank(g, n->in[1]) != r)
+	case OP_Einsum: {
+		int kind = n->op == OP_MatMul ? EIN_MATMUL : einsum_kind(n, r);
+		if (kind == EIN_NO || r < 3 || rank(g, n->in[0]) != r || rank(g, n->in[1]) != r)
 			return false;
 		m->q = n->in[0];
-		m->kt = n->in[1];
+		m->kt = kind == EIN_MATMUL ? n->in[1] : IR_NONE;
+		m->k = kind == EIN_QKT ? n->in[1] : IR_NONE;
 		return true;
+	}
 	case OP_Mul:
 	case OP_Div: {
 		int si = scalar(g, n->in[1], &c) ? 1 : n->op == OP_Mul && scalar(g, n->in[0], &c) ? 0 : -1;
@@ -254,16 +302,19 @@ static uint32_t untranspose(RW *rw, uint32_t kt, const char *name)
 	return transpose(rw, kt, perm, name);
 }
 
-/* MatMul(Softmax(scores), V) -> attention(Q, K, V[, mask]). */
+/* MatMul(Softmax(scores), V) -> attention(Q, K, V[, mask]); the MatMuls may
+ * be Einsums of the same meaning. */
 static bool r_sdpa(RW *rw, uint32_t ni)
 {
 	Graph *g = rw->g;
 	Node *mm = &g->node[ni];
+	if (mm->nin != 2)
+		return false;
 	uint32_t P = mm->in[0], V = mm->in[1], out = mm->out[0];
 	Node *sm = def(g, P, OP_Softmax);
 	int r = rank(g, P);
 	if (!sm || (r != 3 && r != 4) || rank(g, V) != r || g->val[V].dt != DT_F32 ||
-	    g->val[P].dt != DT_F32)
+	    g->val[P].dt != DT_F32 || (mm->op == OP_Einsum && einsum_kind(mm, r) != EIN_MATMUL))
 		return false;
 	int64_t axis = ir_attr_i(sm, "axis", sm->opset >= 13 ? -1 : 1);
 	if (axis != -1 && axis != r - 1)
@@ -271,9 +322,10 @@ static bool r_sdpa(RW *rw, uint32_t ni)
 	Match m = {.scale = 1.0};
 	if (!scores(g, sm->in[0], &m, 0))
 		return false;
-	const Value *q = &g->val[m.q], *kt = &g->val[m.kt], *v = &g->val[V];
-	if (q->dt != DT_F32 || kt->dt != DT_F32 || q->shape.d[r - 1] != kt->shape.d[r - 2] ||
-	    kt->shape.d[r - 1] != v->shape.d[r - 2])
+	const Value *q = &g->val[m.q], *kt = &g->val[m.kt != IR_NONE ? m.kt : m.k], *v = &g->val[V];
+	int dax = m.kt != IR_NONE ? r - 2 : r - 1, tax = m.kt != IR_NONE ? r - 1 : r - 2;
+	if (q->dt != DT_F32 || kt->dt != DT_F32 || q->shape.d[r - 1] != kt->shape.d[dax] ||
+	    kt->shape.d[tax] != v->shape.d[r - 2])
 		return false;
 	for (int i = 0; i < r - 2; i++) {
 		bool mqa = r == 4 && i == 1 && kt->shape.d[1] == 1 && v->shape.d[1] == 1;
@@ -282,7 +334,7 @@ static bool r_sdpa(RW *rw, uint32_t ni)
 	}
 	char name[256];
 	snprintf(name, sizeof name, "%s/attention", mm->name ? mm->name : "");
-	uint32_t K = untranspose(rw, m.kt, name);
+	uint32_t K = m.kt != IR_NONE ? untranspose(rw, m.kt, name) : m.k;
 	if (K == IR_NONE)
 		return false;
 	/* one mask: Not of masked-true conditions, And of bools, Add of floats */
@@ -691,6 +743,7 @@ static bool r_causal(RW *rw, uint32_t ni)
 static const Rule rules[] = {
 	/* name          root          apply */
 	{"sdpa",         OP_MatMul,    r_sdpa},
+	{"sdpa-einsum",  OP_Einsum,    r_sdpa},
 	{"gqa",          OP_attention, r_gqa},
 	{"scale-qk",     OP_attention, r_scale},
 	{"causal-mask",  OP_attention, r_causal},
