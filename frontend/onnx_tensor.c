@@ -137,8 +137,9 @@ static int external_data(Ld *L, const Onnx__TensorProto *t, const char *what,
 		                "%s: %s: external data path '%s' leaves the model's "
 		                "folder", L->path, what, onnx_name(L, loc));
 	}
-	/* O_NONBLOCK: a FIFO must not block the open (fstat refuses it) */
-	int fd = real ? open(real, O_RDONLY | O_CLOEXEC | O_NONBLOCK) : -1;
+	/* O_NONBLOCK: a FIFO must not block the open (fstat refuses it);
+	 * O_NOFOLLOW: `real` has no symlinks, so one now is a swap since */
+	int fd = real ? open(real, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW) : -1;
 	free(real);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
