@@ -45,7 +45,7 @@ VFN vu16 vf32_to_bf16(float f) { vu32 u = as_uint(f);
 	if ((u & 0x7fffffffu) > 0x7f800000u) return (vu16)((u >> 16) | 0x40);
 	u += 0x7fff + ((u >> 16) & 1); return (vu16)(u >> 16); }
 
-/* Add '' */
+/* Relu '' */
 __kernel void vk0_0(__global vu8 *b0, vi64 o0, __global vu8 *b1, vi64 o1, __global vu8 *b2, vi64 o2, __global vi32 *vbad)
 {
 	(void)vbad;
@@ -57,24 +57,7 @@ __kernel void vk0_0(__global vu8 *b0, vi64 o0, __global vu8 *b1, vi64 o1, __glob
 		{
 			const vi64 i3 = (vi64)get_local_id(0);
 			if ((((i2 * ((vi64)64L)) + i3) < (((vi64)4L) * ((vi64)1000L)))) {
-				p2[(((((i2 * ((vi64)64L)) + i3) / ((vi64)1000L)) * ((vi64)1000L)) + (((i2 * ((vi64)64L)) + i3) % ((vi64)1000L)))] = (float)(((p0[(((((i2 * ((vi64)64L)) + i3) / ((vi64)1000L)) * ((vi64)1000L)) + (((i2 * ((vi64)64L)) + i3) % ((vi64)1000L)))]) + (p1[(((i2 * ((vi64)64L)) + i3) % ((vi64)1000L))])));
-			}
-		}
-	}
-}
-
-/* Relu '' */
-__kernel void vk1_0(__global vu8 *b0, vi64 o0, __global vu8 *b1, vi64 o1, __global vi32 *vbad)
-{
-	(void)vbad;
-	__global float *p0 = (__global float *)(b0 + o0); (void)p0;
-	__global float *p1 = (__global float *)(b1 + o1); (void)p1;
-	{
-		const vi64 i1 = (vi64)get_group_id(0);
-		{
-			const vi64 i2 = (vi64)get_local_id(0);
-			if ((((i1 * ((vi64)64L)) + i2) < ((vi64)4000L))) {
-				p1[((i1 * ((vi64)64L)) + i2)] = (float)(vmax_f32((p0[((i1 * ((vi64)64L)) + i2)]), 0.0f));
+				p2[(((((i2 * ((vi64)64L)) + i3) / ((vi64)1000L)) * ((vi64)1000L)) + (((i2 * ((vi64)64L)) + i3) % ((vi64)1000L)))] = (float)(vmax_f32(((p0[(((((i2 * ((vi64)64L)) + i3) / ((vi64)1000L)) * ((vi64)1000L)) + (((i2 * ((vi64)64L)) + i3) % ((vi64)1000L)))]) + (p1[(((i2 * ((vi64)64L)) + i3) % ((vi64)1000L))])), 0.0f));
 			}
 		}
 	}

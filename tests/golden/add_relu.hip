@@ -46,7 +46,7 @@ VFN vu16 vf32_to_bf16(float f) { vu32 u = __float_as_uint(f);
 	if ((u & 0x7fffffffu) > 0x7f800000u) return (vu16)((u >> 16) | 0x40);
 	u += 0x7fff + ((u >> 16) & 1); return (vu16)(u >> 16); }
 
-/* Add '' */
+/* Relu '' */
 extern "C" __global__ void vk0_0(vu8 *b0, vi64 o0, vu8 *b1, vi64 o1, vu8 *b2, vi64 o2, vi32 *vbad)
 {
 	(void)vbad;
@@ -58,24 +58,7 @@ extern "C" __global__ void vk0_0(vu8 *b0, vi64 o0, vu8 *b1, vi64 o1, vu8 *b2, vi
 		{
 			const vi64 i3 = (vi64)threadIdx.x;
 			if ((((i2 * ((vi64)256L)) + i3) < (((vi64)4L) * ((vi64)1000L)))) {
-				p2[(((((i2 * ((vi64)256L)) + i3) / ((vi64)1000L)) * ((vi64)1000L)) + (((i2 * ((vi64)256L)) + i3) % ((vi64)1000L)))] = (float)(((p0[(((((i2 * ((vi64)256L)) + i3) / ((vi64)1000L)) * ((vi64)1000L)) + (((i2 * ((vi64)256L)) + i3) % ((vi64)1000L)))]) + (p1[(((i2 * ((vi64)256L)) + i3) % ((vi64)1000L))])));
-			}
-		}
-	}
-}
-
-/* Relu '' */
-extern "C" __global__ void vk1_0(vu8 *b0, vi64 o0, vu8 *b1, vi64 o1, vi32 *vbad)
-{
-	(void)vbad;
-	float *p0 = (float *)(b0 + o0); (void)p0;
-	float *p1 = (float *)(b1 + o1); (void)p1;
-	{
-		const vi64 i1 = (vi64)blockIdx.x;
-		{
-			const vi64 i2 = (vi64)threadIdx.x;
-			if ((((i1 * ((vi64)256L)) + i2) < ((vi64)4000L))) {
-				p1[((i1 * ((vi64)256L)) + i2)] = (float)(vmax_f32((p0[((i1 * ((vi64)256L)) + i2)]), 0.0f));
+				p2[(((((i2 * ((vi64)256L)) + i3) / ((vi64)1000L)) * ((vi64)1000L)) + (((i2 * ((vi64)256L)) + i3) % ((vi64)1000L)))] = (float)(vmax_f32(((p0[(((((i2 * ((vi64)256L)) + i3) / ((vi64)1000L)) * ((vi64)1000L)) + (((i2 * ((vi64)256L)) + i3) % ((vi64)1000L)))]) + (p1[(((i2 * ((vi64)256L)) + i3) % ((vi64)1000L))])), 0.0f));
 			}
 		}
 	}
