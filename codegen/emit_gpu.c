@@ -98,20 +98,23 @@ void cg_gpu_helpers(CBuf *b, const GpuHost *h)
 	"static int64_t vmax64(int64_t a, int64_t b) { return a > b ? a : b; }\n"
 	"static size_t vnb(size_t es, int rank, const int64_t *d)\n{\n\tsize_t n = es;\n"
 	"\tfor (int i = 0; i < rank; i++)\n\t\tn = d[i] > 0 ? n * (size_t)d[i] : 0;\n\treturn n;\n}\n"
-	"/* slot s current on the device (n bytes) */\n"
+	"/* slot s current on the host */\n"
+	"static int vh_get(struct vibee_ctx *r, unsigned s, size_t n)\n{\n"
+	"\tif (!r->hv[s] && r->dvv[s] && n && r->buf[s] && r->dm[s]) {\n"
+	"\t\tint rc = vdev_read(r->dev, r->dm[s], r->doff[s], r->buf[s], n, r->err, r->errlen);\n"
+	"\t\tif (rc)\n\t\t\treturn rc;\n\t}\n\tr->hv[s] = 1;\n\treturn 0;\n}\n"
+	"/* slot s current on the device (n bytes); a per-run buffer that is too\n"
+	" * small is replaced, its contents kept through the host copy */\n"
 	"static int vd_get(struct vibee_ctx *r, unsigned s, size_t n)\n{\n"
-	"\tif (r->drun[s] && r->dcap[s] < n) {\n\t\tvdev_free(r->dev, r->dm[s]);\n\t\tr->dm[s] = NULL;\n\t}\n"
+	"\tif (r->drun[s] && r->dcap[s] < n) {\n\t\tint rc = vh_get(r, s, r->dcap[s]);\n"
+	"\t\tif (rc)\n\t\t\treturn rc;\n\t\tvdev_free(r->dev, r->dm[s]);\n\t\tr->dm[s] = NULL;\n"
+	"\t\tr->dvv[s] = 0;\n\t}\n"
 	"\tif (!r->dm[s]) {\n\t\tif (!(r->dm[s] = vdev_alloc(r->dev, n)))\n"
 	"\t\t\treturn vfail(r, 4, \"device out of memory (%zu bytes)\", n);\n"
 	"\t\tr->doff[s] = 0;\n\t\tr->dcap[s] = n;\n\t\tr->drun[s] = 1;\n\t}\n"
 	"\tif (r->hv[s] && !r->dvv[s] && n && r->buf[s]) {\n"
 	"\t\tint rc = vdev_write(r->dev, r->dm[s], r->doff[s], r->buf[s], n, r->err, r->errlen);\n"
-	"\t\tif (rc)\n\t\t\treturn rc;\n\t}\n\tr->dvv[s] = 1;\n\treturn 0;\n}\n"
-	"/* slot s current on the host */\n"
-	"static int vh_get(struct vibee_ctx *r, unsigned s, size_t n)\n{\n"
-	"\tif (!r->hv[s] && r->dvv[s] && n && r->buf[s] && r->dm[s]) {\n"
-	"\t\tint rc = vdev_read(r->dev, r->dm[s], r->doff[s], r->buf[s], n, r->err, r->errlen);\n"
-	"\t\tif (rc)\n\t\t\treturn rc;\n\t}\n\tr->hv[s] = 1;\n\treturn 0;\n}\n\n");
+	"\t\tif (rc)\n\t\t\treturn rc;\n\t}\n\tr->dvv[s] = 1;\n\treturn 0;\n}\n\n");
 }
 
 void cg_gpu_launch_fn(CBuf *b, const KProg *p, const Plan *pl, const GpuHost *h, int ki)

@@ -3,7 +3,9 @@
  * loads on any machine and says plainly when there is no device or driver.
  * Part of the kernel library linked into every model.so; includes nothing
  * of the compiler. One vdev = one device context with one in-order queue
- * (stream); a vibee context owns one. */
+ * (stream); a vibee context owns one. The libraries are opened with
+ * RTLD_NODELETE: GPU runtimes keep threads and state for the life of the
+ * process and must not be unloaded under them. */
 #ifndef VIBEE_VDEV_H
 #define VIBEE_VDEV_H
 #include <stddef.h>

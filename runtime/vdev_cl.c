@@ -77,9 +77,9 @@ static int cl_open(vdev *d, const vdev_code *code, int ncode, const char *opts,
 		}
 	if (!src)
 		return vdev_err(err, el, 5, "this model has no OpenCL code");
-	d->lib = dlopen("libOpenCL.so.1", RTLD_NOW | RTLD_LOCAL);
+	d->lib = dlopen("libOpenCL.so.1", RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
 	if (!d->lib)
-		d->lib = dlopen("libOpenCL.so", RTLD_NOW | RTLD_LOCAL);
+		d->lib = dlopen("libOpenCL.so", RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
 	if (!d->lib)
 		return vdev_err(err, el, 7, "no OpenCL device found: cannot load libOpenCL.so.1 (%s)",
 		                dlerror());

@@ -72,7 +72,7 @@ static void pop(CU *c)
 static int cu_open(vdev *d, const vdev_code *code, int ncode, const char *opts,
                    const char *const *kernels, int nk, char *err, size_t el)
 {
-	d->lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+	d->lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
 	if (!d->lib)
 		return vdev_err(err, el, 7, "no CUDA driver found: cannot load libcuda.so.1 (no NVIDIA "
 		                "driver installed?)");

@@ -55,9 +55,9 @@ static const char *estr(HIP *h, hipError_t e)
 /* hiprtc: compile src for the current device; malloc'd code object or NULL */
 static void *rtc(const char *src, size_t *n, char *why, size_t wn)
 {
-	void *lib = dlopen("libhiprtc.so", RTLD_NOW | RTLD_LOCAL);
+	void *lib = dlopen("libhiprtc.so", RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
 	if (!lib)
-		lib = dlopen("libhiprtc.so.5", RTLD_NOW | RTLD_LOCAL);
+		lib = dlopen("libhiprtc.so.5", RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
 	if (!lib) {
 		snprintf(why, wn, "no libhiprtc.so");
 		return NULL;
@@ -89,9 +89,9 @@ static void *rtc(const char *src, size_t *n, char *why, size_t wn)
 static int hip_open(vdev *d, const vdev_code *code, int ncode, const char *opts,
                     const char *const *kernels, int nk, char *err, size_t el)
 {
-	d->lib = dlopen("libamdhip64.so", RTLD_NOW | RTLD_LOCAL);
+	d->lib = dlopen("libamdhip64.so", RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
 	if (!d->lib)
-		d->lib = dlopen("libamdhip64.so.5", RTLD_NOW | RTLD_LOCAL);
+		d->lib = dlopen("libamdhip64.so.5", RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
 	if (!d->lib)
 		return vdev_err(err, el, 7, "no HIP runtime found: cannot load libamdhip64.so (no ROCm "
 		                "installed?)");

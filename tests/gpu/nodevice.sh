@@ -4,8 +4,6 @@
 # machine that has the driver (the `gpu` tests run the model there).
 # usage: nodevice.sh VIBEEC VIBEERUN MODEL_DIR WORK TARGET (h100.. or mi300x..)
 vibeec=$1; run=$2; dir=$3; work=$4; target=$5
-# under make test-asan: ignore what the GPU runtimes keep (lsan.supp)
-export LSAN_OPTIONS="suppressions=$(dirname "$0")/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 mkdir -p "$work" || exit 1
 case $target in
   mi*) if [ -e /dev/kfd ]; then echo "skipped: an AMD GPU driver is here"; exit 77; fi ;;

@@ -4,8 +4,6 @@
 # (skipped) when the machine has no OpenCL platform or device.
 # usage: opencl_sample.sh VIBEEC VIBEERUN DIR WORK
 vibeec=$1; run=$2; dir=$3; work=$4
-# under make test-asan: ignore what the GPU runtimes keep (lsan.supp)
-export LSAN_OPTIONS="suppressions=$(dirname "$0")/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 mkdir -p "$work" || exit 1
 "$vibeec" "$dir/model.onnx" --target=opencl -o "$work/model.so" || exit 1
 found=0
