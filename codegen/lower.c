@@ -224,6 +224,7 @@ static int lower_node(Low *L, Node *n)
 	case OP_Expand: case OP_LayerNormalization: case OP_BatchNormalization: case OP_Split:
 	case OP_Shape: case OP_Size: case OP_ConstantOfShape: case OP_MaxPool: case OP_AveragePool:
 	case OP_GlobalAveragePool: case OP_GlobalMaxPool: case OP_CumProd:
+	case OP_NegativeLogLikelihoodLoss:
 		return lower_more(L, n);
 	default:
 		return lower_elementwise(L, n);

@@ -1,7 +1,7 @@
 /* Loop lowering of ops the node tests use often that were reference calls:
  * ArgMax/ArgMin, Trilu, GatherElements, CumSum, Expand, LayerNormalization,
  * BatchNormalization (inference), Split, Shape, Size, ConstantOfShape,
- * MaxPool/AveragePool and their Global forms.
+ * MaxPool/AveragePool and their Global forms, NegativeLogLikelihoodLoss.
  * Each falls back to
  * the reference kernel (LW_CALL) for cases it does not handle (a run-time
  * axis or k, an axis of size 0). */
@@ -567,6 +567,63 @@ static int lower_pool(Low *L, Node *n)
 	return LW_OK;
 }
 
+/* NegativeLogLikelihoodLoss: -x[n, t, d...] * w[t] over the targets, 0 for
+ * ignore_index; reduction none, sum, or mean (sum / sum of the weights),
+ * accumulated in f64 in the reference kernel's order. */
+static int lower_nllloss(Low *L, Node *n)
+{
+	Graph *g = L->g;
+	const Value *x = &g->val[n->in[0]], *t = &g->val[n->in[1]], *y = &g->val[n->out[0]];
+	bool hw = n->nin > 2 && n->in[2] != IR_NONE;
+	int r = x->shape.rank;
+	if (r < 2 || t->shape.rank != r - 1 || !dt_is_float(x->dt) ||
+	    (t->dt != DT_I64 && t->dt != DT_I32) || (hw && !dt_is_float(g->val[n->in[2]].dt)))
+		return LW_CALL;
+	const char *rs = ir_attr_s(n, "reduction", "mean");
+	int red = !strcmp(rs, "none") ? 0 : !strcmp(rs, "sum") ? 1 : !strcmp(rs, "mean") ? 2 : -1;
+	if (red < 0)
+		return LW_CALL;
+	const Attr *ig = ir_attr(n, "ignore_index");
+	Kernel *k = kir_kernel(L->p, KK_LOOP, L->nid);
+	int z = kir_const_i(k, 0);
+	int sum = kir_local(k, DT_F64, 1, KM_PRIVATE), wsum = kir_local(k, DT_F64, 1, KM_PRIVATE);
+	if (red) {
+		kir_store(k, -1, true, sum, z, kir_const_t(k, DT_F64, 0));
+		kir_store(k, -1, true, wsum, z, kir_const_t(k, DT_F64, 0));
+	}
+	Nest nst;
+	nest_build(L, k, &nst, &t->shape, NULL, 0, false, -1, red == 0);
+	for (int i = 0; red && i < k->ns; i++)   /* sums across iterations: no ivdep loop */
+		if (k->s[i].op == KS_LOOP && k->s[i].par == KP_VECTOR)
+			k->s[i].par = KP_SERIAL;
+	int var[IR_MAXRANK];
+	var[0] = nest_dim_var(&nst, 0);
+	for (int d = 1; d < r - 1; d++)
+		var[d + 1] = nest_dim_var(&nst, d);
+	int ti = nest_out_index(L, k, &nst);
+	int tv = kir_cast(k, DT_I64, kir_load(k, n->in[1], ti));
+	int ign = ig ? kir_bin(k, KB_EQ, tv, kir_const_i(k, ig->i)) : kir_const_t(k, DT_BOOL, 0);
+	int C = kir_dim(k, x->shape.d[1]);
+	var[1] = kir_check(k, kir_sel(k, ign, z, tv), C);     /* ignored: read class 0, weight 0 */
+	int w = hw ? kir_cast(k, DT_F64, kir_load(k, n->in[2], var[1])) : kir_const_t(k, DT_F64, 1);
+	w = kir_sel(k, ign, kir_const_t(k, DT_F64, 0), w);
+	int xv = kir_cast(k, DT_F64, kir_load(k, n->in[0], row_major_index(L, k, &x->shape, var)));
+	int l = kir_sel(k, ign, kir_const_t(k, DT_F64, 0),
+	                kir_bin(k, KB_MUL, kir_un(k, KU_NEG, xv), w));
+	int oty = kir_ty(y->dt);
+	if (!red) {
+		kir_store(k, nst.inner, false, (int)n->out[0], ti, kir_cast(k, oty, l));
+		return LW_OK;
+	}
+	kir_acc(k, nst.inner, true, sum, KB_ADD, z, l);
+	kir_acc(k, nst.inner, true, wsum, KB_ADD, z, w);
+	int res = kir_lread(k, sum, z);
+	if (red == 2)
+		res = kir_bin(k, KB_DIV, res, kir_lread(k, wsum, z));
+	kir_store(k, -1, false, (int)n->out[0], z, kir_cast(k, oty, res));
+	return LW_OK;
+}
+
 int lower_more(Low *L, Node *n)
 {
 	switch (n->op) {
@@ -582,6 +639,7 @@ int lower_more(Low *L, Node *n)
 	case OP_ConstantOfShape: return lower_constantofshape(L, n);
 	case OP_MaxPool: case OP_AveragePool: case OP_GlobalAveragePool: case OP_GlobalMaxPool:
 		return lower_pool(L, n);
+	case OP_NegativeLogLikelihoodLoss: return lower_nllloss(L, n);
 	}
 	return LW_CALL;
 }
