@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include "codegen.h"
 #include "emit.h"
+#include "fused.h"
 #include "gpu.h"
 #include "../targets/target.h"
 
@@ -257,6 +258,12 @@ static int check_sizes(const Graph *g, Diag *d)
 	return E_OK;
 }
 
+/* Is kernel i a CALL of a fused library kernel rather than a reference kernel? */
+static bool is_fused_call(const KProg *p, int i)
+{
+	return p->k[i].kind == KK_CALL && cg_fused_kernel(p->g->node[p->k[i].node].op) != NULL;
+}
+
 int cg_compile(Graph *g, const CgOptions *o, Diag *d)
 {
 	const Target *t = target_find(o->target);
@@ -301,8 +308,10 @@ int cg_compile(Graph *g, const CgOptions *o, Diag *d)
 	}
 	if (!rc && o->stats) {
 		int nloop = 0, ncall = 0, nlib = 0;
+		/* a CALL of a fused library kernel (codegen/fused.c) is a library kernel */
 		for (int i = 0; i < p.nk; i++)
-			p.k[i].kind == KK_CALL ? ncall++ : p.k[i].kind == KK_LIB ? nlib++ : nloop++;
+			p.k[i].kind == KK_LIB || is_fused_call(&p, i) ? nlib++ :
+			p.k[i].kind == KK_CALL ? ncall++ : nloop++;
 		fprintf(stderr, "vibeec: %d kernels (%d loop, %d library, %d reference calls), workspace "
 		        "%llu bytes (%llu without reuse), weights %llu bytes\n", p.nk, nloop, nlib, ncall,
 		        (unsigned long long)pl.ws_bytes, (unsigned long long)pl.naive_bytes,
@@ -310,7 +319,7 @@ int cg_compile(Graph *g, const CgOptions *o, Diag *d)
 		if (ncall) {          /* which ops are reference calls */
 			fprintf(stderr, "vibeec: reference calls:");
 			for (int i = 0; i < p.nk; i++)
-				if (p.k[i].kind == KK_CALL)
+				if (p.k[i].kind == KK_CALL && !is_fused_call(&p, i))
 					fprintf(stderr, " %s", ir_op_name(g->node[p.k[i].node].op));
 			fprintf(stderr, "\n");
 		}

@@ -63,10 +63,11 @@ def run_test(args, name, workdir):
                            capture_output=True, text=True, timeout=args.timeout)
     except subprocess.TimeoutExpired:
         return name, False, "compile: timeout"
-    m = re.search(r"(\d+) loop, (\d+) reference calls", p.stderr)
-    if m:      # kernel counts, and the ops that are reference calls
+    m = re.search(r"(\d+) loop, (?:(\d+) library, )?(\d+) reference calls", p.stderr)
+    if m:      # generated kernels (loop + library), reference calls, and their ops
         m2 = re.search(r"reference calls: (.*)", p.stderr)
-        KSTATS[name] = [int(m.group(1)), int(m.group(2)), m2.group(1).split() if m2 else []]
+        KSTATS[name] = [int(m.group(1)) + int(m.group(2) or 0), int(m.group(3)),
+                        m2.group(1).split() if m2 else []]
     if p.returncode != 0:
         if p.returncode >= 128 or p.returncode < 0:
             return name, False, "compile: CRASH (signal)"
