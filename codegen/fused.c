@@ -11,7 +11,7 @@ static const struct {
 	{OP_selective_scan,   "kscan_call"},
 	{OP_ssd,              "kscan_call"},
 	{OP_linear_scan,      "kscan_call"},
-	{OP_attention,        "kattn_call"},   /* runtime/kattn.c */
+	{OP_attention,        "kattn_run"},    /* runtime/kattn.c */
 };
 
 const char cg_fused_includes[] = "#include \"runtime/kscan.h\"\n#include \"runtime/kattn.h\"\n";

@@ -210,7 +210,7 @@ static int cpu_isa(void)
 	return isa;
 }
 
-int kattn_run(KCall *c, kpool *pool)
+int kattn_run(kpool *pool, KCall *c)
 {
 	Job J;
 	memset(&J, 0, sizeof J);
@@ -273,9 +273,4 @@ int kattn_run(KCall *c, kpool *pool)
 	if (J.fail)
 		return kerr(c, "attention: out of memory");
 	return 0;
-}
-
-int kattn_call(kpool *pool, KCall *c)
-{
-	return kattn_run(c, pool);
 }

@@ -16,8 +16,7 @@ typedef struct AttnDims {
  * returns 0 or kerr()'s 1. */
 int ref_attention_dims(KCall *c, AttnDims *a);
 
-/* Runs the attention node c over the pool (NULL: serial). 0 or 1 (c->err). */
-int kattn_run(KCall *c, kpool *pool);
-/* The same in the argument order of the fused-kernel table (codegen/fused.c). */
-int kattn_call(kpool *pool, KCall *c);
+/* Runs the attention node c over the pool (NULL: serial). 0 or 1 (c->err).
+ * Argument order of the fused-kernel table (codegen/fused.c). */
+int kattn_run(kpool *pool, KCall *c);
 #endif

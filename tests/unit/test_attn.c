@@ -95,7 +95,7 @@ static void run_case(const Case *cs, kpool *pool)
 	KCall c2 = c1;
 	c2.out = &out2;
 	checks++;
-	if (ref_table[OP_attention](&c1) || kattn_run(&c2, pool)) {
+	if (ref_table[OP_attention](&c1) || kattn_run(pool, &c2)) {
 		printf("FAIL case B%d H%d/%d T%d/%d D%d/%d: %s\n", cs->B, cs->Hq, cs->Hkv, cs->Tq, cs->Tk,
 		       cs->D, cs->Dv, err);
 		fails++;
