@@ -282,6 +282,10 @@ int cg_compile(Graph *g, const CgOptions *o, Diag *d)
 	p.opt = o->opt;
 	p.vec = t->vector_bytes;
 	p.gpu = t->kind != TK_CPU;
+	p.prec = o->precision;
+	if (p.prec != KPREC_FP32 && !p.gpu)
+		return diag_set(d, E_USAGE, "--precision other than fp32 applies to GPU targets only "
+		                "(target '%s')", t->name);
 	Plan pl = {0};
 	CBuf c = {0}, dev = {0};
 	GProg gp = {0};
@@ -300,6 +304,10 @@ int cg_compile(Graph *g, const CgOptions *o, Diag *d)
 		         "(explicit copies)", t->kind == TK_OPENCL ? "OpenCL C" : t->kind == TK_CUDA ?
 		         "PTX/cubin " : "HIP code objects ", t->arch ? t->arch : "",
 		         t->kind == TK_OPENCL ? "" : "", gp.nl, ncall);
+		static const char *const prec[] = {"fp32", "tf32", "fp16", "bf16"};   /* KPREC_* */
+		if (p.prec != KPREC_FP32)
+			snprintf(isa + strlen(isa), sizeof isa - strlen(isa), "; f32 MatMul operands %s, "
+			         "fp32 accumulation", prec[p.prec]);
 	}
 	if (!rc) {
 		EmitInfo ei = {t->name, p.gpu ? isa : t->isa, strcmp(t->isa, "x86-64-v3") == 0,

@@ -13,6 +13,7 @@ typedef struct CgOptions {
 	int keep_temps;       /* keep the build directory (its path goes to stderr) */
 	int stats;            /* print kernel/plan statistics to stderr */
 	const char *dev_form; /* CG_EMIT_DEV: "cuda", "ptx", "hip" or "opencl" */
+	int precision;        /* GPU f32 MatMul operands: KPREC_* (codegen/kir.h); 0 = fp32 */
 } CgOptions;
 enum { CG_EMIT_SO, CG_EMIT_C, CG_EMIT_DEV /* device code of a GPU target */ };
 

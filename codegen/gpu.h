@@ -44,6 +44,15 @@ void cg_gpu_free(GProg *gp);
 /* The device code of the whole program (every launch) in a dialect.
  * Kernel names: vk<ki>_<j>. */
 void cg_gpu_render(CBuf *b, const KProg *p, const GProg *gp);
+/* --precision (render_gpu_mma.c): the rounding helpers vrnd_tf32/f16/bf16
+ * and the vector types of the tensor-core bodies, after the prelude. */
+void cg_gpu_prec_prelude(CBuf *b, int dialect);
+void cg_gpu_mma_types(CBuf *b, int dialect);
+/* Does launch kernel k render as a tensor-core body in this dialect? */
+bool cg_gpu_mma(const KProg *p, const Kernel *k, int dialect);
+struct CgExpr;
+/* The body (after the parameter declarations) of such a launch. */
+void cg_gpu_mma_body(struct CgExpr *x, int dialect);
 /* Name of a launch's kernel function. */
 void cg_gpu_kname(char *buf, size_t n, const GLaunch *l, int j);
 

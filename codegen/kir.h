@@ -34,6 +34,7 @@ enum {
 	KU_ACOS, KU_ATAN, KU_SINH, KU_COSH, KU_TANH, KU_ASINH, KU_ACOSH, KU_ATANH,
 	KU_ERF, KU_FLOOR, KU_CEIL, KU_ROUND /* half to even */, KU_NOT /* logical */,
 	KU_BNOT, KU_ISNAN, KU_ISPINF, KU_ISNINF, KU_SIGN, KU_RECIP, KU_LOG1P,
+	KU_RTF32, KU_RF16, KU_RBF16, /* f32 rounded to tf32 (nearest, ties away), f16, bf16 (even) */
 	KU_COUNT
 };
 
@@ -121,6 +122,10 @@ typedef struct Kernel {
 	int root;            /* first top-level statement, -1 if none */
 	int nvar;            /* loop variables 0..nvar-1 */
 	KLib lib;            /* KK_LIB only */
+	/* GPU MatMul tiles (lower_gpu.c) a tensor-core renderer may replace:
+	 * mm[0..2] expressions M, N, K; mm[3..5] params A, B, Y; mm[6] B has
+	 * batch dims; mm[7] 1 if set (0: an ordinary kernel). */
+	int32_t mm[8];
 } Kernel;
 
 /* A lowered graph: kernels in execution order, and for each value the value
@@ -132,7 +137,9 @@ typedef struct KProg {
 	int opt;             /* -O level: 0 turns off threads and tiling */
 	int vec;             /* target vector width in bytes (tiling hint) */
 	bool gpu;            /* GPU target: mark every independent outer loop KP_THREAD */
+	int prec;            /* GPU f32 MatMul operand precision: KPREC_* */
 } KProg;
+enum { KPREC_FP32, KPREC_TF32, KPREC_FP16, KPREC_BF16 };
 
 /* ---- building (kir.c) ----------------------------------------------------- */
 Kernel *kir_kernel(KProg *p, int kind, uint32_t node);

@@ -19,6 +19,7 @@
  * Anything else returns LW_CALL and takes the generic lowering, which the
  * grid mapper (gpu_map.c) spreads one row or tile per thread. */
 #include <math.h>
+#include <string.h>
 #include "lower.h"
 #include "gpu.h"
 
@@ -249,6 +250,16 @@ static int matmul(Low *L, Node *n)
 	int bok = kir_bin(k, KB_AND, kir_bin(k, KB_LT, bk, xK), kir_bin(k, KB_LT, col, xN));
 	int av = kir_load(k, n->in[0], kir_add(k, abase, kir_add(k, kir_mul(k, row, xK), ak)));
 	int bv = kir_load(k, n->in[1], kir_add(k, bbase, kir_add(k, kir_mul(k, bk, xN), col)));
+	if (Y->dt == DT_F32 && L->p->prec != KPREC_FP32) {
+		/* --precision: the operands as a tensor core reads them */
+		static const int rnd[] = {[KPREC_TF32] = KU_RTF32, [KPREC_FP16] = KU_RF16,
+		                          [KPREC_BF16] = KU_RBF16};
+		av = kir_un(k, rnd[L->p->prec], av);
+		bv = kir_un(k, rnd[L->p->prec], bv);
+		int32_t mm[8] = {xM, xN, xK, kir_param(k, n->in[0], false),
+		                 kir_param(k, n->in[1], false), kir_param(k, n->out[0], true), rb != 2, 1};
+		memcpy(k->mm, mm, sizeof mm);
+	}
 	kir_store(k, lk, true, As, sidx, kir_sel(k, aok, av, zero));
 	kir_store(k, lk, true, Bs, sidx, kir_sel(k, bok, bv, zero));
 	kir_barrier(k, lk);

@@ -115,6 +115,9 @@ static void un(CgExpr *r, const KExpr *x)
 	case KU_ABS: cb_printf(b, "vabs_%s(", cg_sfx(ty)); break;
 	case KU_SIGN: cb_printf(b, "vsign_%s(", cg_sfx(ty)); break;
 	case KU_NOT: cb_puts(b, "(!"); break;
+	case KU_RTF32: cb_puts(b, "vrnd_tf32("); break;   /* GPU prelude, --precision only */
+	case KU_RF16: cb_puts(b, "vrnd_f16("); break;
+	case KU_RBF16: cb_puts(b, "vrnd_bf16("); break;
 	case KU_BNOT: cb_printf(b, "((%s)~", cty(r, ty)); break;
 	case KU_ISNAN: if (!fl) { cb_puts(b, "0"); return; } cb_puts(b, "(isnan("); break;
 	case KU_ISPINF: case KU_ISNINF:

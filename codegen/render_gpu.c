@@ -7,8 +7,10 @@
  * run-time dims it reads and bad is the index-check flag. gpu.block loops
  * are the block index (x, y, z in nesting order), gpu.thread loops the
  * thread index; the host launches exactly their extents. Semantics follow
- * render_c.c (same helpers: NaN-propagating max, guarded integer
- * division, wrapping narrow integers). */
+ * render_c.c: expressions and stores render through the shared
+ * render_expr.c with a CgSpell per dialect (same helpers: NaN-propagating
+ * max, guarded integer division, wrapping narrow integers). Tensor-core
+ * bodies for --precision are in render_gpu_mma.c. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,11 +209,16 @@ static void render_launch(CBuf *b, const KProg *p, const GLaunch *l, int j, cons
 		cb_printf(b, "\t%s%s *p%d = (%s%s *)(b%d + o%d); (void)p%d;\n", D->glob, t, i, D->glob,
 		          t, i, i, i);
 	}
+	R r = {{b, p, k, &spell[D - dia]}, D, 0, 0};
+	if (cg_gpu_mma(p, k, (int)(D - dia))) {   /* tensor cores: render_gpu_mma.c */
+		cg_gpu_mma_body(&r.x, (int)(D - dia));
+		cb_puts(b, "}\n\n");
+		return;
+	}
 	for (int i = 0; i < k->nlocal; i++)
 		cb_printf(b, "\t%s%s l%d[%lld]; (void)l%d;\n",
 		          k->local[i].space == KM_SHARED ? D->shared : "", cty(k->local[i].ty), i,
 		          (long long)k->local[i].n, i);
-	R r = {{b, p, k, &spell[D - dia]}, D, 0, 0};
 	stmts(&r, k->root, 1);
 	cb_puts(b, "}\n\n");
 }
@@ -224,6 +231,10 @@ void cg_gpu_render(CBuf *b, const KProg *p, const GProg *gp)
 	          cg_safe(p->g->source, src, sizeof src),
 	          gp->dialect == GD_OPENCL ? "OpenCL C" : gp->dialect == GD_CUDA ? "CUDA C" : "HIP C++");
 	prelude(b, D);
+	if (p->prec != KPREC_FP32) {
+		cg_gpu_prec_prelude(b, gp->dialect);
+		cg_gpu_mma_types(b, gp->dialect);
+	}
 	for (int ki = 0; ki < p->nk; ki++)
 		for (int j = 0; j < gp->count[ki]; j++)
 			render_launch(b, p, &gp->l[gp->first[ki] + j], j, D);

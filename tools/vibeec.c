@@ -18,6 +18,9 @@ static const char usage[] =
 "                     .so (or .c) in the current directory; --emit=ir: stdout\n"
 "  --target=NAME      target machine (default: the host cpu)\n"
 "  -O0 .. -O3         optimisation level (default -O2)\n"
+"  --precision=fp32|tf32|fp16|bf16  GPU targets: operands of f32 MatMul\n"
+"                     rounded to this (tensor cores), fp32 accumulation\n"
+"                     (default fp32: exact)\n"
 "  --emit=so|c|ir     what to write (default so)\n"
 "  --emit=cuda|ptx|hip|opencl  the device code of a GPU target (with\n"
 "                     no --target: h100 for cuda/ptx, mi300x for hip)\n"
@@ -142,7 +145,8 @@ int main(int argc, char **argv)
 {
 	const char *model = NULL, *out = NULL, *target = NULL, *emit = "so";
 	PassCtx ctx = {.opt = 2};
-	int keep_temps = 0, check = 0;
+	int keep_temps = 0, check = 0, precision = 0;
+	static const char *const precs[] = {"fp32", "tf32", "fp16", "bf16"};   /* KPREC_* */
 	char msg[1200];
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -157,6 +161,13 @@ int main(int argc, char **argv)
 			out = a + 2;
 		} else if (strncmp(a, "--target=", 9) == 0) {
 			target = a + 9;
+		} else if (strncmp(a, "--precision=", 12) == 0) {
+			for (precision = 3; precision >= 0 && strcmp(a + 12, precs[precision]); precision--)
+				;
+			if (precision < 0) {
+				snprintf(msg, sizeof msg, "unknown --precision=%s (fp32, tf32, fp16 or bf16)", a + 12);
+				return fail(2, msg);
+			}
 		} else if (a[0] == '-' && a[1] == 'O' && a[2] >= '0' && a[2] <= '3' && !a[3]) {
 			ctx.opt = a[2] - '0';
 		} else if (strncmp(a, "--emit=", 7) == 0) {
@@ -263,7 +274,8 @@ int main(int argc, char **argv)
 	}
 	CgOptions co = {.target = target, .out = out,
 	                .emit = is_dev ? CG_EMIT_DEV : is_c ? CG_EMIT_C : CG_EMIT_SO, .dev_form = emit,
-	                .opt = ctx.opt, .cc = NULL, .keep_temps = keep_temps, .stats = ctx.stats};
+	                .opt = ctx.opt, .cc = NULL, .keep_temps = keep_temps, .stats = ctx.stats,
+	                .precision = precision};
 	rc = cg_compile(g, &co, &d);
 	if (!rc && to_stdout && cat_file(tmp) != 0)
 		rc = diag_set(&d, E_IO, "<stdout>: write error");

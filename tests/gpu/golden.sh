@@ -1,17 +1,21 @@
 #!/bin/sh
 # Golden device code: every tests/golden/*.vir rendered as OpenCL C, CUDA C
-# and HIP C++ must equal the checked-in NAME.cl / NAME.cu / NAME.hip, so a
+# and HIP C++ must equal the checked-in NAME.cl / NAME.cu / NAME.hip (and
+# matmul.vir with --precision=tf32|fp16|bf16 the matmul.PREC.*), so a
 # change to the renderers shows up in review. --update rewrites them.
 # usage: golden.sh VIBEEC GOLDEN_DIR WORK [--update]
 vibeec=$1; gold=$2; work=$3; update=$4
 mkdir -p "$work" || exit 1
 cd "$gold" || exit 1
 fail=0
-for f in *.vir; do
-  n=${f%.vir}
+# NAME.vir at fp32, and matmul.vir also at each --precision (NAME.PREC.ext)
+for f in *.vir matmul.vir:tf32 matmul.vir:fp16 matmul.vir:bf16; do
+  v=${f%%:*}; n=${v%.vir}; prec=fp32
+  case $f in *:*) prec=${f##*:}; n=$n.$prec ;; esac
   for form in opencl:cl cuda:cu hip:hip; do
     e=${form%%:*}; ext=${form##*:}
-    "$vibeec" "$f" --emit=$e -o "$work/$n.$ext" || { echo "vibeec $f --emit=$e failed"; fail=1; continue; }
+    "$vibeec" "$v" --emit=$e --precision=$prec -o "$work/$n.$ext" ||
+      { echo "vibeec $v --emit=$e --precision=$prec failed"; fail=1; continue; }
     if [ "$update" = --update ]; then
       cp "$work/$n.$ext" "$n.$ext"
     elif ! diff -u "$n.$ext" "$work/$n.$ext"; then

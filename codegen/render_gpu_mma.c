@@ -1,0 +1,167 @@
+/* --precision=tf32|fp16|bf16 on GPU targets: the rounding helpers every
+ * dialect gets (operands rounded as a tensor core reads them), and the
+ * tensor-core bodies of lower_gpu.c's 16x16 MatMul tile launches:
+ * CUDA mma.sync (m16n8k8 tf32, m16n8k16 f16/bf16, sm_80 and newer) and HIP
+ * MFMA (v_mfma_f32_16x16x16 f16/bf16, gfx90a/gfx940). OpenCL, HIP tf32 and
+ * f64 keep the KIR loop nest, with the same rounding, accumulating in fp32:
+ * that is the path whose numerics the tests check on PoCL. */
+#include "gpu.h"
+#include "render.h"
+
+/* vrnd_tf32: nearest, ties away from zero (PTX cvt.rna.tf32.f32), NaN and
+ * infinity kept; vrnd_f16/bf16: nearest even through the prelude's
+ * converters (f16 overflows to infinity). */
+void cg_gpu_prec_prelude(CBuf *b, int dialect)
+{
+	const char *asf = dialect == GD_OPENCL ? "as_float" : "__uint_as_float";
+	const char *asu = dialect == GD_OPENCL ? "as_uint" : "__float_as_uint";
+	cb_printf(b,
+	"VFN float vrnd_tf32(float f) { vu32 u = %s(f);\n"
+	"	if ((u & 0x7f800000u) != 0x7f800000u) u = (u + 0x1000u) & 0xffffe000u;\n"
+	"	return %s(u); }\n"
+	"VFN float vrnd_f16(float f) { return vf16_to_f32(vf32_to_f16(f)); }\n"
+	"VFN float vrnd_bf16(float f) { return vbf16_to_f32(vf32_to_bf16(f)); }\n\n", asu, asf);
+}
+
+bool cg_gpu_mma(const KProg *p, const Kernel *k, int dialect)
+{
+	if (!k->mm[7] || p->prec == KPREC_FP32)
+		return false;
+	return dialect == GD_CUDA || (dialect == GD_HIP && p->prec != KPREC_TF32);
+}
+
+/* Shared by both bodies: the tile's origin and the staging of the A and B
+ * tiles (operands rounded; f16/bf16 kept as their bits) into As/Bs. cvt
+ * opens one parenthesis more than it closes. */
+static void stage(CgExpr *x, const char *elem, const char *cvt)
+{
+	CBuf *b = x->b;
+	const Kernel *k = x->k;
+	cb_puts(b, "\tconst vi64 M = ");
+	cg_expr(x, k->mm[0]);
+	cb_puts(b, ", N = ");
+	cg_expr(x, k->mm[1]);
+	cb_puts(b, ", K = ");
+	cg_expr(x, k->mm[2]);
+	cb_puts(b, ";\n");
+	cb_printf(b,
+	"\tconst vi64 mt = (M + 15) / 16, nt = (N + 15) / 16, t = (vi64)blockIdx.x;\n"
+	"\tconst vi64 bt = t / (mt * nt), r0 = t / nt %% mt * 16, c0 = t %% nt * 16;\n"
+	"\tconst int tx = (int)threadIdx.x, ty = (int)threadIdx.y, tid = ty * 16 + tx;\n"
+	"\tconst float *A = p%d + bt * M * K, *B = p%d + %s;\n"
+	"\t__shared__ %s As[256], Bs[256];\n"
+	"\tfloat c0v = 0.0f, c1v = 0.0f, c2v = 0.0f, c3v = 0.0f;\n"
+	"\tfor (vi64 k0 = 0; k0 < K; k0 += 16) {\n"
+	"\t\tconst vi64 ar = r0 + ty, ak = k0 + tx, bk = k0 + ty, bc = c0 + tx;\n"
+	"\t\tAs[tid] = %s(ar < M && ak < K ? A[ar * K + ak] : 0.0f));\n"
+	"\t\tBs[tid] = %s(bk < K && bc < N ? B[bk * N + bc] : 0.0f));\n"
+	"\t\t__syncthreads();\n",
+	k->mm[3], k->mm[4], k->mm[6] ? "bt * K * N" : "0", elem, cvt, cvt);
+}
+
+/* The CUDA body: warps 0 and 1 each own a 16x8 half of the tile (PTX ISA
+ * fragment layouts: g = lane / 4, q = lane % 4; A rows g, g + 8; C
+ * elements (g, 2q), (g, 2q + 1), (g + 8, 2q), (g + 8, 2q + 1)). */
+static void cuda_body(CgExpr *x)
+{
+	CBuf *b = x->b;
+	int prec = x->p->prec;
+	if (prec == KPREC_TF32)
+		stage(x, "vu32", "__float_as_uint(vrnd_tf32");
+	else
+		stage(x, "vu16", prec == KPREC_FP16 ? "vf32_to_f16((float)" : "vf32_to_bf16((float)");
+	cb_puts(b,
+	"\t\tif (tid < 64) {\n"
+	"\t\t\tconst int lane = tid & 31, g = lane >> 2, q = lane & 3, n0 = (tid >> 5) * 8;\n");
+	if (prec == KPREC_TF32)
+		cb_puts(b,
+		"\t\t\tfor (int kk = 0; kk < 16; kk += 8) {\n"
+		"\t\t\t\tvu32 a0 = As[g * 16 + kk + q], a1 = As[(g + 8) * 16 + kk + q];\n"
+		"\t\t\t\tvu32 a2 = As[g * 16 + kk + q + 4], a3 = As[(g + 8) * 16 + kk + q + 4];\n"
+		"\t\t\t\tvu32 fb0 = Bs[(kk + q) * 16 + n0 + g], fb1 = Bs[(kk + q + 4) * 16 + n0 + g];\n"
+		"\t\t\t\tasm volatile(\"mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 \"\n"
+		"\t\t\t\t    \"{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\"\n"
+		"\t\t\t\t    : \"+f\"(c0v), \"+f\"(c1v), \"+f\"(c2v), \"+f\"(c3v)\n"
+		"\t\t\t\t    : \"r\"(a0), \"r\"(a1), \"r\"(a2), \"r\"(a3), \"r\"(fb0), \"r\"(fb1));\n"
+		"\t\t\t}\n");
+	else
+		cb_printf(b,
+		"\t\t\t#define VP(s, i, j) ((vu32)s[i] | (vu32)s[j] << 16)\n"
+		"\t\t\tvu32 a0 = VP(As, g * 16 + 2 * q, g * 16 + 2 * q + 1);\n"
+		"\t\t\tvu32 a1 = VP(As, (g + 8) * 16 + 2 * q, (g + 8) * 16 + 2 * q + 1);\n"
+		"\t\t\tvu32 a2 = VP(As, g * 16 + 2 * q + 8, g * 16 + 2 * q + 9);\n"
+		"\t\t\tvu32 a3 = VP(As, (g + 8) * 16 + 2 * q + 8, (g + 8) * 16 + 2 * q + 9);\n"
+		"\t\t\tvu32 fb0 = VP(Bs, 2 * q * 16 + n0 + g, (2 * q + 1) * 16 + n0 + g);\n"
+		"\t\t\tvu32 fb1 = VP(Bs, (2 * q + 8) * 16 + n0 + g, (2 * q + 9) * 16 + n0 + g);\n"
+		"\t\t\t#undef VP\n"
+		"\t\t\tasm volatile(\"mma.sync.aligned.m16n8k16.row.col.f32.%s.%s.f32 \"\n"
+		"\t\t\t    \"{%%0, %%1, %%2, %%3}, {%%4, %%5, %%6, %%7}, {%%8, %%9}, {%%0, %%1, %%2, %%3};\"\n"
+		"\t\t\t    : \"+f\"(c0v), \"+f\"(c1v), \"+f\"(c2v), \"+f\"(c3v)\n"
+		"\t\t\t    : \"r\"(a0), \"r\"(a1), \"r\"(a2), \"r\"(a3), \"r\"(fb0), \"r\"(fb1));\n",
+		prec == KPREC_FP16 ? "f16" : "bf16", prec == KPREC_FP16 ? "f16" : "bf16");
+	cb_printf(b,
+	"\t\t}\n"
+	"\t\t__syncthreads();\n"
+	"\t}\n"
+	"\tif (tid < 64) {\n"
+	"\t\tconst int lane = tid & 31, g = lane >> 2, q = lane & 3;\n"
+	"\t\tconst float cv[4] = {c0v, c1v, c2v, c3v};\n"
+	"\t\tfor (int i = 0; i < 4; i++) {\n"
+	"\t\t\tconst vi64 row = r0 + g + (i >> 1) * 8, col = c0 + (tid >> 5) * 8 + 2 * q + (i & 1);\n"
+	"\t\t\tif (row < M && col < N)\n"
+	"\t\t\t\tp%d[bt * M * N + row * N + col] = cv[i];\n"
+	"\t\t}\n"
+	"\t}\n", x->k->mm[5]);
+}
+
+/* The HIP body: wavefront 0 computes the whole 16x16 tile with one
+ * v_mfma_f32_16x16x16 per k step (lane l: A row l % 16, B and C column
+ * l % 16; k = 4 (l / 16) + item for A and B, C row = 4 (l / 16) + item). */
+static void hip_body(CgExpr *x)
+{
+	CBuf *b = x->b;
+	bool f16 = x->p->prec == KPREC_FP16;
+	stage(x, "vu16", f16 ? "vf32_to_f16((float)" : "vf32_to_bf16((float)");
+	cb_printf(b,
+	"\t\tif (tid < 64) {\n"
+	"\t\t\tconst int i = tid & 15, kq = (tid >> 4) * 4;\n"
+	"\t\t\t%s a, bb;\n"
+	"\t\t\tfor (int e = 0; e < 4; e++) {\n"
+	"\t\t\t\ta[e] = %sAs[i * 16 + kq + e]);\n"
+	"\t\t\t\tbb[e] = %sBs[(kq + e) * 16 + i]);\n"
+	"\t\t\t}\n"
+	"\t\t\tvf4 acc = {c0v, c1v, c2v, c3v};\n"
+	"\t\t\tacc = %s(a, bb, acc, 0, 0, 0);\n"
+	"\t\t\tc0v = acc[0]; c1v = acc[1]; c2v = acc[2]; c3v = acc[3];\n"
+	"\t\t}\n"
+	"\t\t__syncthreads();\n"
+	"\t}\n"
+	"\tif (tid < 64) {\n"
+	"\t\tconst float cv[4] = {c0v, c1v, c2v, c3v};\n"
+	"\t\tfor (int e = 0; e < 4; e++) {\n"
+	"\t\t\tconst vi64 row = r0 + (tid >> 4) * 4 + e, col = c0 + (tid & 15);\n"
+	"\t\t\tif (row < M && col < N)\n"
+	"\t\t\t\tp%d[bt * M * N + row * N + col] = cv[e];\n"
+	"\t\t}\n"
+	"\t}\n",
+	f16 ? "vh4" : "vs4", f16 ? "__builtin_bit_cast(_Float16, (vu16)" : "(short)(",
+	f16 ? "__builtin_bit_cast(_Float16, (vu16)" : "(short)(",
+	f16 ? "__builtin_amdgcn_mfma_f32_16x16x16f16" : "__builtin_amdgcn_mfma_f32_16x16x16bf16_1k",
+	x->k->mm[5]);
+}
+
+void cg_gpu_mma_types(CBuf *b, int dialect)
+{
+	if (dialect == GD_HIP)
+		cb_puts(b, "typedef _Float16 vh4 __attribute__((ext_vector_type(4)));\n"
+		           "typedef short vs4 __attribute__((ext_vector_type(4)));\n"
+		           "typedef float vf4 __attribute__((ext_vector_type(4)));\n\n");
+}
+
+void cg_gpu_mma_body(CgExpr *x, int dialect)
+{
+	if (dialect == GD_CUDA)
+		cuda_body(x);
+	else
+		hip_body(x);
+}
