@@ -295,7 +295,7 @@ void kir_prog_free(KProg *p)
 static const char *un_names[KU_COUNT] = {"neg", "abs", "exp", "log", "sqrt", "sin", "cos",
 	"tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "erf",
 	"floor", "ceil", "round", "not", "bnot", "isnan", "ispinf", "isninf", "sign", "recip",
-	"log1p", "rtf32", "rf16", "rbf16"};
+	"log1p", "rtf32", "rf16", "rbf16", "wsum", "wmax", "wmin"};
 static const char *bin_names[KB_COUNT] = {"add", "sub", "mul", "div", "mod", "fmod", "pow",
 	"max", "min", "and", "or", "xor", "band", "bor", "bxor", "shl", "shr", "eq", "ne", "lt",
 	"le", "gt", "ge"};

@@ -35,6 +35,7 @@ enum {
 	KU_ERF, KU_FLOOR, KU_CEIL, KU_ROUND /* half to even */, KU_NOT /* logical */,
 	KU_BNOT, KU_ISNAN, KU_ISPINF, KU_ISNINF, KU_SIGN, KU_RECIP, KU_LOG1P,
 	KU_RTF32, KU_RF16, KU_RBF16, /* f32 rounded to tf32 (nearest, ties away), f16, bf16 (even) */
+	KU_WSUM, KU_WMAX, KU_WMIN,   /* sum/max/min of a over the warp (KProg.warp lanes), every lane */
 	KU_COUNT
 };
 
@@ -138,6 +139,7 @@ typedef struct KProg {
 	int vec;             /* target vector width in bytes (tiling hint) */
 	bool gpu;            /* GPU target: mark every independent outer loop KP_THREAD */
 	int prec;            /* GPU f32 MatMul operand precision: KPREC_* */
+	int warp;            /* lanes of a warp-shuffle reduction (CUDA 32, HIP 64); 0: none */
 } KProg;
 enum { KPREC_FP32, KPREC_TF32, KPREC_FP16, KPREC_BF16 };
 

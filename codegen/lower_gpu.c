@@ -38,18 +38,40 @@ static void tree(Kernel *k, int parent, int sh, int tv, int fn)
  * across the block; the result is left in private acc[0] for every thread. */
 typedef int (*RowFn)(Kernel *k, void *ctx, int j);
 
+static int nn(Kernel *k, int fn, int a, int b);
+
+/* Across the block with warp shuffles (CUDA, HIP: warp lanes): each warp
+ * reduces its lanes (KU_WSUM/WMAX/WMIN), lane 0 of warp w writes sh[w],
+ * and every thread folds sh[0 .. T/warp) in order. */
+static void warp_reduce(Kernel *k, int tl, int tv, int acc, int sh, int fn, int warp)
+{
+	int z = kir_const_i(k, 0), w = kir_const_i(k, warp);
+	int wf = fn == KB_ADD ? KU_WSUM : fn == KB_MAX ? KU_WMAX : KU_WMIN;
+	kir_store(k, tl, true, acc, z, kir_un(k, wf, kir_lread(k, acc, z)));
+	int iff = kir_if(k, tl, kir_bin(k, KB_EQ, nn(k, KB_MOD, tv, w), z));
+	kir_store(k, iff, true, sh, nn(k, KB_DIV, tv, w), kir_lread(k, acc, z));
+	kir_barrier(k, tl);
+	kir_store(k, tl, true, acc, z, kir_lread(k, sh, z));
+	for (int i = 1; i < GPU_ROW_THREADS / warp; i++)
+		kir_acc(k, tl, true, acc, fn, z, kir_lread(k, sh, kir_const_i(k, i)));
+}
+
 static void row_reduce(Kernel *k, int tl, int tv, int nrow, int acc, int sh, int fn, double init,
-                       RowFn f, void *ctx)
+                       RowFn f, void *ctx, int warp)
 {
 	int z = kir_const_i(k, 0);
 	int ty = k->local[acc].ty;
 	kir_store(k, tl, true, acc, z, kir_const_t(k, ty, init));
 	int lj = kir_loop(k, tl, tv, nrow, GPU_ROW_THREADS, KP_SERIAL);
 	kir_acc(k, lj, true, acc, fn, z, f(k, ctx, kir_var(k, k->s[lj].var)));
-	kir_store(k, tl, true, sh, tv, kir_lread(k, acc, z));
-	kir_barrier(k, tl);
-	tree(k, tl, sh, tv, fn);
-	kir_store(k, tl, true, acc, z, kir_lread(k, sh, z));
+	if (warp > 1 && GPU_ROW_THREADS % warp == 0) {
+		warp_reduce(k, tl, tv, acc, sh, fn, warp);
+	} else {
+		kir_store(k, tl, true, sh, tv, kir_lread(k, acc, z));
+		kir_barrier(k, tl);
+		tree(k, tl, sh, tv, fn);
+		kir_store(k, tl, true, acc, z, kir_lread(k, sh, z));
+	}
 	kir_barrier(k, tl);   /* sh is reused next */
 }
 
@@ -126,9 +148,9 @@ static int softmax(Low *L, Node *n)
 	int sh = kir_local(k, ty, GPU_ROW_THREADS, KM_SHARED);
 	int acc = kir_local(k, ty, 1, KM_PRIVATE), mx = kir_local(k, ty, 1, KM_PRIVATE);
 	Ctx c = {n->in[0], n->out[0], kir_mul(k, rv, nrow), mx, ty};
-	row_reduce(k, tl, tv, nrow, acc, sh, KB_MAX, -INFINITY, ld, &c);
+	row_reduce(k, tl, tv, nrow, acc, sh, KB_MAX, -INFINITY, ld, &c, L->p->warp);
 	kir_store(k, tl, true, mx, z, kir_lread(k, acc, z));
-	row_reduce(k, tl, tv, nrow, acc, sh, KB_ADD, 0, ex_shift, &c);
+	row_reduce(k, tl, tv, nrow, acc, sh, KB_ADD, 0, ex_shift, &c, L->p->warp);
 	int lj = kir_loop(k, tl, tv, nrow, GPU_ROW_THREADS, KP_SERIAL);
 	int j = kir_var(k, k->s[lj].var), idx = at(k, &c, j);
 	int v;
@@ -184,7 +206,7 @@ static int reduce(Low *L, Node *n)
 	int sh = kir_local(k, ty, GPU_ROW_THREADS, KM_SHARED);
 	int acc = kir_local(k, ty, 1, KM_PRIVATE);
 	Ctx c = {n->in[0], n->out[0], kir_mul(k, rv, nrow), -1, ty};
-	row_reduce(k, tl, tv, nrow, acc, sh, fn, init, ld, &c);
+	row_reduce(k, tl, tv, nrow, acc, sh, fn, init, ld, &c, L->p->warp);
 	int res = kir_lread(k, acc, z);
 	if (n->op == OP_ReduceMean)
 		res = kir_bin(k, KB_DIV, res, kir_cast(k, ty, nrow));

@@ -118,6 +118,10 @@ static void un(CgExpr *r, const KExpr *x)
 	case KU_RTF32: cb_puts(b, "vrnd_tf32("); break;   /* GPU prelude, --precision only */
 	case KU_RF16: cb_puts(b, "vrnd_f16("); break;
 	case KU_RBF16: cb_puts(b, "vrnd_bf16("); break;
+	case KU_WSUM: case KU_WMAX: case KU_WMIN:   /* GPU prelude, CUDA/HIP only */
+		cb_printf(b, "vw%s_%s(", x->fn == KU_WSUM ? "sum" : x->fn == KU_WMAX ? "max" : "min",
+		          cg_sfx(ty));
+		break;
 	case KU_BNOT: cb_printf(b, "((%s)~", cty(r, ty)); break;
 	case KU_ISNAN: if (!fl) { cb_puts(b, "0"); return; } cb_puts(b, "(isnan("); break;
 	case KU_ISPINF: case KU_ISNINF:

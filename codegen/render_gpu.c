@@ -27,6 +27,7 @@ typedef struct Dialect {
 	const char *bid[3], *tid[3];
 	const char *fm;        /* suffix of float math functions */
 	const char *nan, *inf; /* f32 NaN and infinity */
+	const char *shfl;      /* xor shuffle of v by lane mask o (NULL: none) */
 } Dialect;
 
 static const Dialect dia[] = {
@@ -38,7 +39,7 @@ static const Dialect dia[] = {
 		"barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE)",
 		{"get_group_id(0)", "get_group_id(1)", "get_group_id(2)"},
 		{"get_local_id(0)", "get_local_id(1)", "get_local_id(2)"},
-		"", "NAN", "INFINITY"},
+		"", "NAN", "INFINITY", NULL},
 	[GD_CUDA] = {
 		"typedef long long vi64; typedef unsigned long long vu64; typedef int vi32;\n"
 		"typedef unsigned int vu32; typedef short vi16; typedef unsigned short vu16;\n"
@@ -46,7 +47,8 @@ static const Dialect dia[] = {
 		"extern \"C\" __global__ void", "static __device__ __forceinline__", "", "__shared__ ",
 		"__syncthreads()",
 		{"blockIdx.x", "blockIdx.y", "blockIdx.z"}, {"threadIdx.x", "threadIdx.y", "threadIdx.z"},
-		"f", "__int_as_float(0x7fc00000)", "__int_as_float(0x7f800000)"},
+		"f", "__int_as_float(0x7fc00000)", "__int_as_float(0x7f800000)",
+		"__shfl_xor_sync(0xffffffffu, v, o)"},
 	[GD_HIP] = {
 		"#include <hip/hip_runtime.h>\n"
 		"typedef long long vi64; typedef unsigned long long vu64; typedef int vi32;\n"
@@ -55,7 +57,7 @@ static const Dialect dia[] = {
 		"extern \"C\" __global__ void", "static __device__ __forceinline__", "", "__shared__ ",
 		"__syncthreads()",
 		{"blockIdx.x", "blockIdx.y", "blockIdx.z"}, {"threadIdx.x", "threadIdx.y", "threadIdx.z"},
-		"f", "__int_as_float(0x7fc00000)", "__int_as_float(0x7f800000)"},
+		"f", "__int_as_float(0x7fc00000)", "__int_as_float(0x7f800000)", "__shfl_xor(v, o)"},
 };
 
 static const char *gtype(int dt) { return cg_tyname(dt, true); }
@@ -99,6 +101,30 @@ static void prelude(CBuf *b, const Dialect *D)
 	"	if ((u & 0x7fffffffu) > 0x7f800000u) return (vu16)((u >> 16) | 0x40);\n"
 	"	u += 0x7fff + ((u >> 16) & 1); return (vu16)(u >> 16); }\n\n",
 	asf, asf, asu, D->fm, asf, asf, asu);
+}
+
+/* Does any launch use the warp reductions (lower_gpu.c, KProg.warp)? */
+static bool uses_warp(const GProg *gp)
+{
+	for (int i = 0; i < gp->nl; i++)
+		for (int e = 0; e < gp->l[i].k.nx; e++) {
+			const KExpr *x = &gp->l[i].k.x[e];
+			if (x->op == KX_UN && (x->fn == KU_WSUM || x->fn == KU_WMAX || x->fn == KU_WMIN))
+				return true;
+		}
+	return false;
+}
+
+/* vwsum/vwmax/vwmin_f32/f64: butterfly over the warp's lanes, so every
+ * lane ends with the whole warp's result. */
+static void warp_prelude(CBuf *b, const Dialect *D, int warp)
+{
+	cb_printf(b, "#define VW(T, S) \\\n"
+	          "VFN T vwsum_##S(T v) { for (int o = %d; o > 0; o >>= 1) v += %s; return v; } \\\n"
+	          "VFN T vwmax_##S(T v) { for (int o = %d; o > 0; o >>= 1) v = vmax_##S(v, %s); return v; } \\\n"
+	          "VFN T vwmin_##S(T v) { for (int o = %d; o > 0; o >>= 1) v = vmin_##S(v, %s); return v; }\n"
+	          "VW(float, f32) VW(double, f64)\n\n", warp / 2, D->shfl, warp / 2, D->shfl, warp / 2,
+	          D->shfl);
 }
 
 typedef struct R {
@@ -231,6 +257,8 @@ void cg_gpu_render(CBuf *b, const KProg *p, const GProg *gp)
 	          cg_safe(p->g->source, src, sizeof src),
 	          gp->dialect == GD_OPENCL ? "OpenCL C" : gp->dialect == GD_CUDA ? "CUDA C" : "HIP C++");
 	prelude(b, D);
+	if (D->shfl && p->warp > 1 && uses_warp(gp))
+		warp_prelude(b, D, p->warp);
 	if (p->prec != KPREC_FP32) {
 		cg_gpu_prec_prelude(b, gp->dialect);
 		cg_gpu_mma_types(b, gp->dialect);

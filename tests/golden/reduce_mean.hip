@@ -46,6 +46,12 @@ VFN vu16 vf32_to_bf16(float f) { vu32 u = __float_as_uint(f);
 	if ((u & 0x7fffffffu) > 0x7f800000u) return (vu16)((u >> 16) | 0x40);
 	u += 0x7fff + ((u >> 16) & 1); return (vu16)(u >> 16); }
 
+#define VW(T, S) \
+VFN T vwsum_##S(T v) { for (int o = 32; o > 0; o >>= 1) v += __shfl_xor(v, o); return v; } \
+VFN T vwmax_##S(T v) { for (int o = 32; o > 0; o >>= 1) v = vmax_##S(v, __shfl_xor(v, o)); return v; } \
+VFN T vwmin_##S(T v) { for (int o = 32; o > 0; o >>= 1) v = vmin_##S(v, __shfl_xor(v, o)); return v; }
+VW(float, f32) VW(double, f64)
+
 /* ReduceMean '' */
 extern "C" __global__ void vk0_0(vu8 *b0, vi64 o0, vu8 *b1, vi64 o1, vi32 *vbad)
 {
@@ -62,37 +68,13 @@ extern "C" __global__ void vk0_0(vu8 *b0, vi64 o0, vu8 *b1, vi64 o1, vi32 *vbad)
 			for (vi64 i2 = i1; i2 < ((vi64)300L); i2 += 128) {
 				l1[((vi64)0L)] = l1[((vi64)0L)] + (p0[((i0 * ((vi64)300L)) + i2)]);
 			}
-			l0[i1] = (float)(l1[((vi64)0L)]);
-			__syncthreads();
-			if ((i1 < ((vi64)64L))) {
-				l0[i1] = l0[i1] + l0[(i1 + ((vi64)64L))];
-			}
-			__syncthreads();
-			if ((i1 < ((vi64)32L))) {
-				l0[i1] = l0[i1] + l0[(i1 + ((vi64)32L))];
-			}
-			__syncthreads();
-			if ((i1 < ((vi64)16L))) {
-				l0[i1] = l0[i1] + l0[(i1 + ((vi64)16L))];
-			}
-			__syncthreads();
-			if ((i1 < ((vi64)8L))) {
-				l0[i1] = l0[i1] + l0[(i1 + ((vi64)8L))];
-			}
-			__syncthreads();
-			if ((i1 < ((vi64)4L))) {
-				l0[i1] = l0[i1] + l0[(i1 + ((vi64)4L))];
-			}
-			__syncthreads();
-			if ((i1 < ((vi64)2L))) {
-				l0[i1] = l0[i1] + l0[(i1 + ((vi64)2L))];
-			}
-			__syncthreads();
-			if ((i1 < ((vi64)1L))) {
-				l0[i1] = l0[i1] + l0[(i1 + ((vi64)1L))];
+			l1[((vi64)0L)] = (float)(vwsum_f32(l1[((vi64)0L)]));
+			if (((i1 % ((vi64)64L)) == ((vi64)0L))) {
+				l0[(i1 / ((vi64)64L))] = (float)(l1[((vi64)0L)]);
 			}
 			__syncthreads();
 			l1[((vi64)0L)] = (float)(l0[((vi64)0L)]);
+			l1[((vi64)0L)] = l1[((vi64)0L)] + l0[((vi64)1L)];
 			__syncthreads();
 			if ((i1 == ((vi64)0L))) {
 				p1[i0] = (float)((l1[((vi64)0L)] / 300.0f));
