@@ -453,7 +453,11 @@ int cg_emit_c(CBuf *b, const KProg *p, const Plan *pl, const EmitInfo *ei, Diag 
 			cb_printf(b, "\tout[%u].data = r->buf[%u];\n", i, s);
 		}
 	}
+	if (ei->gpu)
+		cg_gpu_after_outputs(b, p);
 	cb_puts(b, "\treturn 0;\n}\n\n");
+	if (ei->gpu)
+		cg_gpu_run_device(b, p);
 	io_tables(b, g, 0);
 	io_tables(b, g, 1);
 	cg_safe(g->name ? g->name : "", name, sizeof name);
@@ -462,9 +466,10 @@ int cg_emit_c(CBuf *b, const KProg *p, const Plan *pl, const EmitInfo *ei, Diag 
 	          "\t.target = \"%s\",\n\t.isa = \"%s\",\n\t.name = \"%s\",\n"
 	          "\t.ninputs = %u,\n\t.noutputs = %u,\n\t.inputs = m_ins,\n\t.outputs = m_outs,\n"
 	          "\t.workspace_bytes = %lluULL,\n\t.weight_bytes = %lluULL,\n"
-	          "\t.create = m_create,\n\t.run = m_run,\n\t.destroy = m_destroy,\n};\n",
+	          "\t.create = m_create,\n\t.run = m_run,\n\t.destroy = m_destroy,\n%s};\n",
 	          VIBEE_VERSION, ei->target, ei->isa, name, g->nin, g->nout,
-	          (unsigned long long)pl->ws_bytes, (unsigned long long)pl->w_bytes);
+	          (unsigned long long)pl->ws_bytes, (unsigned long long)pl->w_bytes,
+	          ei->gpu ? CG_GPU_DESC_DEVICE : "");
 	if (b->oom)
 		return diag_set(d, E_MODEL, "out of memory while generating C");
 	return E_OK;

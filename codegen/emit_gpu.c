@@ -6,7 +6,11 @@
  * launch stub uploads what the device lacks and marks what it writes as
  * device-only; a CALL kernel (a reference kernel, run on the host: there is
  * no device version of those) first downloads what it reads and marks what
- * it writes as host-only; outputs are downloaded at the end of a run. */
+ * it writes as host-only; outputs are downloaded at the end of a run.
+ * run_device (device-resident I/O, runtime/vibee.h) adopts the caller's
+ * input buffers as the inputs' device copies (host copies are staging
+ * buffers of the run, filled only if a host kernel reads them) and returns
+ * each output as a device buffer of its own, copied on the device. */
 #include <stdlib.h>
 #include <string.h>
 #include "gpu.h"
@@ -75,6 +79,7 @@ static const char *api_name(int kind)
 void cg_gpu_ctx_fields(CBuf *b, const Plan *pl)
 {
 	uint32_t n = pl->nslot ? pl->nslot : 1;
+	cb_puts(b, "\tint devio, ndout;\n\tvoid **dout;\n");   /* run_device: mode, output buffers */
 	cb_printf(b, "\tvdev *dev;\n\tvoid *dw, *dws, *dbad;\n\tvoid *dm[%u];\n\tuint64_t doff[%u];\n"
 	          "\tuint64_t dcap[%u];\n\tunsigned char hv[%u], dvv[%u], drun[%u];\n",
 	          n, n, n, n, n, n);
@@ -252,6 +257,8 @@ void cg_gpu_create(CBuf *b, const KProg *p, const Plan *pl, const GpuHost *h)
 
 void cg_gpu_destroy(CBuf *b, const Plan *pl)
 {
+	cb_puts(b, "\tif (r->dev && r->dout)\n\t\tfor (int i = 0; i < r->ndout; i++)\n"
+	        "\t\t\tvdev_free(r->dev, r->dout[i]);\n\tfree(r->dout);\n");
 	cb_printf(b, "\tif (r->dev) {\n\t\tfor (int s = 0; s < %u; s++)\n\t\t\tif (r->drun[s])\n"
 	          "\t\t\t\tvdev_free(r->dev, r->dm[s]);\n\t\tvdev_free(r->dev, r->dw);\n"
 	          "\t\tvdev_free(r->dev, r->dws);\n\t\tvdev_free(r->dev, r->dbad);\n"
@@ -267,19 +274,76 @@ void cg_gpu_run_begin(CBuf *b, const KProg *p, const Plan *pl)
 		if (pl->kind[s] == SL_CONST)
 			continue;
 		cb_printf(b, "\tr->hv[%u] = %d;\n\tr->dvv[%u] = 0;\n", s, pl->kind[s] == SL_INPUT, s);
+		if (pl->kind[s] == SL_INPUT)   /* a buffer adopted by the last run_device */
+			cb_printf(b, "\tr->dm[%u] = NULL;\n", s);
 	}
+	/* run_device: the caller's buffers are the inputs' device copies */
+	const Graph *g = p->g;
+	cb_puts(b, "\tif (r->devio) {\n\t\tsize_t n;\n");
+	for (uint32_t i = 0; i < g->nin; i++) {
+		uint32_t s = pl->slot[g->in[i]];
+		if (s == SLOT_NONE)
+			continue;
+		cb_puts(b, "\t\tn = ");
+		vbytes(b, g, g->in[i]);
+		cb_printf(b, ";\n\t\tr->dm[%u] = in[%u].data;\n\t\tr->doff[%u] = 0;\n\t\tr->dcap[%u] = n;\n"
+		          "\t\tr->hv[%u] = 0;\n\t\tr->dvv[%u] = 1;\n"
+		          "\t\tif (!(r->buf[%u] = karena_alloc(&r->arena, n ? n : 1)))\n"
+		          "\t\t\treturn vfail(r, 4, \"out of memory\");\n", s, i, s, s, s, s, s);
+	}
+	cb_puts(b, "\t}\n");
 }
 
 void cg_gpu_before_outputs(CBuf *b, const KProg *p, const Plan *pl)
 {
 	const Graph *g = p->g;
+	cb_puts(b, "\tif (!r->devio) {\n");
 	for (uint32_t i = 0; i < g->nout; i++) {
 		uint32_t v = g->out[i];
 		if (pl->slot[v] == SLOT_NONE)
 			continue;
-		cb_printf(b, "\tif ((rc = vh_get(r, %u, ", pl->slot[v]);
+		cb_printf(b, "\t\tif ((rc = vh_get(r, %u, ", pl->slot[v]);
 		vbytes(b, g, v);
-		cb_puts(b, ")))\n\t\treturn rc;\n");
+		cb_puts(b, ")))\n\t\t\treturn rc;\n");
 	}
+	/* run_device: each output copied into a device buffer of its own */
+	cb_puts(b, "\t} else {\n\t\tsize_t n;\n");
+	for (uint32_t i = 0; i < g->nout; i++) {
+		uint32_t v = g->out[i], s = pl->slot[v];
+		cb_puts(b, "\t\tn = ");
+		vbytes(b, g, v);
+		cb_printf(b, ";\n\t\tif (!(r->dout[%u] = vdev_alloc(r->dev, n)))\n"
+		          "\t\t\treturn vfail(r, 4, \"device out of memory (%%zu bytes)\", n);\n", i);
+		if (s == SLOT_NONE)
+			continue;
+		cb_printf(b, "\t\tif ((rc = vd_get(r, %u, n)) || (rc = vdev_copy(r->dev, r->dout[%u], 0, "
+		          "r->dm[%u], r->doff[%u], n, r->err, r->errlen)))\n\t\t\treturn rc;\n", s, i, s, s);
+	}
+	cb_puts(b, "\t}\n");
 	cb_puts(b, "\tif ((rc = vdev_finish(r->dev, r->err, r->errlen)))\n\t\treturn rc;\n");
+}
+
+void cg_gpu_after_outputs(CBuf *b, const KProg *p)
+{
+	cb_puts(b, "\tif (r->devio) {\n");
+	for (uint32_t i = 0; i < p->g->nout; i++)
+		cb_printf(b, "\t\tout[%u].data = r->dout[%u];\n", i, i);
+	cb_puts(b, "\t}\n");
+}
+
+/* The desc's device and run_device entries (after m_run). */
+void cg_gpu_run_device(CBuf *b, const KProg *p)
+{
+	uint32_t no = p->g->nout;
+	cb_printf(b,
+	"static int m_device(struct vibee_ctx *r, void **ctx, void **queue)\n{\n"
+	"\tvdev_native(r->dev, ctx, queue);\n\treturn 0;\n}\n\n"
+	"static int m_run_device(struct vibee_ctx *r, const vibee_tensor *in, vibee_tensor *out, "
+	"char *err, size_t errlen)\n{\n"
+	"\tif (!r->dout && !(r->dout = calloc(%u, sizeof *r->dout))) {\n"
+	"\t\tif (err && errlen)\n\t\t\tsnprintf(err, errlen, \"out of memory\");\n\t\treturn 4;\n\t}\n"
+	"\tr->ndout = %u;\n"
+	"\tfor (int i = 0; i < %u; i++) {\n\t\tvdev_free(r->dev, r->dout[i]);\n\t\tr->dout[i] = NULL;\n\t}\n"
+	"\tr->devio = 1;\n\tint rc = m_run(r, in, out, err, errlen);\n\tr->devio = 0;\n"
+	"\treturn rc;\n}\n\n", no ? no : 1, no, no);
 }

@@ -72,6 +72,11 @@ void cg_gpu_create(CBuf *b, const KProg *p, const Plan *pl, const GpuHost *h);
 void cg_gpu_destroy(CBuf *b, const Plan *pl);
 void cg_gpu_run_begin(CBuf *b, const KProg *p, const Plan *pl);
 void cg_gpu_before_outputs(CBuf *b, const KProg *p, const Plan *pl);
+void cg_gpu_after_outputs(CBuf *b, const KProg *p);
+void cg_gpu_run_device(CBuf *b, const KProg *p);
+/* the desc entries cg_gpu_run_device defines */
+#define CG_GPU_DESC_DEVICE "\t.flags = VIBEE_FLAG_DEVICE_IO,\n\t.device = m_device,\n" \
+	"\t.run_device = m_run_device,\n"
 
 /* Device code build for target t: the rendered source -> the blobs the
  * .so embeds. Writes files into dir and appends .incbin lines to asm.

@@ -70,3 +70,9 @@ int vdev_launch(vdev *d, int k, const int64_t grid[3], const int64_t block[3],
 	return d->ops->launch(d, k, grid, block, args, nargs, err, el);
 }
 int vdev_finish(vdev *d, char *err, size_t el) { return d->ops->finish(d, err, el); }
+int vdev_copy(vdev *d, void *dst, size_t doff, void *src, size_t soff, size_t n, char *err,
+              size_t el)
+{
+	return n ? d->ops->copy(d, dst, doff, src, soff, n, err, el) : 0;
+}
+void vdev_native(vdev *d, void **ctx, void **queue) { d->ops->native(d, ctx, queue); }

@@ -48,6 +48,13 @@ int vdev_read(vdev *d, void *m, size_t off, void *dst, size_t n, char *err, size
 int vdev_launch(vdev *d, int k, const int64_t grid[3], const int64_t block[3],
                 const vdev_arg *args, int nargs, char *err, size_t errlen);
 int vdev_finish(vdev *d, char *err, size_t errlen);
+/* Enqueue a device-to-device copy of n bytes (in queue order). */
+int vdev_copy(vdev *d, void *dst, size_t doff, void *src, size_t soff, size_t n, char *err,
+              size_t errlen);
+/* The native handles under d, for callers that bring their own device
+ * buffers: OpenCL cl_context, cl_command_queue; CUDA CUcontext (the primary
+ * context of device 0), CUstream; HIP NULL (device 0), hipStream_t. */
+void vdev_native(vdev *d, void **ctx, void **queue);
 
 /* back-end tables (vdev_cl.c, vdev_cu.c, vdev_hip.c) */
 typedef struct vdev_ops {
@@ -61,6 +68,9 @@ typedef struct vdev_ops {
 	int (*launch)(vdev *d, int k, const int64_t grid[3], const int64_t block[3],
 	              const vdev_arg *args, int nargs, char *err, size_t el);
 	int (*finish)(vdev *d, char *err, size_t el);
+	int (*copy)(vdev *d, void *dst, size_t doff, void *src, size_t soff, size_t n, char *err,
+	            size_t el);
+	void (*native)(vdev *d, void **ctx, void **queue);
 } vdev_ops;
 
 struct vdev {

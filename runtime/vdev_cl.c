@@ -45,6 +45,8 @@ typedef struct CL {
 	cl_int (*EnqueueNDRangeKernel)(cl_command_queue, cl_kernel, cl_uint, const size_t *,
 	                               const size_t *, const size_t *, cl_uint, const void *, void *);
 	cl_int (*Finish)(cl_command_queue);
+	cl_int (*EnqueueCopyBuffer)(cl_command_queue, cl_mem, cl_mem, size_t, size_t, size_t, cl_uint,
+	                            const void *, void *);
 	cl_int (*ReleaseMemObject)(cl_mem);
 	cl_int (*ReleaseKernel)(cl_kernel);
 	cl_int (*ReleaseProgram)(cl_program);
@@ -93,7 +95,7 @@ static int cl_open(vdev *d, const vdev_code *code, int ncode, const char *opts,
 	S(CreateCommandQueue); S(CreateProgramWithSource); S(BuildProgram); S(GetProgramBuildInfo);
 	S(CreateKernel); S(CreateBuffer); S(EnqueueWriteBuffer); S(EnqueueReadBuffer);
 	S(SetKernelArg); S(EnqueueNDRangeKernel); S(Finish); S(ReleaseMemObject); S(ReleaseKernel);
-	S(ReleaseProgram); S(ReleaseCommandQueue); S(ReleaseContext);
+	S(ReleaseProgram); S(ReleaseCommandQueue); S(ReleaseContext); S(EnqueueCopyBuffer);
 #undef S
 	if (!ok)
 		return vdev_err(err, el, 7, "no OpenCL device found: libOpenCL lacks OpenCL 1.2 entry points");
@@ -220,5 +222,20 @@ static int cl_finish(vdev *d, char *err, size_t el)
 	return e ? vdev_err(err, el, 5, "OpenCL: queue failed (error %d)", e) : 0;
 }
 
+static int cl_copy(vdev *d, void *dst, size_t doff, void *src, size_t soff, size_t n, char *err,
+                   size_t el)
+{
+	CL *c = d->impl;
+	cl_int e = c->EnqueueCopyBuffer(c->q, src, dst, soff, doff, n, 0, NULL, NULL);
+	return e ? vdev_err(err, el, 5, "OpenCL: copy of %zu bytes failed (error %d)", n, e) : 0;
+}
+
+static void cl_native(vdev *d, void **ctx, void **queue)
+{
+	CL *c = d->impl;
+	*ctx = c->ctx;
+	*queue = c->q;
+}
+
 const vdev_ops vdev_cl_ops = {cl_open, cl_close, cl_alloc, cl_free, cl_write, cl_read,
-                              cl_launch, cl_finish};
+                              cl_launch, cl_finish, cl_copy, cl_native};

@@ -35,6 +35,7 @@ typedef struct CU {
 	CUresult (*MemFree)(CUdeviceptr);
 	CUresult (*MemcpyHtoDAsync)(CUdeviceptr, const void *, size_t, CUstream);
 	CUresult (*MemcpyDtoHAsync)(void *, CUdeviceptr, size_t, CUstream);
+	CUresult (*MemcpyDtoDAsync)(CUdeviceptr, CUdeviceptr, size_t, CUstream);
 	CUresult (*LaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned,
 	                         unsigned, unsigned, CUstream, void **, void **);
 	CUresult (*GetErrorString)(CUresult, const char **);
@@ -99,6 +100,7 @@ static int cu_open(vdev *d, const vdev_code *code, int ncode, const char *opts,
 	ok &= sym(d->lib, &c->MemFree, "cuMemFree_v2");
 	ok &= sym(d->lib, &c->MemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2");
 	ok &= sym(d->lib, &c->MemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2");
+	ok &= sym(d->lib, &c->MemcpyDtoDAsync, "cuMemcpyDtoDAsync_v2");
 	ok &= sym(d->lib, &c->LaunchKernel, "cuLaunchKernel");
 	sym(d->lib, &c->GetErrorString, "cuGetErrorString");
 	if (!ok)
@@ -232,5 +234,23 @@ static int cu_finish(vdev *d, char *err, size_t el)
 	return r ? vdev_err(err, el, 5, "CUDA: stream failed: %s", estr(c, r)) : 0;
 }
 
+static int cu_copy(vdev *d, void *dst, size_t doff, void *src, size_t soff, size_t n, char *err,
+                   size_t el)
+{
+	CU *c = d->impl;
+	push(c);
+	CUresult r = c->MemcpyDtoDAsync((CUdeviceptr)(uintptr_t)dst + doff,
+	                                (CUdeviceptr)(uintptr_t)src + soff, n, c->s);
+	pop(c);
+	return r ? vdev_err(err, el, 5, "CUDA: device copy failed: %s", estr(c, r)) : 0;
+}
+
+static void cu_native(vdev *d, void **ctx, void **queue)
+{
+	CU *c = d->impl;
+	*ctx = c->ctx;
+	*queue = c->s;
+}
+
 const vdev_ops vdev_cu_ops = {cu_open, cu_close, cu_alloc, cu_free, cu_write, cu_read,
-                              cu_launch, cu_finish};
+                              cu_launch, cu_finish, cu_copy, cu_native};

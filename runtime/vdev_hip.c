@@ -29,6 +29,7 @@ typedef struct HIP {
 	hipError_t (*Free)(void *);
 	hipError_t (*MemcpyHtoDAsync)(void *, const void *, size_t, hipStream_t);
 	hipError_t (*MemcpyDtoHAsync)(void *, void *, size_t, hipStream_t);
+	hipError_t (*MemcpyDtoDAsync)(void *, void *, size_t, hipStream_t);
 	hipError_t (*ModuleLaunchKernel)(hipFunction_t, unsigned, unsigned, unsigned, unsigned,
 	                                 unsigned, unsigned, unsigned, hipStream_t, void **, void **);
 	const char *(*GetErrorString)(hipError_t);
@@ -104,6 +105,7 @@ static int hip_open(vdev *d, const vdev_code *code, int ncode, const char *opts,
 	S(Init); S(GetDeviceCount); S(SetDevice); S(DeviceGetName); S(StreamCreate);
 	S(StreamDestroy); S(StreamSynchronize); S(ModuleLoadData); S(ModuleUnload);
 	S(ModuleGetFunction); S(Malloc); S(Free); S(MemcpyHtoDAsync); S(MemcpyDtoHAsync);
+	S(MemcpyDtoDAsync);
 	S(ModuleLaunchKernel); S(GetErrorString);
 #undef S
 	if (!ok)
@@ -221,5 +223,20 @@ static int hip_finish(vdev *d, char *err, size_t el)
 	return e ? vdev_err(err, el, 5, "HIP: stream failed: %s", estr(h, e)) : 0;
 }
 
+static int hip_copy(vdev *d, void *dst, size_t doff, void *src, size_t soff, size_t n,
+                    char *err, size_t el)
+{
+	HIP *h = d->impl;
+	h->SetDevice(0);
+	hipError_t e = h->MemcpyDtoDAsync((char *)dst + doff, (char *)src + soff, n, h->s);
+	return e ? vdev_err(err, el, 5, "HIP: device copy failed: %s", estr(h, e)) : 0;
+}
+
+static void hip_native(vdev *d, void **ctx, void **queue)
+{
+	*ctx = NULL;
+	*queue = ((HIP *)d->impl)->s;
+}
+
 const vdev_ops vdev_hip_ops = {hip_open, hip_close, hip_alloc, hip_free, hip_write, hip_read,
-                               hip_launch, hip_finish};
+                               hip_launch, hip_finish, hip_copy, hip_native};

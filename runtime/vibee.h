@@ -63,9 +63,12 @@ typedef struct vibee_ctx vibee_ctx;
  *           trusted to match the description: use vibee_context_run,
  *           which checks them first.
  *  destroy: frees the context (NULL is fine). */
+/* vibee_model_desc.flags */
+#define VIBEE_FLAG_DEVICE_IO 1u        /* the desc has the device and run_device entries */
+
 typedef struct vibee_model_desc {
 	uint32_t abi_version;          /* VIBEE_ABI_VERSION */
-	uint32_t flags;                /* reserved, 0 */
+	uint32_t flags;                /* VIBEE_FLAG_*; other bits reserved, 0 */
 	const char *compiler_version;
 	const char *target;            /* e.g. "cpu" */
 	const char *isa;               /* e.g. "x86-64-v3" */
@@ -79,6 +82,21 @@ typedef struct vibee_model_desc {
 	int (*run)(vibee_ctx *ctx, const vibee_tensor *inputs, vibee_tensor *outputs,
 	           char *err, size_t errlen);
 	void (*destroy)(vibee_ctx *ctx);
+	/* GPU models only, and only present when flags has VIBEE_FLAG_DEVICE_IO
+	 * (models from older compilers end at destroy): device-resident I/O.
+	 *  device:     the native handles of ctx's device: OpenCL cl_context and
+	 *              cl_command_queue; CUDA CUcontext (primary context of
+	 *              device 0) and CUstream; HIP NULL (device 0) and hipStream_t.
+	 *  run_device: as run, but inputs[i].data is a device buffer of that
+	 *              context (cl_mem, or a CUdeviceptr / hipDeviceptr_t cast to
+	 *              void *) holding the tensor from its start, complete before
+	 *              the call (OpenCL: written through that queue, or finished);
+	 *              outputs[i].data are device buffers of the same kind, owned
+	 *              by ctx, valid until its next run or destroy, complete when
+	 *              run_device returns. Buffers are never freed by the model. */
+	int (*device)(vibee_ctx *ctx, void **native_ctx, void **native_queue);
+	int (*run_device)(vibee_ctx *ctx, const vibee_tensor *inputs, vibee_tensor *outputs,
+	                  char *err, size_t errlen);
 } vibee_model_desc;
 
 /* ---- libvibeert --------------------------------------------------------- */
@@ -104,6 +122,14 @@ int vibee_context_create(vibee_handle *h, const vibee_options *opt, vibee_contex
 int vibee_context_run(vibee_context *c, const vibee_tensor *inputs,
                       vibee_tensor *outputs, char *err, size_t errlen);
 void vibee_context_destroy(vibee_context *c);
+/* Device-resident inputs and outputs (GPU models, see run_device above):
+ * the native device handles of c, and a run whose tensors' data are device
+ * buffers (inputs checked as by vibee_context_run). VIBEE_E_ARG for a model
+ * without them (a CPU model, or one from an older vibeec). */
+int vibee_context_device(vibee_context *c, void **native_ctx, void **native_queue, char *err,
+                         size_t errlen);
+int vibee_context_run_device(vibee_context *c, const vibee_tensor *inputs,
+                             vibee_tensor *outputs, char *err, size_t errlen);
 
 /* Helpers for tools. */
 const char *vibee_dtype_name(int dtype);     /* "f32", ...; "?" if unknown */

@@ -3,6 +3,7 @@
  * Includes nothing of the compiler. */
 #include <dlfcn.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,6 +236,36 @@ int vibee_context_run(vibee_context *c, const vibee_tensor *inputs, vibee_tensor
 	if (rc)
 		return rc;
 	return c->desc->run(c->ctx, inputs, outputs, err, errlen);
+}
+
+static bool has_device_io(const vibee_model_desc *d)
+{
+	return (d->flags & VIBEE_FLAG_DEVICE_IO) && d->device && d->run_device;
+}
+
+int vibee_context_device(vibee_context *c, void **native_ctx, void **native_queue, char *err,
+                         size_t errlen)
+{
+	if (!c || !native_ctx || !native_queue)
+		return fail(err, errlen, VIBEE_E_ARG, "vibee_context_device: NULL argument");
+	if (!has_device_io(c->desc))
+		return fail(err, errlen, VIBEE_E_ARG, "model '%s' (target %s) has no device I/O",
+		            c->desc->name ? c->desc->name : "", c->desc->target ? c->desc->target : "?");
+	return c->desc->device(c->ctx, native_ctx, native_queue);
+}
+
+int vibee_context_run_device(vibee_context *c, const vibee_tensor *inputs,
+                             vibee_tensor *outputs, char *err, size_t errlen)
+{
+	if (!c || (!inputs && c->desc->ninputs) || (!outputs && c->desc->noutputs))
+		return fail(err, errlen, VIBEE_E_ARG, "vibee_context_run_device: NULL argument");
+	if (!has_device_io(c->desc))
+		return fail(err, errlen, VIBEE_E_ARG, "model '%s' (target %s) has no device I/O",
+		            c->desc->name ? c->desc->name : "", c->desc->target ? c->desc->target : "?");
+	int rc = check_inputs(c->desc, inputs, err, errlen);
+	if (rc)
+		return rc;
+	return c->desc->run_device(c->ctx, inputs, outputs, err, errlen);
 }
 
 void vibee_describe(const vibee_model_desc *d, char *buf, size_t n)
