@@ -40,6 +40,7 @@ static KA_ATTR void KA_FN(tile_run)(const Job *J, Work *w, int64_t b, int64_t hk
 {
 	const AttnDims *a = &J->a;
 	const int64_t D = a->D, Dv = a->Dv, Dvp = J->Dvp, G = a->grp;
+	const int64_t BC = J->bc;
 	const int64_t R = G * nr, Rp = (R + 3) & ~(int64_t)3;
 	float *Qs = w->Qs, *Kt = w->Kt, *Vt = w->Vt, *S = w->S, *O = w->O;
 	for (int64_t r = 0; r < Rp; r++) {
