@@ -9,7 +9,7 @@
 #include "runtime/kgemm.h"
 #include "runtime/kpool.h"
 
-extern int kg_tune_kc, kg_tune_mc, kg_tune_nc, kg_tune_direct_m, kg_tune_serial;
+extern int kg_tune_kc, kg_tune_mc, kg_tune_nc, kg_tune_direct_m, kg_tune_serial, kg_tune_pack_a_m;
 
 #ifdef HAVE_OPENBLAS
 /* declared here so that the cblas.h of another BLAS cannot get in the way */
@@ -120,6 +120,7 @@ int main(int argc, char **argv)
 	kg_tune_nc = env_int("KG_NC", 0);
 	kg_tune_direct_m = env_int("KG_DIRECT_M", -1);
 	kg_tune_serial = env_int("KG_SERIAL", -1);
+	kg_tune_pack_a_m = env_int("KG_PACK_A_M", -1);
 	const char *isa[] = {"generic", "avx2", "avx512"};
 	printf("kgemm isa: %s; best of %d interleaved 30 ms rounds; GFLOP/s (C = A*B, row-major, fp32)\n",
 	       isa[kgemm_isa()], reps);

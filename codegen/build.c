@@ -200,6 +200,7 @@ static int build_so(const CgOptions *o, const Target *t, const KProg *p, const P
 	argv[a++] = "-fvisibility=hidden";
 	argv[a++] = "-fwrapv";
 	argv[a++] = "-fno-math-errno";
+	argv[a++] = "-fopenmp-simd";   /* the simd reductions of render_c.c */
 	argv[a++] = "-w";
 	argv[a++] = incf;
 	argv[a++] = "-o";

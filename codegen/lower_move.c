@@ -161,6 +161,39 @@ int lower_slice(Low *L, Node *n)
 	return LW_OK;
 }
 
+/* The checked gather index depends only on the loops down to dim `last`
+ * (the last index dim); when dims follow it, compute it once per iteration of
+ * that loop into a private scalar instead of in the innermost loop (where
+ * the check's error flag keeps the C compiler from hoisting it). The nest
+ * has one loop per dim (built without merging), each the first statement of
+ * its parent. */
+static int hoist_index(Kernel *k, int last, int lastvar, int rank, int ix)
+{
+	if (last < 0 || last >= rank - 1 || lastvar < 0 || k->x[lastvar].op != KX_VAR)
+		return ix;
+	int lp = k->root;
+	for (int d = 0; lp >= 0 && d < last; d++)
+		lp = k->s[lp].op == KS_LOOP ? k->s[lp].body : -1;
+	/* only into the loop of dim `last` itself (no tiling loops in between) */
+	if (lp < 0 || k->s[lp].op != KS_LOOP || k->s[lp].body < 0 ||
+	    k->s[lp].var != k->x[lastvar].i)
+		return ix;
+	int z = kir_const_i(k, 0);
+	int li = kir_local(k, DT_I64, 1, KM_PRIVATE);
+	int st = kir_store(k, lp, true, li, z, ix);
+	/* kir_store appended it after the inner loop: move it to the front */
+	int first = k->s[lp].body;
+	if (first != st) {
+		int prev = first;
+		while (k->s[prev].next != st)
+			prev = k->s[prev].next;
+		k->s[prev].next = k->s[st].next;
+		k->s[st].next = first;
+		k->s[lp].body = st;
+	}
+	return kir_lread(k, li, z);
+}
+
 int lower_gather(Low *L, Node *n)
 {
 	Graph *g = L->g;
@@ -186,6 +219,7 @@ int lower_gather(Low *L, Node *n)
 	int D = kir_dim(k, x->shape.d[axis]);
 	ix = kir_sel(k, kir_bin(k, KB_LT, ix, kir_const_i(k, 0)), kir_add(k, ix, D), ix);
 	ix = kir_check(k, ix, D);
+	ix = hoist_index(k, (int)axis + q - 1, nest_dim_var(&nst, (int)axis + q - 1), y->shape.rank, ix);
 	int idx = kir_const_i(k, 0);
 	for (int d = 0; d < r; d++) {
 		int v = d < axis ? nest_dim_var(&nst, d) : d == axis ? ix : nest_dim_var(&nst, d + q - 1);

@@ -53,6 +53,53 @@ static void indent(CBuf *b, int d)
 
 static void stmts(R *r, int s, int depth, bool top);
 
+/* A serial loop whose whole body is one float sum into a private scalar
+ * (l[c] = l[c] + v, c constant): the innermost loop of a ReduceSum/Mean/L2
+ * /SumSquare. C's strict left-to-right order keeps GCC from vectorising it,
+ * so it is rendered over a register copy with an OpenMP simd reduction
+ * (-fopenmp-simd): partial sums per lane, added up at the end. */
+static bool sum_loop(const R *r, int s)
+{
+	const KStmt *st = &r->k->s[s];
+	if (st->op != KS_LOOP || st->par != KP_SERIAL || st->body < 0)
+		return false;
+	const KStmt *a = &r->k->s[st->body];
+	if (a->next >= 0 || a->op != KS_ACC || !a->local || a->fn != KB_ADD)
+		return false;
+	int ty = r->k->local[a->tgt].ty;
+	return (ty == DT_F32 || ty == DT_F64) && r->k->x[a->idx].op == KX_CONST;
+}
+
+static void render_sum_loop(R *r, int s, int depth)
+{
+	const KStmt *st = &r->k->s[s], *a = &r->k->s[st->body];
+	CBuf *b = r->b;
+	indent(b, depth);
+	cb_printf(b, "{\n");
+	indent(b, depth + 1);
+	cb_printf(b, "%s rs%d = l%d[", cty(r->k->local[a->tgt].ty), st->var, a->tgt);
+	ex(r, a->idx);
+	cb_puts(b, "];\n");
+	indent(b, depth + 1);
+	cb_printf(b, "#pragma omp simd reduction(+:rs%d)\n", st->var);
+	indent(b, depth + 1);
+	cb_printf(b, "for (int64_t i%d = ", st->var);
+	ex(r, st->lo);
+	cb_printf(b, "; i%d < ", st->var);
+	ex(r, st->hi);
+	cb_printf(b, "; i%d += %lld)\n", st->var, (long long)st->step);
+	indent(b, depth + 2);
+	cb_printf(b, "rs%d = rs%d + (", st->var, st->var);
+	ex(r, a->val);
+	cb_puts(b, ");\n");
+	indent(b, depth + 1);
+	cb_printf(b, "l%d[", a->tgt);
+	ex(r, a->idx);
+	cb_printf(b, "] = rs%d;\n", st->var);
+	indent(b, depth);
+	cb_puts(b, "}\n");
+}
+
 static void stmt(R *r, int s, int depth, bool top)
 {
 	const KStmt *st = &r->x.k->s[s];
@@ -70,6 +117,10 @@ static void stmt(R *r, int s, int depth, bool top)
 		if (st->par == KP_VECTOR) {
 			indent(b, depth);
 			cb_puts(b, "#pragma GCC ivdep\n");
+		}
+		if (sum_loop(r, s)) {
+			render_sum_loop(r, s, depth);
+			return;
 		}
 		indent(b, depth);
 		cb_printf(b, "for (int64_t i%d = ", st->var);

@@ -18,7 +18,8 @@ typedef float v8 __attribute__((vector_size(32)));
 typedef int32_t v8i __attribute__((vector_size(32)));
 typedef float v16 __attribute__((vector_size(64)));
 typedef int32_t v16i __attribute__((vector_size(64)));
-#define BC 64                 /* keys per tile */
+#define BC_MAX 64             /* keys per tile; short key sequences take BC_MIN */
+#define BC_MIN 32             /* a multiple of every ISA's 2*VW block */
 #ifndef KA_ROWS
 #define KA_ROWS 128           /* query rows (all heads of a group) per task */
 #endif
@@ -38,6 +39,7 @@ typedef struct Job {
 	const float *alibi;
 	int64_t Dvp;              /* Dv rounded up to 32 */
 	int64_t Br, nqt;          /* query rows per tile, tiles per head */
+	int64_t bc;               /* keys per tile: BC_MIN or BC_MAX */
 	int64_t nsplit, splen;    /* key splits (1: none) and keys per split */
 	float *part;              /* split partials: per task R x (Dvp + 2) */
 	int isa;                  /* 0 plain, 1 AVX2+FMA, 2 AVX-512 */
@@ -87,6 +89,7 @@ typedef struct Work {
 static bool work_new(const Job *J, Work *w, int64_t R)
 {
 	int64_t Rp = (R + 3) & ~(int64_t)3, D = J->a.D ? J->a.D : 1, Dvp = J->Dvp;
+	const int64_t BC = J->bc;
 	size_t n = (size_t)(Rp * D + D * BC + BC * Dvp + Rp * BC + Rp * Dvp + 2 * Rp + 64);
 	float *p = aligned_alloc(64, (n * sizeof(float) + 63) & ~(size_t)63);
 	if (!p)
@@ -236,6 +239,8 @@ int kattn_run(kpool *pool, KCall *c)
 	if (J.Dvp == 0)
 		J.Dvp = 32;
 	J.isa = cpu_isa();
+	/* keys of short sequences fit one narrower tile: no padded half */
+	J.bc = a->Tk <= BC_MIN ? BC_MIN : BC_MAX;
 	int64_t nout = a->B * a->Hq * a->Tq * a->Dv;
 	if (nout == 0)
 		return 0;
@@ -257,7 +262,7 @@ int kattn_run(kpool *pool, KCall *c)
 	if (tasks < 4 * nt && a->Tk >= 2 * 128) {
 		int64_t want = (4 * nt + tasks - 1) / tasks, most = a->Tk / 128;
 		J.nsplit = want < most ? want : most;
-		J.splen = ((a->Tk + J.nsplit - 1) / J.nsplit + BC - 1) / BC * BC;
+		J.splen = ((a->Tk + J.nsplit - 1) / J.nsplit + BC_MAX - 1) / BC_MAX * BC_MAX;
 		J.nsplit = (a->Tk + J.splen - 1) / J.splen;
 	}
 	if (J.nsplit > 1) {

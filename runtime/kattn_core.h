@@ -32,6 +32,63 @@ static inline __attribute__((always_inline)) KA_ATTR VT KA_FN(vexp)(VT x)
 	return (VT)((VIT)(p * (VT)e) & ~dead);
 }
 
+/* Horizontal max / sum of the VW lanes: log2(VW) butterfly steps, every
+ * lane ends with the result (GCC >= 12 / clang: __builtin_shufflevector). */
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12)
+#if VW == 16
+#define KA_BFLY(v, f)                                                                   \
+	v = f(v, __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7)); \
+	v = f(v, __builtin_shufflevector(v, v, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11)); \
+	v = f(v, __builtin_shufflevector(v, v, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13)); \
+	v = f(v, __builtin_shufflevector(v, v, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14))
+#elif VW == 8
+#define KA_BFLY(v, f)                                                       \
+	v = f(v, __builtin_shufflevector(v, v, 4, 5, 6, 7, 0, 1, 2, 3));    \
+	v = f(v, __builtin_shufflevector(v, v, 2, 3, 0, 1, 6, 7, 4, 5));    \
+	v = f(v, __builtin_shufflevector(v, v, 1, 0, 3, 2, 5, 4, 7, 6))
+#else
+#define KA_BFLY(v, f)                                              \
+	v = f(v, __builtin_shufflevector(v, v, 2, 3, 0, 1));       \
+	v = f(v, __builtin_shufflevector(v, v, 1, 0, 3, 2))
+#endif
+#endif
+
+static inline __attribute__((always_inline)) KA_ATTR VT KA_FN(vmx)(VT a, VT b)
+{
+	return VSEL(b > a, b, a);
+}
+
+static inline __attribute__((always_inline)) KA_ATTR VT KA_FN(vad)(VT a, VT b)
+{
+	return a + b;
+}
+
+static inline __attribute__((always_inline)) KA_ATTR float KA_FN(hmax)(VT v)
+{
+#ifdef KA_BFLY
+	KA_BFLY(v, KA_FN(vmx));
+	return v[0];
+#else
+	float m = v[0];
+	for (int k = 1; k < VW; k++)
+		m = v[k] > m ? v[k] : m;
+	return m;
+#endif
+}
+
+static inline __attribute__((always_inline)) KA_ATTR float KA_FN(hsum)(VT v)
+{
+#ifdef KA_BFLY
+	KA_BFLY(v, KA_FN(vad));
+	return v[0];
+#else
+	float t = 0;
+	for (int k = 0; k < VW; k++)
+		t += v[k];
+	return t;
+#endif
+}
+
 /* One task: rows of query tile [i0, i0+nr) of the grp query heads of kv head
  * hk in batch b, against keys [ks, ke). Leaves the unnormalised output in
  * w->O (R x Dvp), the running max in w->m and the sum in w->l. */
@@ -40,6 +97,7 @@ static KA_ATTR void KA_FN(tile_run)(const Job *J, Work *w, int64_t b, int64_t hk
 {
 	const AttnDims *a = &J->a;
 	const int64_t D = a->D, Dv = a->Dv, Dvp = J->Dvp, G = a->grp;
+	const int64_t BC = J->bc;
 	const int64_t R = G * nr, Rp = (R + 3) & ~(int64_t)3;
 	float *Qs = w->Qs, *Kt = w->Kt, *Vt = w->Vt, *S = w->S, *O = w->O;
 	for (int64_t r = 0; r < Rp; r++) {
@@ -50,8 +108,12 @@ static KA_ATTR void KA_FN(tile_run)(const Job *J, Work *w, int64_t b, int64_t hk
 		}
 		int64_t h = hk * G + r / nr, i = i0 + r % nr;
 		const float *src = J->Q + ((b * a->Hq + h) * a->Tq + i) * D;
-		for (int64_t e = 0; e < D; e++)
-			dst[e] = src[e] * J->scale;
+		const float sc = J->scale;
+		int64_t e = 0;
+		for (; e + VW <= D; e += VW)
+			VST(dst + e, VLD(src + e) * sc);
+		for (; e < D; e++)
+			dst[e] = src[e] * sc;
 	}
 	memset(O, 0, (size_t)(Rp * Dvp) * sizeof *O);
 	for (int64_t r = 0; r < Rp; r++) {
@@ -85,9 +147,10 @@ static KA_ATTR void KA_FN(tile_run)(const Job *J, Work *w, int64_t b, int64_t hk
 		for (int64_t jj = 0; jj < BC; jj++) {
 			float *vt = Vt + jj * Dvp;
 			int64_t e = 0;
-			if (jj < nj)
-				for (; e < Dv; e++)
-					vt[e] = Vb[(j0 + jj) * Dv + e];
+			if (jj < nj) {
+				memcpy(vt, Vb + (j0 + jj) * Dv, (size_t)Dv * sizeof *vt);
+				e = Dv;
+			}
 			for (; e < Dvp; e++)
 				vt[e] = 0;
 		}
@@ -140,7 +203,12 @@ static KA_ATTR void KA_FN(tile_run)(const Job *J, Work *w, int64_t b, int64_t hk
 						s[jj] += mf[mo + jj * ms[3]];
 				}
 			}
-			if (elem)
+			if (elem && W <= 0) {
+				/* causal only: keys after position p are hidden, one range */
+				if (J->causal)
+					for (int64_t jj = p - j0 + 1 < 0 ? 0 : p - j0 + 1; jj < nj; jj++)
+						s[jj] = -INFINITY;
+			} else if (elem)
 				for (int64_t jj = 0; jj < nj; jj++) {
 					int64_t j = j0 + jj;
 					bool ok = !J->causal || j <= p;
@@ -156,9 +224,7 @@ static KA_ATTR void KA_FN(tile_run)(const Job *J, Work *w, int64_t b, int64_t hk
 				VT x = VLD(s + c);
 				mx = VSEL(x > mx, x, mx);
 			}
-			float rm = mx[0];
-			for (int k = 1; k < VW; k++)
-				rm = mx[k] > rm ? mx[k] : rm;
+			float rm = KA_FN(hmax)(mx);
 			float mnew = rm > w->m[r] ? rm : w->m[r];
 			if (mnew == -INFINITY) {        /* nothing visible yet */
 				memset(s, 0, BC * sizeof *s);
@@ -171,9 +237,7 @@ static KA_ATTR void KA_FN(tile_run)(const Job *J, Work *w, int64_t b, int64_t hk
 				VST(s + c, e);
 				sum += e;
 			}
-			float ls = 0;
-			for (int k = 0; k < VW; k++)
-				ls += sum[k];
+			float ls = KA_FN(hsum)(sum);
 			w->l[r] = w->l[r] * alpha + ls;
 			w->m[r] = mnew;
 			if (alpha != 1.0f) {
@@ -205,5 +269,6 @@ static KA_ATTR void KA_FN(tile_run)(const Job *J, Work *w, int64_t b, int64_t hk
 }
 
 #undef KA_FN
+#undef KA_BFLY
 #undef KA_CAT
 #undef KA_CAT2

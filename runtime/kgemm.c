@@ -10,6 +10,7 @@
 
 /* Tuning knobs for benchmarks (0 = the ISA's default). */
 int kg_tune_kc, kg_tune_mc, kg_tune_nc, kg_tune_direct_m = -1, kg_tune_serial = -1;
+int kg_tune_pack_a_m = -1;
 
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
@@ -378,8 +379,12 @@ static void setup(gctx *g, int64_t M, int64_t N, int64_t K, float alpha,
 	g->kc = kg_tune_kc ? kg_tune_kc : g->im->kc;
 	g->mc = kg_tune_mc ? kg_tune_mc : g->im->mc;
 	g->nc = kg_tune_nc ? kg_tune_nc : g->im->nc;
-	/* packing A pays off once its panels are reused over enough columns */
-	g->pack_a = M > 2 * g->im->mr && N > 2 * KG_NR;
+	/* packing A pays off once its panels are reused over enough columns and
+	 * rows; a few row strips (M <= 64, the token rows of small transformer
+	 * batches) stay in L1 read in place, and the unpacked path runs the last
+	 * strip at its real height instead of zero-padding it to mr rows */
+	int64_t pm = kg_tune_pack_a_m >= 0 ? kg_tune_pack_a_m : MAX(2 * g->im->mr, 64);
+	g->pack_a = M > pm && N > 2 * KG_NR;
 }
 
 static void use_packed(gctx *g, const float *packedB)

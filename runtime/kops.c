@@ -8,6 +8,7 @@
 #include <math.h>
 #include <string.h>
 #include "kops.h"
+#include "knorm.h"
 #include "kgemm_impl.h"
 
 static int pointwise(const int64_t *p)
@@ -190,41 +191,11 @@ typedef struct lnorm {
 	float *y;
 } lnorm;
 
-/* sum of x[i] (sq = 0) or of (x[i] - c)^2 (sq = 1) in 8 independent
- * partial sums, so that the adds overlap instead of forming one chain */
-static float sum8(const float *x, int64_t n, float c, int sq)
-{
-	float p[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-	int64_t i = 0;
-	for (; i + 8 <= n; i += 8)
-		for (int j = 0; j < 8; j++) {
-			float d = x[i + j] - c;
-			p[j] += sq ? d * d : x[i + j];
-		}
-	float s = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
-	for (; i < n; i++) {
-		float d = x[i] - c;
-		s += sq ? d * d : x[i];
-	}
-	return s;
-}
-
 static void ln_body(void *arg, int64_t lo, int64_t hi)
 {
 	const lnorm *a = arg;
 	int64_t len = a->len;
-	for (int64_t r = lo; r < hi; r++) {
-		const float *x = a->x + r * len;
-		float *y = a->y + r * len;
-		float mean = sum8(x, len, 0.0f, 0) / (float)len;
-		float rstd = 1.0f / sqrtf(sum8(x, len, mean, 1) / (float)len + a->eps);
-		if (a->bias)
-			for (int64_t i = 0; i < len; i++)
-				y[i] = (x[i] - mean) * rstd * a->scale[i] + a->bias[i];
-		else
-			for (int64_t i = 0; i < len; i++)
-				y[i] = (x[i] - mean) * rstd * a->scale[i];
-	}
+	knorm_layer_rows(lo, hi, len, a->x, a->scale, a->bias, a->eps, a->y);
 }
 
 void klayernorm_f32(kpool *pool, int64_t rows, int64_t len, const float *x,
