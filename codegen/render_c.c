@@ -60,24 +60,24 @@ static void stmts(R *r, int s, int depth, bool top);
  * (-fopenmp-simd): partial sums per lane, added up at the end. */
 static bool sum_loop(const R *r, int s)
 {
-	const KStmt *st = &r->k->s[s];
+	const KStmt *st = &r->x.k->s[s];
 	if (st->op != KS_LOOP || st->par != KP_SERIAL || st->body < 0)
 		return false;
-	const KStmt *a = &r->k->s[st->body];
+	const KStmt *a = &r->x.k->s[st->body];
 	if (a->next >= 0 || a->op != KS_ACC || !a->local || a->fn != KB_ADD)
 		return false;
-	int ty = r->k->local[a->tgt].ty;
-	return (ty == DT_F32 || ty == DT_F64) && r->k->x[a->idx].op == KX_CONST;
+	int ty = r->x.k->local[a->tgt].ty;
+	return (ty == DT_F32 || ty == DT_F64) && r->x.k->x[a->idx].op == KX_CONST;
 }
 
 static void render_sum_loop(R *r, int s, int depth)
 {
-	const KStmt *st = &r->k->s[s], *a = &r->k->s[st->body];
-	CBuf *b = r->b;
+	const KStmt *st = &r->x.k->s[s], *a = &r->x.k->s[st->body];
+	CBuf *b = r->x.b;
 	indent(b, depth);
 	cb_printf(b, "{\n");
 	indent(b, depth + 1);
-	cb_printf(b, "%s rs%d = l%d[", cty(r->k->local[a->tgt].ty), st->var, a->tgt);
+	cb_printf(b, "%s rs%d = l%d[", cty(r->x.k->local[a->tgt].ty), st->var, a->tgt);
 	ex(r, a->idx);
 	cb_puts(b, "];\n");
 	indent(b, depth + 1);
