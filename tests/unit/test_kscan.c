@@ -1,8 +1,9 @@
 /* Unit test for the fused scan kernels (runtime/kscan.c) against the plain
  * reference recurrences (ir/ref_scan.c): selective_scan, ssd (chunked, odd
  * chunk sizes and tails) and linear_scan, with and without every optional
- * input, last states included, on 1 and 2 threads. Tolerance rtol 6e-4,
- * atol 2e-3 (ALGORITHMS.md section 2). */
+ * input, last states included, on 1 and 2 threads, for every ISA copy this
+ * CPU runs (plain, AVX2, AVX-512: VIBEE_KSCAN_ISA caps the choice). Tolerance
+ * rtol 6e-4, atol 2e-3 (ALGORITHMS.md section 2). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "ir/kern.h"
 #include "runtime/kpool.h"
 #include "runtime/kscan.h"
+#include "runtime/kscan_isa.h"
 
 static int fails, checks;
 static unsigned rng = 777;
@@ -177,10 +179,8 @@ static void t_bad(void)
 	free_in(in, 9);
 }
 
-int main(void)
+static void run_all(kpool **pools)
 {
-	t_bad();
-	kpool *pools[2] = {NULL, kpool_new(2)};
 	for (int pi = 0; pi < 2; pi++) {
 		kpool *p = pools[pi];
 		for (int opts = 0; opts < 32; opts += 3)
@@ -188,9 +188,11 @@ int main(void)
 		t_selective(p, 2, 128, 4, 8, 31);     /* ALGORITHMS.md: B=2, D=4, N=8 */
 		t_selective(p, 2, 1024, 4, 8, 1);
 		t_selective(p, 1, 300, 64, 16, 7);
+		t_selective(p, 1, 256, 40, 16, 15);   /* two full 16-lane blocks and a tail */
 		t_selective(p, 3, 1, 8, 1, 31);
 		for (int opts = 32; opts < 64; opts += 7)
 			t_selective(p, 2, 29, 11, 6, opts);
+		t_selective(p, 1, 50, 33, 3, 63);
 		t_selective(p, 1, 0, 8, 4, 16);
 		for (int opts = 0; opts < 32; opts += 5)
 			t_ssd(p, 2, 45, 4, 6, 2, 5, 7, opts);
@@ -201,6 +203,26 @@ int main(void)
 		t_linear(p, 2, 57, 3, 0);
 		t_linear(p, 3, 20, 600, 1);
 		t_linear(p, 1, 1, 1, 1);
+	}
+}
+
+int main(void)
+{
+	t_bad();
+	kpool *pools[2] = {NULL, kpool_new(2)};
+	int best = kscan_isa();
+	for (int isa = 0; isa <= best; isa++) {
+		char v[2] = {(char)('0' + isa), 0};
+		setenv("VIBEE_KSCAN_ISA", v, 1);
+		checks++;
+		if (kscan_isa() != isa) {
+			fails++;
+			printf("FAIL VIBEE_KSCAN_ISA=%d gives copy %d\n", isa, kscan_isa());
+		}
+		int before = fails;
+		run_all(pools);
+		printf("isa %d (%s): %s\n", isa, isa == 2 ? "avx512" : isa == 1 ? "avx2" : "plain",
+		       fails == before ? "ok" : "FAILED");
 	}
 	kpool_free(pools[1]);
 	printf("%d checks, %d failures\n", checks, fails);
