@@ -484,7 +484,20 @@ static bool r_scale(RW *rw, uint32_t ni)
  * returns 1 (window in *win, 0 for none; sinks in *sinks) if so at every
  * binding that evaluates (at least two when there are symbols), else 0. f32 masks count
  * 0 as visible and <= FILL_MIN as masked; any other value fails. */
-static int probe(Graph *g, uint32_t att, uint32_t mask, int64_t *win, int64_t *sinks)
+/* probe's ALiBi mode: the mask must fit alibi_fit at every binding, with the
+ * same slopes and the same causal-ness */
+typedef struct AlibiProbe {
+	float *slopes;
+	int maxh;
+	int64_t hq;
+	bool causal, seen;
+} AlibiProbe;
+
+static bool alibi_fit(const float *m, const int64_t *dims, int mr, int r, int64_t hq, int64_t tq,
+                      int64_t tk, float *slopes, int maxh, bool *causal);
+
+static int probe(Graph *g, uint32_t att, uint32_t mask, int64_t *win, int64_t *sinks,
+                 AlibiProbe *ap)
 {
 	const Node *a = &g->node[att];
 	int r = rank(g, a->in[0]);
@@ -641,6 +654,27 @@ static int probe(Graph *g, uint32_t att, uint32_t mask, int64_t *win, int64_t *s
 		}
 		if (rc)
 			continue;                      /* the model does not run at this size */
+		if (ap && tk < 2) {                /* one key: no slope to see */
+			free(t.data);
+			continue;
+		}
+		if (ap) {                          /* ALiBi mode */
+			float sl[256];
+			bool cz = false;
+			bool ok = t.dt == DT_F32 && ap->maxh <= 256 &&
+			          alibi_fit(t.data, t.dims, t.rank, r, ap->hq, tq, tk, sl, ap->maxh, &cz);
+			free(t.data);
+			if (!ok)
+				goto out;
+			if (ap->seen && (cz != ap->causal ||
+			                 memcmp(sl, ap->slopes, (size_t)ap->hq * sizeof *sl) != 0))
+				goto out;              /* slopes that change with the length */
+			memcpy(ap->slopes, sl, (size_t)ap->hq * sizeof *sl);
+			ap->causal = cz;
+			ap->seen = true;
+			good++;
+			continue;
+		}
 		int64_t nb = 1;
 		for (int k = 0; k < t.rank - 2; k++)
 			nb *= t.dims[k];
@@ -703,7 +737,9 @@ static int probe(Graph *g, uint32_t att, uint32_t mask, int64_t *win, int64_t *s
 		good++;
 	}
 	/* a window seen at one size must not have been contradicted at another */
-	if (good >= (nsym ? 2 : 1) && !(W > 0 && maxfull0 > W + S)) {
+	if (ap && good >= (nsym ? 2 : 1)) {
+		res = 1;
+	} else if (!ap && good >= (nsym ? 2 : 1) && !(W > 0 && maxfull0 > W + S)) {
 		*win = W;
 		*sinks = S;
 		res = 1;
@@ -735,7 +771,7 @@ static int probe_causal(RW *rw, uint32_t att, uint32_t mask, int64_t *win, int64
 		}
 	int64_t w = 0;
 	int64_t sk = 0;
-	int res = probe(g, att, mask, &w, &sk);
+	int res = probe(g, att, mask, &w, &sk, NULL);
 	if (rw->nprobed < sizeof rw->pc / sizeof rw->pc[0])
 		rw->pc[rw->nprobed++] = (ProbeHit){mask, tq, tk, w, sk, res};
 	*sinks = sk;
@@ -778,25 +814,19 @@ static bool r_causal(RW *rw, uint32_t ni)
 
 /* ---- rule: alibi-mask --------------------------------------------------- */
 
-/* v is a constant f32 mask of attention att holding ALiBi biases: per query
- * head h and row i, entry j is a_h j + r_(h,i) (softmax ignores the row
- * constant r, so this is a_h (j - p)), except entries <= FILL_MIN, which
- * must then be exactly the causal pattern (*causal set). One batch, static
- * shapes. Fills slopes[Hq]. */
-static bool alibi_of(Graph *g, uint32_t att, uint32_t v, float *slopes, int maxh, bool *causal)
+/* m (dims md, rank mr <= r, the rank of attention's q) holds ALiBi biases
+ * for hq query heads, tq queries and tk keys: per head h and row i, entry j
+ * is a_h j + r_(h,i) (softmax ignores the row constant r, so this is
+ * a_h (j - p)), except entries <= FILL_MIN, which must then be exactly the
+ * causal pattern (*causal set). One batch. Fills slopes[hq]. */
+static bool alibi_fit(const float *m, const int64_t *dims, int mr, int r, int64_t hq, int64_t tq,
+                      int64_t tk, float *slopes, int maxh, bool *causal)
 {
-	if (v >= g->nval)
+	if (mr < 1 || mr > r || (r != 3 && r != 4))
 		return false;
-	const Node *a = &g->node[att];
-	const Value *x = &g->val[v], *q = &g->val[a->in[0]], *k = &g->val[a->in[1]];
-	int r = rank(g, a->in[0]), mr = x->shape.rank;
-	if (x->kind != VK_CONST || x->dt != DT_F32 || !x->data || mr < 1 || mr > r ||
-	    !ir_shape_static(&x->shape) || (r != 3 && r != 4))
-		return false;
-	int64_t md[4] = {1, 1, 1, 1}, hq = r == 4 ? q->shape.d[1] : 1;
-	int64_t tq = q->shape.d[r - 2], tk = k->shape.d[r - 2];
+	int64_t md[4] = {1, 1, 1, 1};
 	for (int i = 0; i < mr; i++)
-		md[4 - mr + i] = x->shape.d[i];
+		md[4 - mr + i] = dims[i];
 	if (r == 3) {                      /* [B,Tq,Tk]: no head axis */
 		md[0] = md[1];
 		md[1] = 1;
@@ -804,7 +834,6 @@ static bool alibi_of(Graph *g, uint32_t att, uint32_t v, float *slopes, int maxh
 	if (hq < 1 || hq > maxh || tq < 1 || tk < 2 || md[0] != 1 || md[3] != tk ||
 	    (md[1] != 1 && md[1] != hq) || (md[2] != 1 && md[2] != tq))
 		return false;
-	const float *m = x->data;
 	int64_t n = md[1] * md[2] * tk;
 	bool masked = false;
 	for (int64_t e = 0; e < n; e++) {
@@ -837,6 +866,32 @@ static bool alibi_of(Graph *g, uint32_t att, uint32_t v, float *slopes, int maxh
 		slopes[h] = (float)sl;
 	}
 	*causal = masked;
+	return true;
+}
+
+/* v: a constant, or (probe) a mask computed from shapes only, holding the
+ * ALiBi biases of attention att (see alibi_fit; static head count). */
+static bool alibi_of(Graph *g, uint32_t att, uint32_t v, float *slopes, int maxh, bool *causal)
+{
+	if (v >= g->nval || g->val[v].dt != DT_F32)
+		return false;
+	const Node *a = &g->node[att];
+	const Value *x = &g->val[v], *q = &g->val[a->in[0]], *k = &g->val[a->in[1]];
+	int r = rank(g, a->in[0]);
+	if (r != 3 && r != 4)
+		return false;
+	int64_t hq = r == 4 ? q->shape.d[1] : 1;
+	if (x->kind == VK_CONST) {
+		if (!x->data || !ir_shape_static(&x->shape))
+			return false;
+		return alibi_fit(x->data, x->shape.d, x->shape.rank, r, hq, q->shape.d[r - 2],
+		                 k->shape.d[r - 2], slopes, maxh, causal);
+	}
+	int64_t w = 0, sk = 0;
+	AlibiProbe ap = {slopes, maxh, hq, false, false};
+	if (hq < 1 || hq > maxh || probe(g, att, v, &w, &sk, &ap) != 1)
+		return false;
+	*causal = ap.causal;
 	return true;
 }
 

@@ -3,7 +3,8 @@
  * ssd gate after a Reshape) is evaluated with the reference evaluator before
  * and after `sscan,dce` on random inputs (batch = 2, seq = 5), and the
  * rewritten graph must contain the fused op. The same for the attention
- * rewrite's flex variants (softcap, ALiBi, sink tokens: `attention,dce`). */
+ * rewrite's flex variants (softcap, ALiBi constant or computed from the
+ * length, sink tokens: `attention,dce`). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,6 +155,7 @@ int main(void)
 	one(src, "sscan_ssd_gate.vir", OP_ssd);
 	one_pass(src, "attention_flex.vir", OP_attention, "attention");
 	one_pass(src, "attention_sinks.vir", OP_attention, "attention");
+	one_pass(src, "attention_alibi_dyn.vir", OP_attention, "attention");
 	printf("%d checks, %d failures\n", checks, fails);
 	return fails != 0;
 }
