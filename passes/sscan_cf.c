@@ -156,8 +156,11 @@ static bool finish(RW *rw, const Node *n, Graph *b, const Step *st, int nf, CfSc
 	if (st->D != IR_NONE && !outer_param(g, n, b, st->D, nf, &c->in[5], &c->cst[1]))
 		return false;
 	/* the four sliced tensors have the same length along their time axes */
-	Dim T = g->val[c->in[0]].shape.d[c->ax[0]];
 	const int sl[4] = {0, 1, 3, 4};
+	for (int i = 0; i < 4; i++)
+		if (!time_axis_ok(g, c->in[sl[i]], c->ax[sl[i]]))
+			return false;
+	Dim T = g->val[c->in[0]].shape.d[c->ax[0]];
 	for (int i = 0; i < 4; i++) {
 		uint32_t v = c->in[sl[i]];
 		if (!time_axis_ok(g, v, c->ax[sl[i]]) || g->val[v].shape.d[c->ax[sl[i]]] != T)
@@ -184,7 +187,7 @@ bool sscan_match_scanop(RW *rw, uint32_t root, void *cap)
 		return false;
 	const Attr *dirs[2] = {ir_attr(n, "scan_input_directions"), ir_attr(n, "scan_output_directions")};
 	for (int k = 0; k < 2; k++)
-		for (int i = 0; dirs[k] && i < dirs[k]->n; i++)
+		for (int i = 0; dirs[k] && dirs[k]->kind == AK_INTS && dirs[k]->ints && i < dirs[k]->n; i++)
 			if (dirs[k]->ints[i] != 0)
 				return false;
 	Step st;
@@ -200,11 +203,11 @@ bool sscan_match_scanop(RW *rw, uint32_t root, void *cap)
 				k = j;
 		if (k < 0)
 			return false;
-		int64_t a = iax && iax->n == M ? iax->ints[k - 1] : 0;
+		int64_t a = iax && iax->kind == AK_INTS && iax->ints && iax->n == M ? iax->ints[k - 1] : 0;
 		c->in[slot[i]] = n->in[k];
 		c->ax[slot[i]] = (int)(a < 0 ? a + 3 : a);
 	}
-	int64_t ya = oax && oax->n == 1 ? oax->ints[0] : 0;
+	int64_t ya = oax && oax->kind == AK_INTS && oax->ints && oax->n == 1 ? oax->ints[0] : 0;
 	c->yax = (int)(ya < 0 ? ya + 3 : ya);
 	if (c->yax != 0 && c->yax != 1)
 		return false;
@@ -272,7 +275,8 @@ bool sscan_match_loopop(RW *rw, uint32_t root, void *cap)
 		trip = tv->sv[0];
 	else
 		return false;
-	if (c->ax[0] < 0 || c->ax[0] > 2 || g->val[c->in[0]].shape.d[c->ax[0]] != trip)
+	if (c->ax[0] < 0 || c->ax[0] > 1 || m_rank(g, c->in[0]) != 3 ||
+	    g->val[c->in[0]].shape.d[c->ax[0]] != trip)
 		return false;
 	c->yax = 0;
 	c->node = root;
