@@ -18,7 +18,7 @@ typedef struct RW {
 	PassCtx *ctx;
 	uint32_t *work;       /* worklist of node ids */
 	uint32_t nwork, capwork;
-	struct ProbeHit { uint32_t mask; Dim tq, tk; int64_t win; int res; } pc[64];
+	struct ProbeHit { uint32_t mask; Dim tq, tk; int64_t win, sinks; int res; } pc[64];
 	uint32_t nprobed;         /* probe results, per mask and attention size */
 	int napplied;
 } RW;
@@ -138,6 +138,7 @@ typedef struct Match {
 	uint32_t q, kt;           /* kt: K^T [.., D, Tk], or IR_NONE and then k */
 	uint32_t k;               /* K [.., Tk, D] (an Einsum that contracts the last axes) */
 	double scale;
+	double softcap;           /* c of c * tanh(s / c) (0: none) */
 	bool scaled;              /* a scale was crossed: masks below it would be scaled */
 	int nm;
 	uint32_t mv[8];
@@ -212,6 +213,20 @@ static bool scores(Graph *g, uint32_t v, Match *m, int depth)
 		int si = scalar(g, n->in[1], &c) ? 1 : n->op == OP_Mul && scalar(g, n->in[0], &c) ? 0 : -1;
 		if (si < 0 || c == 0 || !isfinite(c))
 			return false;
+		Node *th = n->op == OP_Mul ? def(g, n->in[1 - si], OP_Tanh) : NULL;
+		if (th && !m->scaled && m->softcap == 0 && c > 0) {
+			/* logit softcap c * tanh(k qk): scale k c, softcap c; masks
+			 * above it stay masks, none may sit inside the tanh */
+			Match save = *m;
+			m->softcap = c;
+			m->scaled = true;
+			if (rank(g, th->in[0]) == r && scores(g, th->in[0], m, depth + 1)) {
+				m->scale *= c;
+				return true;
+			}
+			*m = save;
+			return false;
+		}
 		m->scaled = true;
 		m->scale *= n->op == OP_Mul ? c : 1.0 / c;
 		return scores(g, n->in[1 - si], m, depth + 1);
@@ -363,6 +378,8 @@ static bool r_sdpa(RW *rw, uint32_t ni)
 	uint32_t ins[4] = {m.q, K, V, mask};
 	uint32_t id = ir_node(g, OP_attention, name, mask == IR_NONE ? 3 : 4, ins, 1);
 	set_attr_f(g, id, "scale", m.scale);
+	if (m.softcap > 0)
+		set_attr_f(g, id, "softcap", m.softcap);
 	Diag d = {0};
 	if (op_info[OP_attention].shape(g, &g->node[id], &d)) {
 		g->node[id].dead = true;
@@ -463,10 +480,24 @@ static bool r_scale(RW *rw, uint32_t ni)
  * reach it through Shape/Size alone) with the reference evaluator at a few
  * bindings of the input symbols, and checks that it is the causal pattern of
  * attention node att (bottom-right aligned), optionally cut to a sliding
- * window: returns 1 (window in *win, 0 for none) if so at every binding that
- * evaluates (at least two when there are symbols), else 0. f32 masks count
+ * window that keeps the first keys visible (StreamingLLM sink tokens):
+ * returns 1 (window in *win, 0 for none; sinks in *sinks) if so at every
+ * binding that evaluates (at least two when there are symbols), else 0. f32 masks count
  * 0 as visible and <= FILL_MIN as masked; any other value fails. */
-static int probe(Graph *g, uint32_t att, uint32_t mask, int64_t *win)
+/* probe's ALiBi mode: the mask must fit alibi_fit at every binding, with the
+ * same slopes and the same causal-ness */
+typedef struct AlibiProbe {
+	float *slopes;
+	int maxh;
+	int64_t hq;
+	bool causal, seen;
+} AlibiProbe;
+
+static bool alibi_fit(const float *m, const int64_t *dims, int mr, int r, int64_t hq, int64_t tq,
+                      int64_t tk, float *slopes, int maxh, bool *causal);
+
+static int probe(Graph *g, uint32_t att, uint32_t mask, int64_t *win, int64_t *sinks,
+                 AlibiProbe *ap)
 {
 	const Node *a = &g->node[att];
 	int r = rank(g, a->in[0]);
@@ -484,7 +515,7 @@ static int probe(Graph *g, uint32_t att, uint32_t mask, int64_t *win)
 	int64_t *leafbuf = malloc(256 * IR_MAXSV * sizeof *leafbuf);
 	struct { uint8_t kind; const void *data; } saved[256];
 	int res = 0, good = 0;
-	int64_t W = 0, maxfull0 = 0;
+	int64_t W = 0, S = 0, maxfull0 = 0;
 	static const unsigned char dummy[64];
 	if (!cone || !stack || !sym || !sv || !ins || !dead || !leafbuf)
 		goto out;
@@ -623,6 +654,27 @@ static int probe(Graph *g, uint32_t att, uint32_t mask, int64_t *win)
 		}
 		if (rc)
 			continue;                      /* the model does not run at this size */
+		if (ap && tk < 2) {                /* one key: no slope to see */
+			free(t.data);
+			continue;
+		}
+		if (ap) {                          /* ALiBi mode */
+			float sl[256];
+			bool cz = false;
+			bool ok = t.dt == DT_F32 && ap->maxh <= 256 &&
+			          alibi_fit(t.data, t.dims, t.rank, r, ap->hq, tq, tk, sl, ap->maxh, &cz);
+			free(t.data);
+			if (!ok)
+				goto out;
+			if (ap->seen && (cz != ap->causal ||
+			                 memcmp(sl, ap->slopes, (size_t)ap->hq * sizeof *sl) != 0))
+				goto out;              /* slopes that change with the length */
+			memcpy(ap->slopes, sl, (size_t)ap->hq * sizeof *sl);
+			ap->causal = cz;
+			ap->seen = true;
+			good++;
+			continue;
+		}
 		int64_t nb = 1;
 		for (int k = 0; k < t.rank - 2; k++)
 			nb *= t.dims[k];
@@ -631,14 +683,16 @@ static int probe(Graph *g, uint32_t att, uint32_t mask, int64_t *win)
 			continue;
 		}
 		bool fit = true;
-		/* per row: visible keys must be a run ending at p = i + tk - tq */
-		int64_t wp = 0, maxfull = 0;
+		/* per row: visible keys must be a run ending at p = i + tk - tq, or
+		 * (sink tokens) that run and a run starting at key 0: a row with a
+		 * gap gives the window (its last run) and the sinks (its first) */
+		int64_t wp = 0, spk = -1, maxfull = 0;
 		for (int pass = 0; fit && pass < 2; pass++)
 			for (int64_t bI = 0; fit && bI < nb; bI++)
 				for (int64_t i = 0; fit && i < tq; i++) {
 					int64_t p = i + tk - tq, full = p + 1 < tk ? p + 1 : tk;
 					full = full < 0 ? 0 : full;
-					int64_t cnt = 0;
+					int64_t cnt = 0, lead = 0, trail = 0, trailp = 0;
 					for (int64_t j = 0; fit && j < tk; j++) {
 						size_t o = (size_t)((bI * tq + i) * tk + j);
 						bool keep;
@@ -649,31 +703,45 @@ static int probe(Graph *g, uint32_t att, uint32_t mask, int64_t *win)
 							keep = x == 0;
 							fit &= keep || x <= FILL_MIN;
 						}
-						bool want = j <= p && (pass == 0 || wp == 0 || j > p - wp);
+						bool want = j <= p && (pass == 0 || wp == 0 || j > p - wp ||
+						                       j < (spk > 0 ? spk : 0));
 						if (pass == 0) {
 							cnt += keep;
+							lead += keep && lead == j;
+							trail = keep ? trail + 1 : 0;
+							if (j == p)
+								trailp = trail;
 							fit &= !keep || j <= p;
 						} else {
 							fit &= keep == want;
 						}
 					}
-					if (pass == 0 && cnt < full && (wp == 0 || cnt < wp))
-						wp = cnt;
+					if (pass == 0 && cnt < full && wp == 0) {
+						/* the first row with a gap: (p - W, p] and [0, S);
+						 * pass 1 checks every row against them */
+						wp = trailp;
+						spk = lead < cnt ? lead : 0;
+					}
 					if (pass == 0 && full > maxfull)
 						maxfull = full;
 				}
 		free(t.data);
-		if (!fit || (wp > 0 && W > 0 && wp != W))
+		if (!fit || (wp > 0 && W > 0 && (wp != W || (spk > 0 ? spk : 0) != S)))
 			goto out;
-		if (wp > 0)
+		if (wp > 0) {
 			W = wp;
-		else if (maxfull > maxfull0)
+			S = spk > 0 ? spk : 0;
+		} else if (maxfull > maxfull0) {
 			maxfull0 = maxfull;
+		}
 		good++;
 	}
 	/* a window seen at one size must not have been contradicted at another */
-	if (good >= (nsym ? 2 : 1) && !(W > 0 && maxfull0 > W)) {
+	if (ap && good >= (nsym ? 2 : 1)) {
+		res = 1;
+	} else if (!ap && good >= (nsym ? 2 : 1) && !(W > 0 && maxfull0 > W + S)) {
 		*win = W;
+		*sinks = S;
 		res = 1;
 	}
 out:
@@ -688,7 +756,7 @@ out:
 }
 
 /* probe() with a cache per (mask, Tq, Tk): one mask usually serves every layer. */
-static int probe_causal(RW *rw, uint32_t att, uint32_t mask, int64_t *win)
+static int probe_causal(RW *rw, uint32_t att, uint32_t mask, int64_t *win, int64_t *sinks)
 {
 	Graph *g = rw->g;
 	if (mask >= g->nval)
@@ -698,12 +766,15 @@ static int probe_causal(RW *rw, uint32_t att, uint32_t mask, int64_t *win)
 	for (uint32_t i = 0; i < rw->nprobed; i++)
 		if (rw->pc[i].mask == mask && rw->pc[i].tq == tq && rw->pc[i].tk == tk) {
 			*win = rw->pc[i].win;
+			*sinks = rw->pc[i].sinks;
 			return rw->pc[i].res;
 		}
 	int64_t w = 0;
-	int res = probe(g, att, mask, &w);
+	int64_t sk = 0;
+	int res = probe(g, att, mask, &w, &sk, NULL);
 	if (rw->nprobed < sizeof rw->pc / sizeof rw->pc[0])
-		rw->pc[rw->nprobed++] = (ProbeHit){mask, tq, tk, w, res};
+		rw->pc[rw->nprobed++] = (ProbeHit){mask, tq, tk, w, sk, res};
+	*sinks = sk;
 	*win = w;
 	return res;
 }
@@ -718,10 +789,11 @@ static bool r_causal(RW *rw, uint32_t ni)
 		return false;
 	uint32_t mask = n->in[3], rest = IR_NONE;
 	int64_t win = 0;
-	bool hit = probe_causal(rw, ni, mask, &win) == 1;
+	int64_t sinks = 0;
+	bool hit = probe_causal(rw, ni, mask, &win, &sinks) == 1;
 	Node *c = hit ? NULL : def(g, mask, g->val[mask].dt == DT_BOOL ? OP_And : OP_Add);
 	for (int side = 0; c && side < 2 && !hit; side++)
-		if (probe_causal(rw, ni, c->in[side], &win) == 1) {
+		if (probe_causal(rw, ni, c->in[side], &win, &sinks) == 1) {
 			hit = true;
 			rest = c->in[1 - side];
 		}
@@ -734,6 +806,138 @@ static bool r_causal(RW *rw, uint32_t ni)
 	set_attr_i(g, ni, "causal", 1);
 	if (win > 0)
 		set_attr_i(g, ni, "window", win);
+	if (win > 0 && sinks > 0)
+		set_attr_i(g, ni, "sinks", sinks);
+	push(rw, ni);
+	return true;
+}
+
+/* ---- rule: alibi-mask --------------------------------------------------- */
+
+/* m (dims md, rank mr <= r, the rank of attention's q) holds ALiBi biases
+ * for hq query heads, tq queries and tk keys: per head h and row i, entry j
+ * is a_h j + r_(h,i) (softmax ignores the row constant r, so this is
+ * a_h (j - p)), except entries <= FILL_MIN, which must then be exactly the
+ * causal pattern (*causal set). One batch. Fills slopes[hq]. */
+static bool alibi_fit(const float *m, const int64_t *dims, int mr, int r, int64_t hq, int64_t tq,
+                      int64_t tk, float *slopes, int maxh, bool *causal)
+{
+	if (mr < 1 || mr > r || (r != 3 && r != 4))
+		return false;
+	int64_t md[4] = {1, 1, 1, 1};
+	for (int i = 0; i < mr; i++)
+		md[4 - mr + i] = dims[i];
+	if (r == 3) {                      /* [B,Tq,Tk]: no head axis */
+		md[0] = md[1];
+		md[1] = 1;
+	}
+	if (hq < 1 || hq > maxh || tq < 1 || tk < 2 || md[0] != 1 || md[3] != tk ||
+	    (md[1] != 1 && md[1] != hq) || (md[2] != 1 && md[2] != tq))
+		return false;
+	int64_t n = md[1] * md[2] * tk;
+	bool masked = false;
+	for (int64_t e = 0; e < n; e++) {
+		if (!(m[e] > FILL_MIN) && !(m[e] <= FILL_MIN))
+			return false;                  /* NaN */
+		masked |= m[e] <= FILL_MIN;
+	}
+	if (masked && md[2] != tq)
+		return false;
+	for (int64_t h = 0; h < hq; h++) {
+		const float *mh = m + (md[1] == 1 ? 0 : h) * md[2] * tk;
+		const float *last = mh + (md[2] - 1) * tk;   /* the row that sees the most keys */
+		if (!isfinite(last[0]) || !isfinite(last[1]) || last[0] <= FILL_MIN || last[1] <= FILL_MIN)
+			return false;
+		double sl = (double)last[1] - last[0];
+		for (int64_t i = 0; i < md[2]; i++) {
+			const float *row = mh + i * tk;
+			int64_t p = i + tk - tq;
+			for (int64_t j = 0; j < tk; j++) {
+				bool off = row[j] <= FILL_MIN;
+				if (masked && off != (j > p))
+					return false;          /* masked entries: exactly the causal pattern */
+				if (off)
+					continue;
+				double want = (double)row[0] + sl * (double)j;
+				if (!isfinite(row[j]) || fabs(row[j] - want) > 1e-4 * (1.0 + fabs(want)))
+					return false;
+			}
+		}
+		slopes[h] = (float)sl;
+	}
+	*causal = masked;
+	return true;
+}
+
+/* v: a constant, or (probe) a mask computed from shapes only, holding the
+ * ALiBi biases of attention att (see alibi_fit; static head count). */
+static bool alibi_of(Graph *g, uint32_t att, uint32_t v, float *slopes, int maxh, bool *causal)
+{
+	if (v >= g->nval || g->val[v].dt != DT_F32)
+		return false;
+	const Node *a = &g->node[att];
+	const Value *x = &g->val[v], *q = &g->val[a->in[0]], *k = &g->val[a->in[1]];
+	int r = rank(g, a->in[0]);
+	if (r != 3 && r != 4)
+		return false;
+	int64_t hq = r == 4 ? q->shape.d[1] : 1;
+	if (x->kind == VK_CONST) {
+		if (!x->data || !ir_shape_static(&x->shape))
+			return false;
+		return alibi_fit(x->data, x->shape.d, x->shape.rank, r, hq, q->shape.d[r - 2],
+		                 k->shape.d[r - 2], slopes, maxh, causal);
+	}
+	int64_t w = 0, sk = 0;
+	AlibiProbe ap = {slopes, maxh, hq, false, false};
+	if (hq < 1 || hq > maxh || probe(g, att, v, &w, &sk, &ap) != 1)
+		return false;
+	*causal = ap.causal;
+	return true;
+}
+
+/* attention(.., mask) whose f32 mask (or one operand of an Add of masks) is
+ * a constant ALiBi bias -> {alibi = [a_h]} (and causal when its -inf
+ * entries are the causal pattern). */
+static bool r_alibi(RW *rw, uint32_t ni)
+{
+	Graph *g = rw->g;
+	Node *n = &g->node[ni];
+	if (n->nin < 4 || n->in[3] == IR_NONE || ir_attr(n, "alibi") || g->val[n->in[3]].dt != DT_F32)
+		return false;
+	float sl[256];
+	bool causal = false;
+	uint32_t mask = n->in[3], rest = IR_NONE;
+	bool hit = alibi_of(g, ni, mask, sl, 256, &causal);
+	Node *c = hit ? NULL : def(g, mask, OP_Add);
+	for (int side = 0; c && side < 2 && !hit; side++)
+		if (alibi_of(g, ni, c->in[side], sl, 256, &causal)) {
+			hit = true;
+			rest = c->in[1 - side];
+		}
+	/* Where(keep, alibi, -inf) as the sdpa rule combines a bool mask with an
+	 * additive one: alibi with keep the causal pattern */
+	Node *w = hit ? NULL : def(g, mask, OP_Where);
+	double fill;
+	int64_t win = 0, sinks = 0;
+	if (w && scalar(g, w->in[2], &fill) && fill <= FILL_MIN &&
+	    alibi_of(g, ni, w->in[1], sl, 256, &causal) &&
+	    probe_causal(rw, ni, w->in[0], &win, &sinks) == 1 && win == 0) {
+		hit = causal = true;
+		rest = IR_NONE;
+	}
+	if (!hit || (causal && ir_attr_i(n, "window", 0)))
+		return false;
+	n = &g->node[ni];
+	int r = rank(g, n->in[0]);
+	int hq = r == 4 ? (int)g->val[n->in[0]].shape.d[1] : 1;
+	n->in[3] = rest;
+	if (rest == IR_NONE)
+		n->nin = 3;
+	Attr *al = ir_attr_add(g, ni, "alibi", AK_FLOATS);
+	al->n = hq;
+	al->floats = arena_memdup(g->arena, sl, (size_t)hq * sizeof *sl);
+	if (causal)
+		set_attr_i(g, ni, "causal", 1);
 	push(rw, ni);
 	return true;
 }
@@ -747,6 +951,7 @@ static const Rule rules[] = {
 	{"gqa",          OP_attention, r_gqa},
 	{"scale-qk",     OP_attention, r_scale},
 	{"causal-mask",  OP_attention, r_causal},
+	{"alibi-mask",   OP_attention, r_alibi},
 };
 
 bool pass_attention(Graph *g, PassCtx *ctx)

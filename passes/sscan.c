@@ -10,8 +10,10 @@
  *     linear recurrence) -> linear_scan;
  *   - the "parallel scan by cumsum" form, exp(segment sums of cumsum(dt*A))
  *     under a causal Where, summed against dt*B*x -> selective_scan;
+ *   - the same Mamba step as the body of an ONNX Scan or Loop (sscan_cf.c);
  *   - absorption into selective_scan / ssd of softplus(dt), dt's bias, the D
- *     skip (+ x*D) and the silu(z) gate.
+ *     skip (+ x*D) and the silu(z) gate (for ssd also after the Reshape that
+ *     merges its heads: sscan_gate.c).
  * The matchers of the first rules are in sscan_chain.c, small graph matchers
  * in sscan_match.c. */
 #include <math.h>
@@ -60,6 +62,8 @@ static void push(RW *rw, uint32_t id)
 	rw->work[rw->nwork++] = id;
 	rw->queued[id] = 1;
 }
+
+void rw_push(RW *rw, uint32_t id) { push(rw, id); }
 
 uint32_t rw_uses(RW *rw, uint32_t v)
 {
@@ -367,12 +371,15 @@ static const Rule rules[] = {
 	/* name               root op              match            rewrite */
 	{"unrolled",          OP_Concat,           sscan_match_unrolled,  rewrite_scan},
 	{"cumsum",            OP_ReduceSum,        sscan_match_cumsum,    rewrite_scan},
+	{"scan-body",         OP_Scan,             sscan_match_scanop,    sscan_rewrite_cf},
+	{"loop-body",         OP_Loop,             sscan_match_loopop,    sscan_rewrite_cf},
 	{"absorb-softplus",   OP_selective_scan,   match_softplus,  absorb_rewrite},
 	{"absorb-dt-bias",    OP_selective_scan,   match_bias,      absorb_rewrite},
 	{"absorb-softplus",   OP_ssd,              match_softplus,  absorb_rewrite},
 	{"absorb-dt-bias",    OP_ssd,              match_bias,      absorb_rewrite},
 	{"absorb-skip",       OP_Add,              match_skip,      absorb_rewrite},
 	{"absorb-gate",       OP_Mul,              match_gate,      absorb_rewrite},
+	{"absorb-gate-reshape", OP_Mul,            sscan_match_ssd_gate, sscan_rewrite_ssd_gate},
 };
 _Static_assert(sizeof(Scan) <= RW_CAP && sizeof(Absorb) <= RW_CAP, "capture size");
 
@@ -407,5 +414,8 @@ bool pass_sscan(Graph *g, PassCtx *ctx)
 	free(rw.uses);
 	free(rw.work);
 	free(rw.queued);
+	/* a Loop's stacked outputs had a fresh run-time length: retype */
+	if (rw.retype && (ir_compact(g, ctx->diag) || ir_infer(g, ctx->diag)))
+		ctx->failed = true;
 	return changed;
 }

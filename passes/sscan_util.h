@@ -14,6 +14,7 @@ typedef struct RW {
 	uint32_t *work;  uint32_t nwork, capwork;
 	uint8_t *queued; uint32_t capqueued;
 	uint32_t rewrites;
+	bool retype;     /* a rewrite left run-time-sized dims behind: re-infer at the end */
 } RW;
 
 /* A rule: `match` inspects node `root` (whose op is `op`) and fills the
@@ -39,6 +40,8 @@ bool rw_infer(RW *rw, uint32_t id);
 bool rw_replace(RW *rw, uint32_t from, uint32_t to);
 /* Live uses of value v. */
 uint32_t rw_uses(RW *rw, uint32_t v);
+/* Queue node id for (another) visit by the rules. */
+void rw_push(RW *rw, uint32_t id);
 
 /* ---- matchers (passes/sscan_match.c) ---- */
 /* The live node defining v when its op is `op` (op < 0: any), else NULL. */
@@ -77,6 +80,13 @@ typedef struct Scan {
 } Scan;
 bool sscan_match_unrolled(RW *rw, uint32_t root, void *cap);
 bool sscan_match_cumsum(RW *rw, uint32_t root, void *cap);
+/* The Mamba step as the body of a Scan or Loop (passes/sscan_cf.c). */
+bool sscan_match_scanop(RW *rw, uint32_t root, void *cap);
+bool sscan_match_loopop(RW *rw, uint32_t root, void *cap);
+bool sscan_rewrite_cf(RW *rw, uint32_t root, void *cap);
+/* silu(z) after ssd's heads are merged by a Reshape (passes/sscan_gate.c). */
+bool sscan_match_ssd_gate(RW *rw, uint32_t root, void *cap);
+bool sscan_rewrite_ssd_gate(RW *rw, uint32_t root, void *cap);
 /* A [D,N] view of A: rank 2 as is; a constant with leading 1s is re-viewed. */
 uint32_t m_as_dn(Graph *g, uint32_t A);
 /* A 1-D view of v ([n], or [n,1] / [1,..,n] with all other dims 1): v itself,

@@ -1,7 +1,8 @@
 /* Fused scan kernels (see kscan.h): discretisation, recurrence and readout
  * in one pass over time, state kept in registers or a small per-task
  * buffer. The selective scan runs 8 channels per vector (GCC vector
- * extensions; an AVX2+FMA build of the same code is picked at run time). */
+ * extensions; an AVX2+FMA build of the same code, or the 16-lane AVX-512
+ * copy of runtime/kscan512.c, is picked at run time: kscan_isa). */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("O3")
 #pragma GCC diagnostic ignored "-Wpsabi"
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kscan.h"
+#include "kscan_isa.h"
 
 typedef float v8 __attribute__((vector_size(32)));
 typedef int32_t v8i __attribute__((vector_size(32)));
@@ -75,24 +77,37 @@ AI v8 v8softplus(v8 x)
 static float softplusf(float x) { return x <= 20.0f ? log1pf(expf(x)) : x; }
 static float siluf(float x) { return x / (1.0f + expf(-x)); }
 
-#if defined(__x86_64__)
-static int have_avx2(void)
+int kscan_isa(void)
 {
-	static int v = -1;
-	if (v < 0) {
+	int isa = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+	static int cpu = -1;
+	if (cpu < 0) {
 		__builtin_cpu_init();
-		v = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+		int v = 0;
+		if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+			v = __builtin_cpu_supports("avx512f") ? 2 : 1;
+		cpu = v;
 	}
-	return v;
+	isa = cpu;
+#endif
+	const char *cap = getenv("VIBEE_KSCAN_ISA");
+	if (cap && *cap >= '0' && *cap <= '2' && *cap - '0' < isa)
+		isa = *cap - '0';
+	return isa;
 }
+
+#if defined(__x86_64__)
+static int have_avx2(void) { return kscan_isa() >= 1; }
 #define T2 __attribute__((target("avx2,fma")))
 #endif
 
 /* ---- selective scan ------------------------------------------------------ */
 typedef struct SelJob {
 	const kscan_sel *a;
-	int64_t nblk;           /* channel blocks of 8 per batch */
+	int64_t nblk;           /* channel blocks of 8 (isa 2: 16) per batch */
 	int bad;
+	int isa;                /* kscan_isa() */
 } SelJob;
 
 /* Tasks [lo, hi) of (batch, channel block). hs/As: ns vectors each. */
@@ -173,13 +188,15 @@ static void sel_task(void *arg, int64_t lo, int64_t hi)
 {
 	SelJob *j = arg;
 	int64_t ns = j->a->ns ? j->a->ns : 1;
-	v8 *buf = aligned_alloc(32, (size_t)(2 * ns) * sizeof(v8));
+	v8 *buf = aligned_alloc(64, (size_t)(4 * ns) * sizeof(v8));
 	if (!buf) {
 		j->bad = 1;
 		return;
 	}
 #ifdef T2
-	if (have_avx2())
+	if (j->isa == 2)
+		kscan_sel_avx512(j->a, lo, hi, (float *)buf, (float *)(buf + 2 * ns));
+	else if (j->isa == 1)
 		sel_avx2(j->a, j->nblk, lo, hi, buf, buf + ns);
 	else
 #endif
@@ -189,7 +206,9 @@ static void sel_task(void *arg, int64_t lo, int64_t hi)
 
 int kscan_selective_f32(kpool *pool, const kscan_sel *a)
 {
-	SelJob j = {a, (a->nd + 7) / 8, 0};
+	int isa = kscan_isa();
+	int64_t lanes = isa == 2 ? 16 : 8;
+	SelJob j = {a, (a->nd + lanes - 1) / lanes, 0, isa};
 	int64_t ntask = a->nb * j.nblk;
 	if (ntask <= 0)
 		return 0;

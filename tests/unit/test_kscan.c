@@ -1,8 +1,9 @@
 /* Unit test for the fused scan kernels (runtime/kscan.c) against the plain
  * reference recurrences (ir/ref_scan.c): selective_scan, ssd (chunked, odd
  * chunk sizes and tails) and linear_scan, with and without every optional
- * input, last states included, on 1 and 2 threads. Tolerance rtol 6e-4,
- * atol 2e-3 (ALGORITHMS.md section 2). */
+ * input, last states included, on 1 and 2 threads, for every ISA copy this
+ * CPU runs (plain, AVX2, AVX-512: VIBEE_KSCAN_ISA caps the choice). Tolerance
+ * rtol 6e-4, atol 2e-3 (ALGORITHMS.md section 2). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "ir/kern.h"
 #include "runtime/kpool.h"
 #include "runtime/kscan.h"
+#include "runtime/kscan_isa.h"
 
 static int fails, checks;
 static unsigned rng = 777;
@@ -177,10 +179,62 @@ static void t_bad(void)
 	free_in(in, 9);
 }
 
-int main(void)
+/* The copies against each other: every ISA's selective scan on the same
+ * inputs agrees with the plain copy to rtol 1e-4, atol 1e-5 (6x tighter
+ * than against the reference; they differ only in the
+ * exp/log polynomials and the order of a few roundings). */
+static void t_cross(kpool *pool, int best, int64_t nb, int64_t T, int64_t nd, int64_t ns, int opts)
 {
-	t_bad();
-	kpool *pools[2] = {NULL, kpool_new(2)};
+	int lay = (opts & 32) != 0;
+	int64_t btd[3] = {nb, lay ? nd : T, lay ? T : nd}, dn[2] = {nd, ns};
+	int64_t btn[3] = {nb, lay ? ns : T, lay ? T : ns}, d1[1] = {nd}, bdn[3] = {nb, nd, ns};
+	KTensor in[9] = {
+		mk(3, btd, -1, 1), mk(3, btd, (opts & 1) ? -3 : 0.01f, (opts & 1) ? 1 : 0.3f),
+		mk(2, dn, -4, -0.1f), mk(3, btn, -1, 1), mk(3, btn, -1, 1),
+		(opts & 2) ? mk(1, d1, 0.5f, 1.5f) : none(), (opts & 4) ? mk(3, btd, -2, 2) : none(),
+		(opts & 8) ? mk(1, d1, -1, 0) : none(), (opts & 16) ? mk(3, bdn, -1, 1) : none()};
+	KAttr at[2] = {{.name = "delta_softplus", .kind = AK_INT, .i = opts & 1},
+	               {.name = "layout", .kind = AK_INT, .i = lay}};
+	int64_t ny = nb * T * nd, nh = nb * nd * ns;
+	float *y[3] = {0}, *h[3] = {0};
+	for (int isa = 0; isa <= best; isa++) {
+		char v[2] = {(char)('0' + isa), 0};
+		setenv("VIBEE_KSCAN_ISA", v, 1);
+		KTensor out[2] = {{DT_F32, 3, {btd[0], btd[1], btd[2]}, NULL}, {DT_F32, 3, {nb, nd, ns}, NULL}};
+		out[0].data = y[isa] = calloc((size_t)ny + 1, sizeof(float));
+		out[1].data = h[isa] = calloc((size_t)nh + 1, sizeof(float));
+		char e[256] = "";
+		KCall fc = {OP_selective_scan, 9, 2, 2, in, out, at, e, sizeof e, xalloc, NULL};
+		checks++;
+		if (kscan_call(pool, &fc)) {
+			fails++;
+			printf("FAIL cross isa %d: %s\n", isa, e);
+		}
+	}
+	for (int isa = 1; isa <= best; isa++) {
+		double worst = 0;
+		for (int64_t i = 0; i < ny + nh; i++) {
+			float a = i < ny ? y[0][i] : h[0][i - ny], b = i < ny ? y[isa][i] : h[isa][i - ny];
+			double err = fabs((double)a - b) - (1e-5 + 1e-4 * fabs(a));
+			if (!(err <= worst))
+				worst = isnan(err) ? INFINITY : err;
+		}
+		checks++;
+		if (worst > 0) {
+			fails++;
+			printf("FAIL cross isa %d vs 0 (T%lld d%lld n%lld opts%d): off by %g\n", isa,
+			       (long long)T, (long long)nd, (long long)ns, opts, worst);
+		}
+	}
+	for (int isa = 0; isa <= best; isa++) {
+		free(y[isa]);
+		free(h[isa]);
+	}
+	free_in(in, 9);
+}
+
+static void run_all(kpool **pools)
+{
 	for (int pi = 0; pi < 2; pi++) {
 		kpool *p = pools[pi];
 		for (int opts = 0; opts < 32; opts += 3)
@@ -188,9 +242,11 @@ int main(void)
 		t_selective(p, 2, 128, 4, 8, 31);     /* ALGORITHMS.md: B=2, D=4, N=8 */
 		t_selective(p, 2, 1024, 4, 8, 1);
 		t_selective(p, 1, 300, 64, 16, 7);
+		t_selective(p, 1, 256, 40, 16, 15);   /* two full 16-lane blocks and a tail */
 		t_selective(p, 3, 1, 8, 1, 31);
 		for (int opts = 32; opts < 64; opts += 7)
 			t_selective(p, 2, 29, 11, 6, opts);
+		t_selective(p, 1, 50, 33, 3, 63);
 		t_selective(p, 1, 0, 8, 4, 16);
 		for (int opts = 0; opts < 32; opts += 5)
 			t_ssd(p, 2, 45, 4, 6, 2, 5, 7, opts);
@@ -201,6 +257,32 @@ int main(void)
 		t_linear(p, 2, 57, 3, 0);
 		t_linear(p, 3, 20, 600, 1);
 		t_linear(p, 1, 1, 1, 1);
+	}
+}
+
+int main(void)
+{
+	t_bad();
+	kpool *pools[2] = {NULL, kpool_new(2)};
+	int best = kscan_isa();
+	for (int isa = 0; isa <= best; isa++) {
+		char v[2] = {(char)('0' + isa), 0};
+		setenv("VIBEE_KSCAN_ISA", v, 1);
+		checks++;
+		if (kscan_isa() != isa) {
+			fails++;
+			printf("FAIL VIBEE_KSCAN_ISA=%d gives copy %d\n", isa, kscan_isa());
+		}
+		int before = fails;
+		run_all(pools);
+		printf("isa %d (%s): %s\n", isa, isa == 2 ? "avx512" : isa == 1 ? "avx2" : "plain",
+		       fails == before ? "ok" : "FAILED");
+	}
+	if (best > 0) {
+		for (int opts = 0; opts < 64; opts += 9)
+			t_cross(pools[1], best, 2, 77, 37, 16, opts);
+		t_cross(NULL, best, 1, 256, 128, 16, 15);   /* the bench model's scan */
+		printf("isa copies agree with each other: %s\n", fails ? "FAILED" : "ok");
 	}
 	kpool_free(pools[1]);
 	printf("%d checks, %d failures\n", checks, fails);

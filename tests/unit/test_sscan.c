@@ -1,7 +1,10 @@
 /* The selective-scan rewrite leaves numerics unchanged: each pattern variant
- * of tests/ir/sscan_*.vir is evaluated with the reference evaluator before
+ * of tests/ir/sscan_*.vir (the unrolled chains, Scan and Loop bodies, the
+ * ssd gate after a Reshape) is evaluated with the reference evaluator before
  * and after `sscan,dce` on random inputs (batch = 2, seq = 5), and the
- * rewritten graph must contain the fused op. */
+ * rewritten graph must contain the fused op. The same for the attention
+ * rewrite's flex variants (softcap, ALiBi constant or computed from the
+ * length, sink tokens: `attention,dce`). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,7 +74,7 @@ static void make_inputs(Graph *g, KTensor *in)
 	}
 }
 
-static void one(const char *src, const char *file, int op)
+static void one_pass(const char *src, const char *file, int op, const char *pass)
 {
 	char path[1024];
 	snprintf(path, sizeof path, "%s/tests/ir/%s", src, file);
@@ -85,16 +88,22 @@ static void one(const char *src, const char *file, int op)
 	CHECK(g != NULL, "%s: parse: %s", file, d.msg);
 	if (!g)
 		return;
+	CHECK(g->nin <= 16 && g->nout <= 8, "%s: too many inputs or outputs for this test", file);
+	if (g->nin > 16 || g->nout > 8) {
+		ir_graph_free(g);
+		return;
+	}
 	PassCtx ctx = {.diag = &d, .opt = 2};
-	static const char *const infer[] = {"infer", NULL}, *const rw[] = {"sscan", "dce", NULL};
-	KTensor in[16], ref[4], got[4];
+	static const char *const infer[] = {"infer", NULL};
+	const char *const rw[] = {pass, "dce", NULL};
+	KTensor in[16], ref[8], got[8];
 	memset(ref, 0, sizeof ref);
 	memset(got, 0, sizeof got);
 	CHECK(pass_run(g, infer, &ctx) == 0, "%s: infer: %s", file, d.msg);
 	make_inputs(g, in);
 	int rc = ir_eval(g, in, ref, &d);
 	CHECK(rc == 0, "%s: eval before: %s", file, d.msg);
-	CHECK(pass_run(g, rw, &ctx) == 0, "%s: sscan: %s", file, d.msg);
+	CHECK(pass_run(g, rw, &ctx) == 0, "%s: %s: %s", file, pass, d.msg);
 	bool fused = false;
 	for (uint32_t i = 0; i < g->nnode; i++)
 		fused |= !g->node[i].dead && g->node[i].op == op;
@@ -116,11 +125,16 @@ static void one(const char *src, const char *file, int op)
 	}
 	for (uint32_t i = 0; i < g->nin; i++)
 		free(in[i].data);
-	for (int o = 0; o < 4; o++) {
+	for (int o = 0; o < 8; o++) {
 		free(ref[o].data);
 		free(got[o].data);
 	}
 	ir_graph_free(g);
+}
+
+static void one(const char *src, const char *file, int op)
+{
+	one_pass(src, file, op, "sscan");
 }
 
 int main(void)
@@ -136,6 +150,12 @@ int main(void)
 	one(src, "sscan_einsum.vir", OP_selective_scan);
 	one(src, "sscan_perstep.vir", OP_selective_scan);
 	one(src, "sscan_einsum_bld.vir", OP_selective_scan);
+	one(src, "sscan_scanop.vir", OP_selective_scan);
+	one(src, "sscan_loopop.vir", OP_selective_scan);
+	one(src, "sscan_ssd_gate.vir", OP_ssd);
+	one_pass(src, "attention_flex.vir", OP_attention, "attention");
+	one_pass(src, "attention_sinks.vir", OP_attention, "attention");
+	one_pass(src, "attention_alibi_dyn.vir", OP_attention, "attention");
 	printf("%d checks, %d failures\n", checks, fails);
 	return fails != 0;
 }
