@@ -12,9 +12,17 @@ static const struct {
 	{OP_ssd,              "kscan_call"},
 	{OP_linear_scan,      "kscan_call"},
 	{OP_attention,        "kattn_run"},    /* runtime/kattn.c */
+	{OP_SoftmaxCrossEntropyLoss, "knode_call"},   /* runtime/knode*.c */
+	{OP_Hardmax,             "knode_call"},   /* runtime/knode*.c */
+	{OP_Dropout,             "knode_call"},   /* runtime/knode*.c */
+	{OP_ReduceSum,           "knode_call"},   /* runtime/knode*.c */
+	{OP_QuantizeLinear,      "knode_call"},   /* runtime/knode*.c */
+	{OP_DequantizeLinear,    "knode_call"},   /* runtime/knode*.c */
+	{OP_DynamicQuantizeLinear, "knode_call"},   /* runtime/knode*.c */
 };
 
-const char cg_fused_includes[] = "#include \"runtime/kscan.h\"\n#include \"runtime/kattn.h\"\n";
+const char cg_fused_includes[] = "#include \"runtime/kscan.h\"\n#include \"runtime/kattn.h\"\n"
+                                 "#include \"runtime/knode.h\"\n";
 
 const char *cg_fused_kernel(int op)
 {

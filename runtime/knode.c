@@ -1,0 +1,17 @@
+/* knode_call: the one entry the generated code uses for the runtime/knode_*
+ * kernels; dispatches on the node's op. */
+#include "knode_impl.h"
+
+int knode_call(kpool *pool, KCall *c)
+{
+	switch (c->op) {
+	case OP_SoftmaxCrossEntropyLoss: return kn_loss(pool, c);
+	case OP_Hardmax: return kn_hardmax(pool, c);
+	case OP_Dropout: return kn_dropout(pool, c);
+	case OP_ReduceSum: return kn_reduce_sum(pool, c);
+	case OP_QuantizeLinear: return kn_quant(pool, c);
+	case OP_DequantizeLinear: return kn_dequant(pool, c);
+	case OP_DynamicQuantizeLinear: return kn_dynquant(pool, c);
+	}
+	return kerr(c, "%s: no library kernel", op_names[c->op]);
+}
