@@ -19,6 +19,12 @@ static const struct {
 	{OP_QuantizeLinear,      "knode_call"},   /* runtime/knode*.c */
 	{OP_DequantizeLinear,    "knode_call"},   /* runtime/knode*.c */
 	{OP_DynamicQuantizeLinear, "knode_call"},   /* runtime/knode*.c */
+	{OP_ConvTranspose,       "knode_call"},   /* runtime/knode*.c */
+	{OP_ConvInteger,         "knode_call"},   /* runtime/knode*.c */
+	{OP_QLinearConv,         "knode_call"},   /* runtime/knode*.c */
+	{OP_MatMulInteger,       "knode_call"},   /* runtime/knode*.c */
+	{OP_QLinearMatMul,       "knode_call"},   /* runtime/knode*.c */
+	{OP_MaxPool,             "knode_call"},   /* runtime/knode*.c */
 };
 
 const char cg_fused_includes[] = "#include \"runtime/kscan.h\"\n#include \"runtime/kattn.h\"\n"

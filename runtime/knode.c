@@ -12,6 +12,8 @@ int knode_call(kpool *pool, KCall *c)
 	case OP_QuantizeLinear: return kn_quant(pool, c);
 	case OP_DequantizeLinear: return kn_dequant(pool, c);
 	case OP_DynamicQuantizeLinear: return kn_dynquant(pool, c);
+	case OP_ConvTranspose: case OP_ConvInteger: case OP_QLinearConv: case OP_MatMulInteger: case OP_QLinearMatMul: case OP_MaxPool:
+		return kn_conv(pool, c);
 	}
 	return kerr(c, "%s: no library kernel", op_names[c->op]);
 }
