@@ -25,6 +25,12 @@ static const struct {
 	{OP_MatMulInteger,       "knode_call"},   /* runtime/knode*.c */
 	{OP_QLinearMatMul,       "knode_call"},   /* runtime/knode*.c */
 	{OP_MaxPool,             "knode_call"},   /* runtime/knode*.c */
+	{OP_InstanceNormalization, "knode_call"},   /* runtime/knode*.c */
+	{OP_LRN,                 "knode_call"},   /* runtime/knode*.c */
+	{OP_MeanVarianceNormalization, "knode_call"},   /* runtime/knode*.c */
+	{OP_BatchNormalization,  "knode_call"},   /* runtime/knode*.c */
+	{OP_RoiAlign,            "knode_call"},   /* runtime/knode*.c */
+	{OP_Det,                 "knode_call"},   /* runtime/knode*.c */
 };
 
 const char cg_fused_includes[] = "#include \"runtime/kscan.h\"\n#include \"runtime/kattn.h\"\n"

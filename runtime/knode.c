@@ -14,6 +14,8 @@ int knode_call(kpool *pool, KCall *c)
 	case OP_DynamicQuantizeLinear: return kn_dynquant(pool, c);
 	case OP_ConvTranspose: case OP_ConvInteger: case OP_QLinearConv: case OP_MatMulInteger: case OP_QLinearMatMul: case OP_MaxPool:
 		return kn_conv(pool, c);
+	case OP_InstanceNormalization: case OP_LRN: case OP_MeanVarianceNormalization: case OP_BatchNormalization: case OP_RoiAlign: case OP_Det:
+		return kn_norm(pool, c);
 	}
 	return kerr(c, "%s: no library kernel", op_names[c->op]);
 }

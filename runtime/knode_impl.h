@@ -41,4 +41,5 @@ int kn_quant(kpool *pool, KCall *c);    /* knode_quant.c */
 int kn_dequant(kpool *pool, KCall *c);
 int kn_dynquant(kpool *pool, KCall *c);
 int kn_conv(kpool *pool, KCall *c);     /* knode_conv.c */
+int kn_norm(kpool *pool, KCall *c);     /* knode_norm.c */
 #endif
