@@ -31,6 +31,9 @@ static const struct {
 	{OP_BatchNormalization,  "knode_call"},   /* runtime/knode*.c */
 	{OP_RoiAlign,            "knode_call"},   /* runtime/knode*.c */
 	{OP_Det,                 "knode_call"},   /* runtime/knode*.c */
+	{OP_RNN,                 "knode_call"},   /* runtime/knode*.c */
+	{OP_GRU,                 "knode_call"},   /* runtime/knode*.c */
+	{OP_LSTM,                "knode_call"},   /* runtime/knode*.c */
 };
 
 const char cg_fused_includes[] = "#include \"runtime/kscan.h\"\n#include \"runtime/kattn.h\"\n"

@@ -16,6 +16,8 @@ int knode_call(kpool *pool, KCall *c)
 		return kn_conv(pool, c);
 	case OP_InstanceNormalization: case OP_LRN: case OP_MeanVarianceNormalization: case OP_BatchNormalization: case OP_RoiAlign: case OP_Det:
 		return kn_norm(pool, c);
+	case OP_RNN: case OP_GRU: case OP_LSTM:
+		return kn_rnn(pool, c);
 	}
 	return kerr(c, "%s: no library kernel", op_names[c->op]);
 }

@@ -42,4 +42,5 @@ int kn_dequant(kpool *pool, KCall *c);
 int kn_dynquant(kpool *pool, KCall *c);
 int kn_conv(kpool *pool, KCall *c);     /* knode_conv.c */
 int kn_norm(kpool *pool, KCall *c);     /* knode_norm.c */
+int kn_rnn(kpool *pool, KCall *c);      /* knode_rnn.c */
 #endif
