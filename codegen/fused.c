@@ -34,6 +34,12 @@ static const struct {
 	{OP_RNN,                 "knode_call"},   /* runtime/knode*.c */
 	{OP_GRU,                 "knode_call"},   /* runtime/knode*.c */
 	{OP_LSTM,                "knode_call"},   /* runtime/knode*.c */
+	{OP_HannWindow,          "knode_call"},   /* runtime/knode*.c */
+	{OP_HammingWindow,       "knode_call"},   /* runtime/knode*.c */
+	{OP_BlackmanWindow,      "knode_call"},   /* runtime/knode*.c */
+	{OP_MelWeightMatrix,     "knode_call"},   /* runtime/knode*.c */
+	{OP_DFT,                 "knode_call"},   /* runtime/knode*.c */
+	{OP_STFT,                "knode_call"},   /* runtime/knode*.c */
 };
 
 const char cg_fused_includes[] = "#include \"runtime/kscan.h\"\n#include \"runtime/kattn.h\"\n"

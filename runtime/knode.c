@@ -18,6 +18,8 @@ int knode_call(kpool *pool, KCall *c)
 		return kn_norm(pool, c);
 	case OP_RNN: case OP_GRU: case OP_LSTM:
 		return kn_rnn(pool, c);
+	case OP_HannWindow: case OP_HammingWindow: case OP_BlackmanWindow: case OP_MelWeightMatrix: case OP_DFT: case OP_STFT:
+		return kn_signal(pool, c);
 	}
 	return kerr(c, "%s: no library kernel", op_names[c->op]);
 }

@@ -43,4 +43,5 @@ int kn_dynquant(kpool *pool, KCall *c);
 int kn_conv(kpool *pool, KCall *c);     /* knode_conv.c */
 int kn_norm(kpool *pool, KCall *c);     /* knode_norm.c */
 int kn_rnn(kpool *pool, KCall *c);      /* knode_rnn.c */
+int kn_signal(kpool *pool, KCall *c);   /* knode_sig.c */
 #endif
