@@ -40,6 +40,11 @@ static const struct {
 	{OP_MelWeightMatrix,     "knode_call"},   /* runtime/knode*.c */
 	{OP_DFT,                 "knode_call"},   /* runtime/knode*.c */
 	{OP_STFT,                "knode_call"},   /* runtime/knode*.c */
+	{OP_NonMaxSuppression,   "knode_call"},   /* runtime/knode*.c */
+	{OP_TfIdfVectorizer,     "knode_call"},   /* runtime/knode*.c */
+	{OP_Einsum,              "knode_call"},   /* runtime/knode*.c */
+	{OP_Bernoulli,           "knode_call"},   /* runtime/knode*.c */
+	{OP_RandomUniformLike,   "knode_call"},   /* runtime/knode*.c */
 };
 
 const char cg_fused_includes[] = "#include \"runtime/kscan.h\"\n#include \"runtime/kattn.h\"\n"

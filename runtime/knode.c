@@ -20,6 +20,8 @@ int knode_call(kpool *pool, KCall *c)
 		return kn_rnn(pool, c);
 	case OP_HannWindow: case OP_HammingWindow: case OP_BlackmanWindow: case OP_MelWeightMatrix: case OP_DFT: case OP_STFT:
 		return kn_signal(pool, c);
+	case OP_NonMaxSuppression: case OP_TfIdfVectorizer: case OP_Einsum: case OP_Bernoulli: case OP_RandomUniformLike:
+		return kn_misc(pool, c);
 	}
 	return kerr(c, "%s: no library kernel", op_names[c->op]);
 }

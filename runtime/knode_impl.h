@@ -44,4 +44,5 @@ int kn_conv(kpool *pool, KCall *c);     /* knode_conv.c */
 int kn_norm(kpool *pool, KCall *c);     /* knode_norm.c */
 int kn_rnn(kpool *pool, KCall *c);      /* knode_rnn.c */
 int kn_signal(kpool *pool, KCall *c);   /* knode_sig.c */
+int kn_misc(kpool *pool, KCall *c);     /* knode_misc.c */
 #endif
