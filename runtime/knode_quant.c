@@ -23,6 +23,8 @@ static int qaxis(KCall *c, const KTensor *X, const KTensor *P, int64_t *len, int
 	int64_t np = kt_numel(P);
 	*len = 1;
 	*inner = 1;
+	if (kattr_i(c, "block_size", 0) != 0)
+		return kerr(c, "%s: blocked quantization (block_size) is not supported", op_names[c->op]);
 	if (np == 1)
 		return 0;
 	int ax = kn_axis(kattr_i(c, "axis", 1), X->rank);

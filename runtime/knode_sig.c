@@ -103,16 +103,17 @@ static int kn_dft(KCall *c)
 	if (ax < 0 || ax == r - 1)
 		return kerr(c, "DFT: axis %lld out of range", (long long)axv);
 	int inv = (int)kattr_i(c, "inverse", 0), one = (int)kattr_i(c, "onesided", 0);
-	if (inv && one)
-		return kerr(c, "DFT: onesided inverse transforms are not supported");
-	int64_t L = X->dims[ax], n = kn_has(c, 1) ? kn_ldi(&c->in[1], 0) : L;
+	/* onesided inverse: the input holds bins 0..n/2 of a Hermitian spectrum;
+	 * the output is the real signal of length n (default 2 (L - 1)) */
+	int irf = inv && one;
+	int64_t L = X->dims[ax], n = kn_has(c, 1) ? kn_ldi(&c->in[1], 0) : irf ? 2 * (L - 1) : L;
 	if (n < 1)
 		return kerr(c, "DFT: dft_length must be positive");
-	int64_t nout = one ? n / 2 + 1 : n, od[K_MAXRANK];
+	int64_t nout = irf ? n : one ? n / 2 + 1 : n, od[K_MAXRANK];
 	for (int k = 0; k < r; k++)
 		od[k] = X->dims[k];
 	od[ax] = nout;
-	od[r - 1] = 2;
+	od[r - 1] = irf ? 1 : 2;
 	if (kout(c, 0, r, od))
 		return 1;
 	int cplx = X->dims[r - 1] == 2;
@@ -124,13 +125,30 @@ static int kn_dft(KCall *c)
 	for (int64_t o = 0; o < outer; o++)
 		for (int64_t i = 0; i < inner; i++) {
 			int64_t nin = L < n ? L : n;
+			if (irf)
+				nin = n;
 			for (int64_t t = 0; t < nin; t++) {
-				int64_t at = ((o * L + t) * inner + i) * X->dims[r - 1];
+				int64_t src = t, conj = 0;
+				if (irf && t > n / 2) {   /* X[n - t]* */
+					src = n - t;
+					conj = 1;
+				}
+				if (src >= L) {
+					re[t] = im[t] = 0;
+					continue;
+				}
+				int64_t at = ((o * L + src) * inner + i) * X->dims[r - 1];
 				re[t] = kn_ld(X, at);
 				im[t] = cplx ? kn_ld(X, at + 1) : 0;
+				if (conj)
+					im[t] = -im[t];
 			}
 			dft1(re, im, nin, n, nout, inv, ore, oim);
 			for (int64_t k = 0; k < nout; k++) {
+				if (irf) {
+					kn_st(&c->out[0], (o * nout + k) * inner + i, ore[k]);
+					continue;
+				}
 				int64_t at = ((o * nout + k) * inner + i) * 2;
 				kn_st(&c->out[0], at, ore[k]);
 				kn_st(&c->out[0], at + 1, oim[k]);
