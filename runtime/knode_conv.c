@@ -154,7 +154,7 @@ static int kn_convinteger(KCall *c)
 static double qsat(int dt, double v)
 {
 	double lo = dt == DT_I8 ? -128 : 0, hi = dt == DT_I8 ? 127 : 255;
-	return v < lo ? lo : v > hi ? hi : v;
+	return v != v ? 0 : v < lo ? lo : v > hi ? hi : v;   /* NaN (a zero y_scale) -> 0 */
 }
 
 /* QLinearConv(x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, B?) */
@@ -163,6 +163,9 @@ static int kn_qlinearconv(KCall *c)
 	Geo g;
 	int64_t *acc, od[K_MAXRANK];
 	const KTensor *X = &c->in[0], *W = &c->in[3], *WS = &c->in[4];
+	if (c->nin < 8 || kt_numel(&c->in[1]) != 1 || kt_numel(&c->in[2]) != 1 || kt_numel(&c->in[6]) != 1 ||
+	    kt_numel(&c->in[7]) != 1)
+		return kerr(c, "QLinearConv: x_scale, x_zero_point, y_scale and y_zero_point must be scalars");
 	if (conv_int(c, X, W, &c->in[2], &c->in[5], &acc, &g, od) || kout(c, 0, X->rank, od))
 		return 1;
 	KTensor *Y = &c->out[0];
@@ -170,6 +173,8 @@ static int kn_qlinearconv(KCall *c)
 	if (kt_numel(WS) != 1 && kt_numel(WS) != M)
 		return kerr(c, "QLinearConv: w_scale must be a scalar or [M]");
 	const KTensor *B = kn_has(c, 8) ? &c->in[8] : NULL;
+	if (B && kt_numel(B) != M)
+		return kerr(c, "QLinearConv: B must be [M]");
 	double xs = kn_ld(&c->in[1], 0), ys = kn_ld(&c->in[6], 0);
 	int64_t yz = kn_ldi(&c->in[7], 0);
 	for (int64_t n = 0; n < N; n++)
@@ -266,7 +271,7 @@ static int kn_qlinearmatmul(KCall *c)
 {
 	int64_t *acc, od[K_MAXRANK];
 	int r;
-	if (kt_numel(&c->in[1]) != 1 || kt_numel(&c->in[4]) != 1 || kt_numel(&c->in[6]) != 1 ||
+	if (c->nin < 8 || kt_numel(&c->in[1]) != 1 || kt_numel(&c->in[4]) != 1 || kt_numel(&c->in[6]) != 1 ||
 	    kt_numel(&c->in[7]) != 1)
 		return kerr(c, "QLinearMatMul: only per-tensor scales and output zero point are supported");
 	if (mm_int(c, &c->in[0], &c->in[3], &c->in[2], &c->in[5], &acc, &r, od) || kout(c, 0, r, od))
@@ -339,8 +344,8 @@ static int kn_convtranspose(KCall *c)
 		return 1;
 	KTensor *Y = &c->out[0];
 	int64_t isz = geo_n(g.in, nd), osz = geo_n(g.out, nd), ksz = geo_n(g.k, nd);
-	double *acc = kn_tmp(c, (size_t)(N * M * osz) * sizeof(double));
-	if (!acc)
+	double *acc = kn_tmp(c, (size_t)(N * M * osz) * sizeof(double)), *xd = kn_dbl(c, X), *wd = kn_dbl(c, W);
+	if (!acc || !xd || !wd)
 		return kerr(c, "ConvTranspose: out of memory");
 	for (int64_t n = 0; n < N; n++)
 		for (int64_t m = 0; m < M; m++)
@@ -351,7 +356,7 @@ static int kn_convtranspose(KCall *c)
 			int64_t gi = ch / Cg;
 			int64_t ix[KN_SP] = {0};
 			for (int64_t ii = 0; ii < isz; ii++, odo(ix, g.in, nd)) {
-				double xv = kn_ld(X, (n * C + ch) * isz + ii);
+				double xv = xd[(n * C + ch) * isz + ii];
 				if (xv == 0)
 					continue;
 				int64_t kk[KN_SP] = {0};
@@ -364,9 +369,10 @@ static int kn_convtranspose(KCall *c)
 					}
 					if (!ok)
 						continue;
+					double *ac = acc + (n * M + gi * Mg) * osz + oo;
+					const double *wk = wd + ch * Mg * ksz + ki;
 					for (int64_t mm = 0; mm < Mg; mm++)
-						acc[(n * M + gi * Mg + mm) * osz + oo] +=
-							xv * kn_ld(W, (ch * Mg + mm) * ksz + ki);
+						ac[mm * osz] += xv * wk[mm * ksz];
 				}
 			}
 		}

@@ -295,24 +295,29 @@ static int kn_einsum(KCall *c)
 	KTensor *Y = &c->out[0];
 	int isf = dt_is_float(Y->dt);
 	int64_t on = kt_numel(Y), sn = kn_prod(sd, 0, ns), oi[K_MAXRANK] = {0};
+	double *ind[16] = {0};
+	for (int j = 0; isf && j < c->nin; j++)
+		if (!(ind[j] = kn_dbl(c, &c->in[j])))
+			return kerr(c, "Einsum: out of memory");
 	for (int64_t o = 0; o < on; o++) {
 		int64_t base[16] = {0};
 		for (int j = 0; j < c->nin; j++)
 			for (int k = 0; k < no; k++)
 				base[j] += oi[k] * st[j][ol[k]];
 		double acc = 0;
-		int64_t iacc = 0, si[EL] = {0};
+		uint64_t iacc = 0;   /* integer math wraps, as in two's complement */
+		int64_t si[EL] = {0};
 		for (int64_t s = 0; s < sn; s++) {
 			double pf = 1;
-			int64_t pi = 1;
+			uint64_t pi = 1;
 			for (int j = 0; j < c->nin; j++) {
 				int64_t at = base[j];
 				for (int k = 0; k < ns; k++)
 					at += si[k] * st[j][sl[k]];
 				if (isf)
-					pf *= kn_ld(&c->in[j], at);
+					pf *= ind[j][at];
 				else
-					pi *= kn_ldi(&c->in[j], at);
+					pi *= (uint64_t)kn_ldi(&c->in[j], at);
 			}
 			acc += pf;
 			iacc += pi;
@@ -325,7 +330,7 @@ static int kn_einsum(KCall *c)
 		if (isf)
 			kn_st(Y, o, acc);
 		else
-			kn_sti(Y, o, iacc);
+			kn_sti(Y, o, (int64_t)iacc);
 		for (int k = no - 1; k >= 0; k--) {
 			if (++oi[k] < od[k])
 				break;
@@ -351,8 +356,11 @@ static uint64_t rng_seed(KCall *c)
 {
 	static uint64_t ctr = 0x2545F4914F6CDD1Dull;
 	const KAttr *a = kattr(c, "seed");
-	if (a)
-		return (uint64_t)(int64_t)(a->kind == AK_FLOAT ? a->f : (double)a->i) * 0x9E3779B97F4A7C15ull + 1;
+	if (a) {
+		double f = a->kind == AK_FLOAT ? a->f : (double)a->i;
+		int64_t v = f > -9e18 && f < 9e18 ? (int64_t)f : 0;
+		return ((uint64_t)v * 0x9E3779B97F4A7C15ull + 1) | 1;
+	}
 	ctr = ctr * 6364136223846793005ull + 1442695040888963407ull;   /* unseeded: differs per call */
 	return ctr | 1;
 }

@@ -157,6 +157,7 @@ int kn_dropout(kpool *pool, KCall *c)
 	}
 	const KAttr *sa = kattr(c, "seed");
 	uint64_t s = sa ? (uint64_t)sa->i * 0x9E3779B97F4A7C15ull + 1 : 0x243F6A8885A308D3ull;
+	s = s ? s : 1;   /* xorshift must not start at 0 */
 	double scale = 1.0 / (1.0 - ratio);
 	for (int64_t i = 0; i < n; i++) {
 		double u = (double)(kn_rng(&s) >> 11) * (1.0 / 9007199254740992.0);
@@ -222,19 +223,19 @@ int kn_reduce_sum(kpool *pool, KCall *c)
 	int64_t on = kt_numel(Y), n = kt_numel(X);
 	int isf = dt_is_float(X->dt);
 	double *af = isf ? kn_tmp(c, (size_t)on * sizeof(double)) : NULL;
-	int64_t *ai = isf ? NULL : kn_tmp(c, (size_t)on * sizeof(int64_t));
+	uint64_t *ai = isf ? NULL : kn_tmp(c, (size_t)on * sizeof(uint64_t));   /* wraps like the ints */
 	if (!af && !ai)
 		return kerr(c, "ReduceSum: out of memory");
 	if (af)
 		memset(af, 0, (size_t)on * sizeof(double));
 	else
-		memset(ai, 0, (size_t)on * sizeof(int64_t));
+		memset(ai, 0, (size_t)on * sizeof(uint64_t));
 	int64_t idx[K_MAXRANK] = {0}, o = 0;
 	for (int64_t i = 0; i < n; i++) {
 		if (af)
 			af[o] += kn_ld(X, i);
 		else
-			ai[o] += kn_ldi(X, i);
+			ai[o] += (uint64_t)kn_ldi(X, i);
 		for (int k = r - 1; k >= 0; k--) {   /* odometer */
 			o += ost[k];
 			if (++idx[k] < X->dims[k])
@@ -247,6 +248,6 @@ int kn_reduce_sum(kpool *pool, KCall *c)
 		if (af)
 			kn_st(Y, i, af[i]);
 		else
-			kn_sti(Y, i, ai[i]);
+			kn_sti(Y, i, (int64_t)ai[i]);
 	return 0;
 }

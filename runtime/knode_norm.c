@@ -179,7 +179,7 @@ static int kn_batchnorm(KCall *c)
 static double bilin(const KTensor *X, int64_t base, int64_t H, int64_t W, double y, double x, int mx,
                     double *best)
 {
-	if (y < -1.0 || y > (double)H || x < -1.0 || x > (double)W) {
+	if (!(y >= -1.0 && y <= (double)H && x >= -1.0 && x <= (double)W)) {   /* NaN too */
 		if (mx && *best < 0)   /* outside: all four weights are 0 */
 			*best = 0;
 		return 0;
@@ -221,8 +221,8 @@ static int kn_roialign(KCall *c)
 	int half = !strcmp(kattr_s(c, "coordinate_transformation_mode",
 	                           kn_opset(c) >= 16 ? "half_pixel" : "output_half_pixel"), "half_pixel");
 	int64_t NR = R->dims[0], N = X->dims[0], C = X->dims[1], H = X->dims[2], W = X->dims[3];
-	if (oh < 1 || ow < 1 || sr < 0)
-		return kerr(c, "RoiAlign: bad output size or sampling_ratio");
+	if (oh < 1 || ow < 1 || sr < 0 || H < 1 || W < 1)
+		return kerr(c, "RoiAlign: bad output size, sampling_ratio or empty image");
 	int64_t od[4] = {NR, C, oh, ow};
 	if (kout(c, 0, 4, od))
 		return 1;
@@ -239,7 +239,11 @@ static int kn_roialign(KCall *c)
 			rh = rh > 1 ? rh : 1;
 		}
 		double bh = rh / (double)oh, bw = rw / (double)ow;
+		if (!(rh > -1e9 && rh < 1e9 && rw > -1e9 && rw < 1e9))
+			return kerr(c, "RoiAlign: roi %lld is too large or not finite", (long long)r);
 		int64_t gh = sr > 0 ? sr : (int64_t)ceil(rh / (double)oh), gw = sr > 0 ? sr : (int64_t)ceil(rw / (double)ow);
+		if (gh > 4096 || gw > 4096)
+			return kerr(c, "RoiAlign: sampling grid %lldx%lld too large", (long long)gh, (long long)gw);
 		gh = gh > 0 ? gh : 0;
 		gw = gw > 0 ? gw : 0;
 		double cnt = gh * gw > 1 ? (double)(gh * gw) : 1.0;

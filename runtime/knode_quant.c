@@ -14,7 +14,7 @@ static void qrange(int dt, double *lo, double *hi)
 	}
 }
 
-static double sat(double v, double lo, double hi) { return v < lo ? lo : v > hi ? hi : v; }
+static double sat(double v, double lo, double hi) { return v != v ? 0 : v < lo ? lo : v > hi ? hi : v; }   /* NaN -> 0 */
 
 /* per-axis broadcast of a scale/zero-point tensor P over X: the index into P
  * of element i, given outer/len/inner split at axis; -1 on a shape error */
@@ -104,11 +104,11 @@ int kn_dynquant(kpool *pool, KCall *c)
 	}
 	float scale = (mx - mn) / 255.0f;
 	float zpf = scale != 0 ? nearbyintf(0.0f - mn / scale) : 0.0f;
-	zpf = zpf < 0 ? 0 : zpf > 255 ? 255 : zpf;
+	zpf = zpf != zpf ? 0 : zpf < 0 ? 0 : zpf > 255 ? 255 : zpf;
 	uint8_t zp = (uint8_t)zpf, *y = c->out[0].data;
 	for (int64_t i = 0; i < n; i++) {
 		float q = scale != 0 ? nearbyintf(x[i] / scale) + zp : zp;
-		y[i] = (uint8_t)(q < 0 ? 0 : q > 255 ? 255 : q);
+		y[i] = (uint8_t)(q != q ? 0 : q < 0 ? 0 : q > 255 ? 255 : q);
 	}
 	*(float *)c->out[1].data = scale;
 	*(uint8_t *)c->out[2].data = zp;

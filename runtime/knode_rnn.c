@@ -63,12 +63,13 @@ static int acts(KCall *c, int nd, int na, const int *def, Act *out)
 	return 0;
 }
 
-/* dot of row w[0..n) and vector x[0..n) */
-static double dotw(const KTensor *W, int64_t off, const double *x, int64_t n)
+/* dot of row w[off..off+n) and vector x[0..n) */
+static double dotw(const double *w, int64_t off, const double *x, int64_t n)
 {
 	double s = 0;
+	w += off;
 	for (int64_t i = 0; i < n; i++)
-		s += kn_ld(W, off + i) * x[i];
+		s += w[i] * x[i];
 	return s;
 }
 
@@ -119,7 +120,8 @@ int kn_rnn(kpool *pool, KCall *c)
 	double *h = kn_tmp(c, (size_t)Hs * sizeof(double)), *cc = kn_tmp(c, (size_t)Hs * sizeof(double));
 	double *x = kn_tmp(c, (size_t)(I ? I : 1) * sizeof(double)), *g = kn_tmp(c, (size_t)(G * Hs) * sizeof(double));
 	double *rh = kn_tmp(c, (size_t)Hs * sizeof(double)), *hn = kn_tmp(c, (size_t)Hs * sizeof(double));
-	if (!h || !cc || !x || !g || !rh || !hn)
+	double *w = kn_dbl(c, W), *rr = kn_dbl(c, R), *bb = B ? kn_dbl(c, B) : NULL;
+	if (!h || !cc || !x || !g || !rh || !hn || !w || !rr || (B && !bb))
 		return kerr(c, "%s: out of memory", op_names[op]);
 	/* the index of [d][b][k] in initial_h/Y_h and of step t in Y */
 #define HIX(d, b, k) (layout ? (((b) * nd + (d)) * Hs + (k)) : (((d) * NB + (b)) * Hs + (k)))
@@ -144,9 +146,9 @@ int kn_rnn(kpool *pool, KCall *c)
 				for (int64_t i = 0; i < I; i++)
 					x[i] = kn_ld(X, XIX(t, b, i));
 				for (int64_t j = 0; j < G * Hs; j++) {   /* x W^T + Wb (+ h R^T + Rb, except GRU's h gate) */
-					g[j] = dotw(W, wo + j * I, x, I) + (B ? kn_ld(B, bo + j) : 0);
+					g[j] = dotw(w, wo + j * I, x, I) + (bb ? bb[bo + j] : 0);
 					if (!(op == OP_GRU && j >= 2 * Hs))
-						g[j] += dotw(R, ro + j * Hs, h, Hs) + (B ? kn_ld(B, bo + G * Hs + j) : 0);
+						g[j] += dotw(rr, ro + j * Hs, h, Hs) + (bb ? bb[bo + G * Hs + j] : 0);
 				}
 #define CL(v) (clip > 0 ? ((v) < -clip ? -clip : (v) > clip ? clip : (v)) : (v))
 				if (op == OP_RNN) {
@@ -160,11 +162,11 @@ int kn_rnn(kpool *pool, KCall *c)
 					}
 					for (int64_t k = 0; k < Hs; k++) {
 						int64_t j = 2 * Hs + k;
-						double rb = B ? kn_ld(B, bo + G * Hs + j) : 0, v;
+						double rb = bb ? bb[bo + G * Hs + j] : 0, v;
 						if (lbr)
-							v = g[j] + g[Hs + k] * (dotw(R, ro + j * Hs, h, Hs) + rb);
+							v = g[j] + g[Hs + k] * (dotw(rr, ro + j * Hs, h, Hs) + rb);
 						else
-							v = g[j] + dotw(R, ro + j * Hs, rh, Hs) + rb;
+							v = g[j] + dotw(rr, ro + j * Hs, rh, Hs) + rb;
 						double ht = act(&fa[1], CL(v));
 						hn[k] = (1 - g[k]) * ht + g[k] * h[k];
 					}
