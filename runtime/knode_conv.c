@@ -351,31 +351,63 @@ static int kn_convtranspose(KCall *c)
 		for (int64_t m = 0; m < M; m++)
 			for (int64_t o = 0; o < osz; o++)
 				acc[(n * M + m) * osz + o] = B ? kn_ld(B, m) : 0.0;
-	for (int64_t n = 0; n < N; n++)
-		for (int64_t ch = 0; ch < C; ch++) {
-			int64_t gi = ch / Cg;
-			int64_t ix[KN_SP] = {0};
-			for (int64_t ii = 0; ii < isz; ii++, odo(ix, g.in, nd)) {
-				double xv = xd[(n * C + ch) * isz + ii];
-				if (xv == 0)
-					continue;
-				int64_t kk[KN_SP] = {0};
-				for (int64_t ki = 0; ki < ksz; ki++, odo(kk, g.k, nd)) {
-					int64_t oo = 0, ok = 1;
-					for (int i = 0; i < nd && ok; i++) {
-						int64_t p = ix[i] * g.s[i] + kk[i] * g.d[i] - g.pb[i];
-						ok = p >= 0 && p < g.out[i];
-						oo = oo * g.out[i] + p;
-					}
-					if (!ok)
-						continue;
-					double *ac = acc + (n * M + gi * Mg) * osz + oo;
-					const double *wk = wd + ch * Mg * ksz + ki;
-					for (int64_t mm = 0; mm < Mg; mm++)
-						ac[mm * osz] += xv * wk[mm * ksz];
+	/* off[ii * ksz + ki]: the output pixel input pixel ii reaches through
+	 * kernel tap ki (-1: outside), computed once for every (n, ch, m) */
+	int64_t *off = isz * ksz <= (1 << 24) ? kn_tmp(c, (size_t)(isz * ksz) * sizeof(int64_t)) : NULL;
+	if (off) {
+		int64_t ix[KN_SP] = {0};
+		for (int64_t ii = 0; ii < isz; ii++, odo(ix, g.in, nd)) {
+			int64_t kk[KN_SP] = {0};
+			for (int64_t ki = 0; ki < ksz; ki++, odo(kk, g.k, nd)) {
+				int64_t oo = 0, ok = 1;
+				for (int i = 0; i < nd && ok; i++) {
+					int64_t p = ix[i] * g.s[i] + kk[i] * g.d[i] - g.pb[i];
+					ok = p >= 0 && p < g.out[i];
+					oo = oo * g.out[i] + p;
 				}
+				off[ii * ksz + ki] = ok ? oo : -1;
 			}
 		}
+		for (int64_t n = 0; n < N; n++)
+			for (int64_t ch = 0; ch < C; ch++)
+				for (int64_t mm = 0; mm < Mg; mm++) {
+					double *ac = acc + (n * M + (ch / Cg) * Mg + mm) * osz;
+					const double *wk = wd + (ch * Mg + mm) * ksz, *xp = xd + (n * C + ch) * isz;
+					for (int64_t ii = 0; ii < isz; ii++) {
+						double xv = xp[ii];
+						const int64_t *of = off + ii * ksz;
+						for (int64_t ki = 0; ki < ksz; ki++)
+							if (of[ki] >= 0)
+								ac[of[ki]] += xv * wk[ki];
+					}
+				}
+	} else {   /* table too large: the taps on the fly */
+		for (int64_t n = 0; n < N; n++)
+			for (int64_t ch = 0; ch < C; ch++) {
+				int64_t gi = ch / Cg;
+				int64_t ix[KN_SP] = {0};
+				for (int64_t ii = 0; ii < isz; ii++, odo(ix, g.in, nd)) {
+					double xv = xd[(n * C + ch) * isz + ii];
+					if (xv == 0)
+						continue;
+					int64_t kk[KN_SP] = {0};
+					for (int64_t ki = 0; ki < ksz; ki++, odo(kk, g.k, nd)) {
+						int64_t oo = 0, ok = 1;
+						for (int i = 0; i < nd && ok; i++) {
+							int64_t p = ix[i] * g.s[i] + kk[i] * g.d[i] - g.pb[i];
+							ok = p >= 0 && p < g.out[i];
+							oo = oo * g.out[i] + p;
+						}
+						if (!ok)
+							continue;
+						double *ac = acc + (n * M + gi * Mg) * osz + oo;
+						const double *wk = wd + ch * Mg * ksz + ki;
+						for (int64_t mm = 0; mm < Mg; mm++)
+							ac[mm * osz] += xv * wk[mm * ksz];
+					}
+				}
+			}
+	}
 	int64_t tot = N * M * osz;
 	for (int64_t i = 0; i < tot; i++)
 		kn_st(Y, i, acc[i]);
