@@ -14,7 +14,8 @@ static const struct {
 	{OP_attention,        "kattn_run"},    /* runtime/kattn.c */
 };
 
-const char cg_fused_includes[] = "#include \"runtime/kscan.h\"\n#include \"runtime/kattn.h\"\n";
+const char cg_fused_includes[] = "#include \"runtime/kscan.h\"\n#include \"runtime/kattn.h\"\n"
+                                 "#include \"runtime/kconv.h\"\n";
 
 const char *cg_fused_kernel(int op)
 {
