@@ -238,6 +238,7 @@ int cg_emit_lib(CBuf *b, const KProg *p, const Plan *pl, int ki, Diag *d)
 	case KL_CONV: return emit_conv(b, p, pl, ki, d);
 	case KL_LAYERNORM: return emit_layernorm(b, p, pl, ki);
 	case KL_POOL: return emit_pool(b, p, pl, ki, d);
+	case KL_NCHWC: return cg_emit_nchwc(b, p, pl, ki, d);
 	}
 	return diag_set(d, E_MODEL, "internal: unknown library kernel %d", p->k[ki].lib.fn);
 }

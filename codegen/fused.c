@@ -48,7 +48,8 @@ static const struct {
 };
 
 const char cg_fused_includes[] = "#include \"runtime/kscan.h\"\n#include \"runtime/kattn.h\"\n"
-                                 "#include \"runtime/knode.h\"\n";
+                                 "#include \"runtime/knode.h\"\n"
+                                 "#include \"runtime/kconv.h\"\n";
 
 const char *cg_fused_kernel(int op)
 {

@@ -103,7 +103,8 @@ enum { KK_LOOP, KK_CALL, KK_LIB /* a call into the kernel library, see KLib */ }
 /* KK_LIB: the node runs as a call of a tuned kernel-library routine
  * (runtime/kgemm.h, runtime/kops.h), rendered by codegen/emit_lib.c. */
 enum { KL_GEMM = 1 /* MatMul, Gemm, fused_matmul */, KL_CONV /* Conv, fused_conv */,
-       KL_LAYERNORM, KL_POOL /* MaxPool, GlobalAveragePool */ };
+       KL_LAYERNORM, KL_POOL /* MaxPool, GlobalAveragePool */,
+       KL_NCHWC /* the blocked-layout ops (codegen/lower_nchwc.c) */ };
 typedef struct KLib {
 	int fn;              /* KL_* */
 	uint32_t packed;     /* constant: B (KL_GEMM) or W (KL_CONV) pre-packed, or IR_NONE */

@@ -38,4 +38,11 @@ int cg_emit_lib(CBuf *b, const KProg *p, const Plan *pl, int ki, Diag *d);
 /* Lower node n as a library kernel: LW_OK, or LW_CALL when not covered. */
 struct Low;
 int lower_lib(struct Low *L, Node *n);
+/* A new f32 constant of `bytes` bytes for packed weights (*data to fill);
+ * IR_NONE when out of memory. */
+uint32_t lib_new_const(struct Low *L, size_t bytes, float **data);
+/* The blocked-layout ops (to_nchwc ... gap_nchwc): lowering and rendering
+ * (codegen/lower_nchwc.c). */
+int lower_nchwc(struct Low *L, Node *n);
+int cg_emit_nchwc(CBuf *b, const KProg *p, const Plan *pl, int ki, Diag *d);
 #endif

@@ -225,7 +225,7 @@ bool lib_pool_shape(Graph *g, const Node *n, LibConv *c)
 
 /* A new f32 constant of `bytes` bytes, filled by the caller; IR_NONE when
  * out of memory. Grows the program's alias table to the new value count. */
-static uint32_t new_const(Low *L, size_t bytes, float **data)
+uint32_t lib_new_const(Low *L, size_t bytes, float **data)
 {
 	Graph *g = L->g;
 	float *buf = arena_alloc(g->arena, bytes ? bytes : 64);
@@ -247,7 +247,7 @@ static uint32_t packed_const(Low *L, uint32_t bv, int transB, int64_t K, int64_t
 {
 	float *buf;
 	const float *src = L->g->val[bv].data;
-	uint32_t v = new_const(L, kgemm_pack_b_size(K, N), &buf);
+	uint32_t v = lib_new_const(L, kgemm_pack_b_size(K, N), &buf);
 	if (v != IR_NONE)
 		kgemm_pack_b(src, transB ? K : N, transB, K, N, buf);
 	return v;
@@ -355,7 +355,7 @@ static int lower_conv_lib(Low *L, Node *n)
 	if (is_const(g, c.w) && kconv2d_transposed(q)) {
 		float *buf;
 		const float *w = g->val[c.w].data;
-		packed = new_const(L, kconv2d_pack_size(q), &buf);
+		packed = lib_new_const(L, kconv2d_pack_size(q), &buf);
 		if (packed == IR_NONE)
 			return ir_node_error(L->d, g, n, E_MODEL, "out of memory packing weights") ? LW_ERR
 			                                                                         : LW_ERR;
@@ -451,6 +451,8 @@ int lower_lib(Low *L, Node *n)
 {
 	if (L->p->opt < 1)
 		return LW_CALL;
+	if (n->op >= OP_to_nchwc && n->op <= OP_gap_nchwc)
+		return lower_nchwc(L, n);
 	/* GPU targets: ops with device loop lowerings stay device kernels; the
 	 * library kernels run on the host */
 	if (L->p->gpu && (n->op == OP_MatMul || n->op == OP_Gemm ||

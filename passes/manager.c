@@ -17,6 +17,7 @@ const Pass pass_table[] = {
 	{"foldbn", pass_foldbn, "fold inference BatchNormalization into the Conv before it"},
 	{"fuse",  pass_fuse,  "fuse activation patterns and MatMul/Conv epilogues (bias, residual, activation)"},
 	{"attention", pass_attention, "fuse scaled-dot-product attention into `attention` ops"},
+	{"layout", pass_layout, "move convolution chains to the blocked channel layout NCHW16c"},
 	{"sscan", pass_sscan, "fuse selective scans (Mamba) and gated linear recurrences"},
 	{NULL, NULL, NULL},
 };
@@ -25,7 +26,7 @@ const Pass pass_table[] = {
 static const char *const pipe_o0[] = {"infer", NULL};
 static const char *const pipe_o1[] = {"infer", "noop", "dce", NULL};
 static const char *const pipe_o2[] = {"infer", "fold", "noop", "cse",
-	"attention", "sscan", "dce", "foldbn", "fuse", "dce", NULL};
+	"attention", "sscan", "dce", "foldbn", "fuse", "layout", "dce", NULL};
 
 const char *const *pass_pipeline(int opt)
 {

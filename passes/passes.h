@@ -46,6 +46,7 @@ bool pass_foldbn(Graph *g, PassCtx *ctx);  /* BatchNormalization into Conv weigh
 bool pass_fuse(Graph *g, PassCtx *ctx);    /* activation patterns, GEMM/Conv epilogues */
 bool pass_attention(Graph *g, PassCtx *ctx);   /* fuse attention (passes/attention.c) */
 bool pass_sscan(Graph *g, PassCtx *ctx);   /* selective scans and linear recurrences (sscan.c) */
+bool pass_layout(Graph *g, PassCtx *ctx);  /* convolution chains to NCHW16c (layout.c) */
 
 /* All passes, ending with {NULL}. */
 extern const Pass pass_table[];

@@ -1,0 +1,322 @@
+/* Direct convolution in the NCHW16c layout (kconv.h). The input is first
+ * copied into a zero-padded blocked scratch image (skipped when it already
+ * is one: blocked and unpadded), so the tiles read every tap without
+ * bounds checks; an NCHW input with fewer than 16 channels keeps its
+ * channel count as block (the stem convolution), others use 16. Work is
+ * split over (image, pair of output-channel blocks, output row). */
+#include <math.h>
+#include <string.h>
+#include "kconv.h"
+#include "kgemm_impl.h"
+
+/* vectors of 16 floats by value only inside always_inline helpers */
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+#define KC_RW 12     /* pixels per tile (x 2 channel blocks = 24 accumulators) */
+
+typedef float kv16 __attribute__((vector_size(64)));
+typedef int32_t ki16 __attribute__((vector_size(64)));
+typedef float kv16u __attribute__((vector_size(64), aligned(4)));
+
+typedef struct kc_args {
+	const float *xs, *w, *bias, *res;
+	float *y;
+	int64_t xn;                  /* scratch floats per image */
+	int64_t cbk, ncb, hp, wp;    /* input channel block, blocks, padded dims */
+	int64_t kh, kw, sh, sw, dh, dw, oh, ow, nocb, wost;
+	int act;
+	float a0, a1;                /* activation parameters */
+} kc_args;
+
+typedef struct mpc_args {
+	const int64_t *q;
+	const float *x;
+	float *y;
+} mpc_args;
+
+static inline __attribute__((always_inline)) kv16 ldv(const float *p) { return *(const kv16u *)p; }
+static inline __attribute__((always_inline)) void stv(float *p, kv16 v) { *(kv16u *)p = v; }
+static inline __attribute__((always_inline)) kv16 sel16(ki16 m, kv16 a, kv16 b)
+{
+	return (kv16)(((ki16)a & m) | ((ki16)b & ~m));
+}
+
+static __attribute__((noinline)) void act_lanes(float *v, int act)
+{
+	for (int l = 0; l < KCB; l++)
+		v[l] = kg_act1(v[l], act);
+}
+
+/* act(v): none and Relu in vector form, the others lane by lane */
+static inline __attribute__((always_inline)) kv16 clip16(kv16 v, kv16 lo, kv16 hi)
+{
+	v = sel16(v < lo, lo, v);
+	return sel16(v > hi, hi, v);
+}
+
+static inline __attribute__((always_inline)) kv16 act16(kv16 v, int act, float a0, float a1)
+{
+	if (act == KGEMM_ACT_NONE)
+		return v;
+	if (act == KGEMM_ACT_RELU)
+		return sel16(v > (kv16){0}, v, (kv16){0});
+	kv16 zero = {0}, one = zero + 1.0f;
+	if (act == KC_ACT_CLIP)
+		return clip16(v, zero + a0, zero + a1);
+	if (act == KC_ACT_HSIGMOID)
+		return clip16(v * a0 + a1, zero, one);
+	if (act == KC_ACT_HSWISH)
+		return v * clip16(v * (1.0f / 6.0f) + 0.5f, zero, one);
+	float t[KCB];
+	stv(t, v);
+	act_lanes(t, act);
+	return ldv(t);
+}
+
+/* Valid window taps [*t0, *t1) of output o along one dim. */
+static void ktaps(int64_t o, int64_t n, int64_t k, int64_t s, int64_t p, int64_t d,
+                  int64_t *t0, int64_t *t1)
+{
+	int64_t i0 = o * s - p, a = 0, b = k;
+	while (a < b && i0 + a * d < 0)
+		a++;
+	while (b > a && i0 + (b - 1) * d >= n)
+		b--;
+	*t0 = a;
+	*t1 = b;
+}
+
+#define SFX(x) x##_gen
+#define TGT
+#include "kconv_impl.h"
+#undef SFX
+#undef TGT
+#if defined(__x86_64__) && defined(__GNUC__)
+#define SFX(x) x##_avx2
+#define TGT __attribute__((target("avx2,fma")))
+#include "kconv_impl.h"
+#undef SFX
+#undef TGT
+#define SFX(x) x##_avx512
+#define TGT __attribute__((target("avx512f,avx2,fma")))
+#include "kconv_impl.h"
+#undef SFX
+#undef TGT
+#endif
+
+static kpool_fn pick(kpool_fn g, kpool_fn a2, kpool_fn a5)
+{
+	int isa = kgemm_isa();
+	(void)a2;
+	(void)a5;
+#if defined(__x86_64__) && defined(__GNUC__)
+	if (isa >= KGEMM_ISA_AVX512)
+		return a5;
+	if (isa >= KGEMM_ISA_AVX2)
+		return a2;
+#endif
+	return g;
+}
+
+static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+static size_t al64(size_t n) { return (n + 63) & ~(size_t)63; }
+static int depthwise(const int64_t *p) { return p[KC_G] > 1; }
+
+int kconvc_supported(const int64_t *p)
+{
+	if (p[KC_G] == 1)
+		return 1;
+	return p[KC_G] == p[KC_C] && p[KC_G] == p[KC_M];
+}
+
+typedef struct geo {
+	int64_t cbk, ncb, hp, wp;
+	int copy;
+} geo;
+
+static void geometry(const int64_t *p, int in_blocked, geo *g)
+{
+	int64_t C = p[KC_C];
+	g->cbk = !in_blocked && !depthwise(p) && C < KCB ? C : KCB;
+	if (g->cbk < 1)
+		g->cbk = 1;
+	g->ncb = cdiv(C, g->cbk);
+	int64_t nh = (p[KC_OH] - 1) * p[KC_SH] + (p[KC_KH] - 1) * p[KC_DH] + 1;
+	int64_t nw = (p[KC_OW] - 1) * p[KC_SW] + (p[KC_KW] - 1) * p[KC_DW] + 1;
+	g->copy = !in_blocked || p[KC_PT] || p[KC_PL] || nh > p[KC_H] || nw > p[KC_W];
+	g->hp = g->copy ? max64(p[KC_H] + p[KC_PT], nh) : p[KC_H];
+	g->wp = g->copy ? max64(p[KC_W] + p[KC_PL], nw) : p[KC_W];
+}
+
+size_t kconvc_pack_size(const int64_t *p, int in_blocked)
+{
+	geo g;
+	geometry(p, in_blocked, &g);
+	int64_t taps = p[KC_KH] * p[KC_KW];
+	size_t n = depthwise(p) ? (size_t)(g.ncb * taps * KCB)
+	                        : (size_t)(cdiv(p[KC_M], KCB) * g.ncb * taps * g.cbk * KCB);
+	return n * sizeof(float);
+}
+
+/* Packed layout: [ocb][cb][kh][kw][ci][16] (depthwise: [cb][kh][kw][16]). */
+void kconvc_pack(const int64_t *p, int in_blocked, const float *w, float *packed)
+{
+	geo g;
+	geometry(p, in_blocked, &g);
+	int64_t C = p[KC_C], M = p[KC_M], KH = p[KC_KH], KW = p[KC_KW];
+	memset(packed, 0, kconvc_pack_size(p, in_blocked));
+	if (depthwise(p)) {
+		for (int64_t c = 0; c < C; c++)
+			for (int64_t t = 0; t < KH * KW; t++)
+				packed[((c / KCB) * KH * KW + t) * KCB + c % KCB] = w[c * KH * KW + t];
+		return;
+	}
+	for (int64_t m = 0; m < M; m++)
+		for (int64_t c = 0; c < C; c++)
+			for (int64_t t = 0; t < KH * KW; t++) {
+				int64_t cb = c / g.cbk, ci = c % g.cbk;
+				size_t at = (size_t)(((((m / KCB) * g.ncb + cb) * KH * KW + t) * g.cbk + ci) * KCB +
+				                     m % KCB);
+				packed[at] = w[(m * C + c) * KH * KW + t];
+			}
+}
+
+size_t kconvc_scratch(const int64_t *p, int in_blocked)
+{
+	geo g;
+	geometry(p, in_blocked, &g);
+	size_t bias = al64((size_t)cdiv(p[KC_M], KCB) * KCB * sizeof(float));
+	if (!g.copy)
+		return bias;
+	return bias + al64((size_t)(p[KC_N] * g.ncb * g.hp * g.wp * g.cbk) * sizeof(float));
+}
+
+/* The padded blocked copy of image x (NCHW or NCHW16c) into s. */
+static void pad_copy(const int64_t *p, int in_blocked, const geo *g, const float *x, float *s)
+{
+	int64_t C = p[KC_C], H = p[KC_H], W = p[KC_W], cbk = g->cbk;
+	int64_t plane = g->hp * g->wp * cbk, row = g->wp * cbk, PT = p[KC_PT], PL = p[KC_PL];
+	/* zero only the border: rows above and below, columns left and right */
+	for (int64_t cb = 0; cb < g->ncb; cb++) {
+		float *sp = s + cb * plane;
+		memset(sp, 0, (size_t)(PT * row) * sizeof *s);
+		memset(sp + (PT + H) * row, 0, (size_t)((g->hp - PT - H) * row) * sizeof *s);
+		for (int64_t h = PT; h < PT + H; h++) {
+			memset(sp + h * row, 0, (size_t)(PL * cbk) * sizeof *s);
+			memset(sp + h * row + (PL + W) * cbk, 0, (size_t)((g->wp - PL - W) * cbk) * sizeof *s);
+		}
+	}
+	for (int64_t cb = 0; cb < g->ncb; cb++) {
+		float *sp = s + cb * plane + (p[KC_PT] * g->wp + p[KC_PL]) * cbk;
+		if (in_blocked) {
+			const float *xp = x + cb * H * W * KCB;
+			for (int64_t h = 0; h < H; h++)
+				memcpy(sp + h * g->wp * KCB, xp + h * W * KCB, (size_t)(W * KCB) * sizeof *s);
+			continue;
+		}
+		int64_t nc = C - cb * cbk < cbk ? C - cb * cbk : cbk;
+		if (nc < cbk)   /* lanes past C inside the image too */
+			memset(s + cb * plane, 0, (size_t)plane * sizeof *s);
+		for (int64_t ci = 0; ci < nc; ci++) {
+			const float *xc = x + (cb * cbk + ci) * H * W;
+			for (int64_t h = 0; h < H; h++)
+				for (int64_t w = 0; w < W; w++)
+					sp[(h * g->wp + w) * cbk + ci] = xc[h * W + w];
+		}
+	}
+}
+
+void kconvc_f32(kpool *pool, const int64_t *p, int in_blocked, const float *x,
+                const float *wpk, const float *bias, const float *res, float *y,
+                int act, const float *ap, void *scratch)
+{
+	int64_t N = p[KC_N], M = p[KC_M], nocb = cdiv(M, KCB);
+	if (N <= 0 || M <= 0 || p[KC_OH] <= 0 || p[KC_OW] <= 0)
+		return;
+	geo g;
+	geometry(p, in_blocked, &g);
+	float *bv = scratch;
+	for (int64_t m = 0; m < nocb * KCB; m++)
+		bv[m] = bias && m < M ? bias[m] : 0.0f;
+	const float *xs = x;
+	int64_t xn = (in_blocked ? cdiv(p[KC_C], KCB) * KCB : p[KC_C]) * p[KC_H] * p[KC_W];
+	if (g.copy) {
+		float *s = (float *)((char *)scratch + al64((size_t)(nocb * KCB) * sizeof(float)));
+		xn = g.ncb * g.hp * g.wp * g.cbk;
+		for (int64_t n = 0; n < N; n++)
+			pad_copy(p, in_blocked, &g, x + n * (in_blocked ? cdiv(p[KC_C], KCB) * KCB : p[KC_C]) *
+			                                     p[KC_H] * p[KC_W], s + n * xn);
+		xs = s;
+	}
+	int dw = depthwise(p);
+	int64_t taps = p[KC_KH] * p[KC_KW];
+	kc_args a = {xs, wpk, bv, res, y, xn, g.cbk, g.ncb, g.hp, g.wp, p[KC_KH], p[KC_KW],
+	             p[KC_SH], p[KC_SW], p[KC_DH], p[KC_DW], p[KC_OH], p[KC_OW], nocb,
+	             g.ncb * taps * g.cbk * KCB, act, ap ? ap[0] : 0.0f, ap ? ap[1] : 0.0f};
+	kpool_fn body = dw ? pick(dw_body_gen, dw_body_avx2, dw_body_avx512)
+	                   : pick(conv_body_gen, conv_body_avx2, conv_body_avx512);
+	int64_t items = N * (dw ? nocb : (nocb + 1) / 2) * p[KC_OH];
+	double flops = 2.0 * (double)N * (double)M * (double)(p[KC_OH] * p[KC_OW]) * (double)taps *
+	               (double)(dw ? 1 : p[KC_C]);
+	if (kpool_threads(pool) > 1 && items > 1 && flops >= 2e5)
+		kpool_for(pool, items, 1, body, &a);
+	else
+		body(&a, 0, items);
+}
+
+void knchwc_to(int64_t n, int64_t c, int64_t hw, const float *x, float *y)
+{
+	int64_t cb = cdiv(c, KCB);
+	for (int64_t i = 0; i < n; i++)
+		for (int64_t b = 0; b < cb; b++) {
+			float *yb = y + (i * cb + b) * hw * KCB;
+			for (int64_t l = 0; l < KCB; l++) {
+				int64_t ch = b * KCB + l;
+				const float *xc = x + (i * c + ch) * hw;
+				if (ch >= c)
+					for (int64_t j = 0; j < hw; j++)
+						yb[j * KCB + l] = 0.0f;
+				else
+					for (int64_t j = 0; j < hw; j++)
+						yb[j * KCB + l] = xc[j];
+			}
+		}
+}
+
+void knchwc_from(int64_t n, int64_t c, int64_t hw, const float *x, float *y)
+{
+	int64_t cb = cdiv(c, KCB);
+	for (int64_t i = 0; i < n; i++)
+		for (int64_t ch = 0; ch < c; ch++) {
+			const float *xb = x + (i * cb + ch / KCB) * hw * KCB + ch % KCB;
+			float *yc = y + (i * c + ch) * hw;
+			for (int64_t j = 0; j < hw; j++)
+				yc[j] = xb[j * KCB];
+		}
+}
+
+void kmaxpoolc_f32(kpool *pool, const int64_t *q, const float *x, float *y)
+{
+	mpc_args a = {q, x, y};
+	kpool_fn body = pick(mp_body_gen, mp_body_avx2, mp_body_avx512);
+	if (kpool_threads(pool) > 1 && q[KP_PL] > 1 && q[KP_PL] * q[KP_OH] * q[KP_OW] * KCB >= 16384)
+		kpool_for(pool, q[KP_PL], 1, body, &a);
+	else
+		body(&a, 0, q[KP_PL]);
+}
+
+void kgapc_f32(int64_t n, int64_t c, int64_t hw, const float *x, float *y)
+{
+	int64_t cb = cdiv(c, KCB);
+	for (int64_t i = 0; i < n; i++)
+		for (int64_t b = 0; b < cb; b++) {
+			float s[KCB] = {0};
+			const float *xb = x + (i * cb + b) * hw * KCB;
+			for (int64_t j = 0; j < hw; j++)
+				for (int l = 0; l < KCB; l++)
+					s[l] += xb[j * KCB + l];
+			for (int l = 0; l < KCB && b * KCB + l < c; l++)
+				y[i * c + b * KCB + l] = s[l] / (float)hw;
+		}
+}
