@@ -361,7 +361,8 @@ static bool ew_at(Graph *g, uint32_t i, uint32_t *blk)
 
 bool pass_layout(Graph *g, PassCtx *ctx)
 {
-	(void)ctx;
+	if (ctx->device)   /* the blocked layout is the host kernels' (runtime/kconv.c) */
+		return false;
 	uint32_t *uses = pass_use_counts(g);
 	uint32_t *blk = malloc((size_t)(g->nval + 1) * sizeof *blk);
 	if (!uses || !blk) {

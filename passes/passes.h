@@ -18,6 +18,7 @@ typedef struct PassCtx {
 	Diag *diag;
 	bool failed;              /* set together with diag on error */
 	int opt;                  /* -O level (0..3) */
+	bool device;              /* a GPU target: host-only layouts (layout pass) stay off */
 	const char *print_after;  /* pass name, "all", or NULL */
 	bool print_full;          /* --print-after prints weights too */
 	bool verify_each;

@@ -11,6 +11,7 @@
 #include "frontend/onnx.h"
 #include "passes/passes.h"
 #include "codegen/codegen.h"
+#include "targets/target.h"
 
 static const char usage[] =
 "usage: vibeec MODEL.onnx|MODEL.vir [options]\n"
@@ -222,6 +223,11 @@ int main(int argc, char **argv)
 	Graph *g = load(model, &d);
 	if (!g)
 		return fail(exit_code(&d), d.code ? d.msg : "cannot load the model");
+	{
+		const Target *t = target && *target ? target_find(target) : NULL;
+		ctx.device = (t && t->kind != TK_CPU) || strcmp(emit, "cuda") == 0 || strcmp(emit, "ptx") == 0 ||
+		             strcmp(emit, "hip") == 0 || strcmp(emit, "opencl") == 0;
+	}
 	int rc = pass_run_pipeline(g, &ctx);
 	if (ctx.stats)
 		pass_print_stats(&ctx);
