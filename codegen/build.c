@@ -261,7 +261,7 @@ static int check_sizes(const Graph *g, Diag *d)
 /* Is kernel i a CALL of a fused library kernel rather than a reference kernel? */
 static bool is_fused_call(const KProg *p, int i)
 {
-	return p->k[i].kind == KK_CALL && cg_fused_kernel(p->g->node[p->k[i].node].op) != NULL;
+	return p->k[i].kind == KK_CALL && cg_fused_kernel_node(p->g, &p->g->node[p->k[i].node]) != NULL;
 }
 
 int cg_compile(Graph *g, const CgOptions *o, Diag *d)

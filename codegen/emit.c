@@ -196,8 +196,8 @@ static int call_kernel(CBuf *b, const KProg *p, const Plan *pl, int ki, Diag *d)
 	cb_printf(b, "\tchar msg[512] = \"\";\n"
 	          "\tKCall c = {%d, %d, %d, %d, in, out, k%d_attr, msg, sizeof msg, karena_alloc, &r->arena};\n",
 	          n->op, n->nin, n->nout, n->nattr + 1, ki);
-	if (cg_fused_kernel(n->op))   /* a fused library kernel on the context's pool */
-		cb_printf(b, "\tif (%s(r->pool, &c))\n", cg_fused_kernel(n->op));
+	if (cg_fused_kernel_node(g, n))   /* a fused library kernel on the context's pool */
+		cb_printf(b, "\tif (%s(r->pool, &c))\n", cg_fused_kernel_node(g, n));
 	else
 		cb_printf(b, "\tif (ref_table[%d](&c))\n", n->op);
 	cb_printf(b, "\t\treturn vfail(r, %d, \"node '%s' (%s): %%s\", msg);\n", 5, nm,
@@ -312,6 +312,7 @@ int cg_emit_c(CBuf *b, const KProg *p, const Plan *pl, const EmitInfo *ei, Diag 
 	        "#include <stdlib.h>\n#include <string.h>\n#include \"ir/kern.h\"\n"
 	        "#include \"runtime/kpool.h\"\n#include \"runtime/kops.h\"\n#include \"runtime/vibee.h\"\n\n");
 	cb_puts(b, cg_fused_includes);
+	cb_puts(b, "#include \"runtime/kdyn.h\"\n");
 	if (ei->gpu)
 		cb_puts(b, "#include \"runtime/vdev.h\"\n\n");
 	cb_puts(b, "extern const unsigned char vibee_weights[] __attribute__((visibility(\"hidden\")));\n\n");

@@ -23,3 +23,8 @@ const char *cg_fused_kernel(int op)
 			return fused[i].fn;
 	return NULL;
 }
+
+const char *cg_fused_kernel_node(const Graph *g, const Node *n)
+{
+	return cg_dyn_ok(g, n) ? "kdyn_call" : cg_fused_kernel(n->op);
+}
