@@ -51,7 +51,7 @@ static void taps(const rs_opts *p, int64_t o, int64_t in, double s, double ow, d
 	case CT_ALIGN: x = ow == 1 ? 0 : (double)o * (double)(in - 1) / (ow - 1); break;
 	case CT_ASYM: x = (double)o / s; break;
 	case CT_TFNN: x = ((double)o + 0.5) / s; break;
-	case CT_PYTORCH: x = ow == 1 ? -0.5 : ((double)o + 0.5) / s - 0.5; break;
+	case CT_PYTORCH: x = ow > 1 ? ((double)o + 0.5) / s - 0.5 : 0; break;
 	case CT_CROP:
 		x = ow == 1 ? (r1 - r0) * (double)(in - 1) / 2
 		            : (double)o * (r1 - r0) * (double)(in - 1) / (ow - 1);
@@ -163,8 +163,7 @@ static int resize(KCall *c)
 			sc[i] = scl ? kd_f(scl, i) : asc[i];
 			if (!(sc[i] > 0))
 				return kerr(c, "scale %g not positive", sc[i]);
-			double span = p.ct == CT_CROP ? r1[i] - r0[i] : 1;
-			d[i] = (int64_t)floor((double)in * span * sc[i]);
+			d[i] = (int64_t)floor((double)in * sc[i]);   /* roi does not scale it (as ORT) */
 			ow[i] = (double)in * sc[i];
 		}
 		if (d[i] < 0 || (d[i] > 0 && in == 0))
@@ -180,9 +179,22 @@ static int resize(KCall *c)
 	rs_taps *tp = malloc((size_t)(tot ? tot : 1) * sizeof *tp);
 	if (!tp)
 		return kerr(c, "out of memory");
-	for (int i = 0; i < r; i++)
-		for (int64_t o = 0; o < d[i]; o++)
-			taps(&p, o, x->dims[i], sc[i], ow[i], r0[i], r1[i], &tp[off[i] + o]);
+	for (int i = 0; i < r; i++) {
+		/* an axis kept as it is (scale 1, full roi) is not resampled */
+		bool ident = d[i] == x->dims[i] && fabs(sc[i] - 1) < 1e-9 &&
+		             (p.ct != CT_CROP || (fabs(r0[i]) < 1e-9 && fabs(r1[i] - 1) < 1e-9));
+		for (int64_t o = 0; o < d[i]; o++) {
+			rs_taps *t = &tp[off[i] + o];
+			if (ident) {
+				t->n = 1;
+				t->idx[0] = o;
+				t->w[0] = 1;
+				t->out = 0;
+			} else {
+				taps(&p, o, x->dims[i], sc[i], ow[i], r0[i], r1[i], t);
+			}
+		}
+	}
 	int64_t st[K_MAXRANK], idx[K_MAXRANK] = {0}, ne = kd_numel(d, r);
 	kd_strides(x->dims, r, st);
 	KTensor *y = &c->out[0];
@@ -222,33 +234,44 @@ static int resize(KCall *c)
 /* ---- GridSample ---------------------------------------------------------- */
 enum { GP_ZEROS, GP_BORDER, GP_REFLECT };
 
-static double reflect(double v, double lo2, double hi2)
+/* reflect x into [lo, hi] (bounces off both ends) */
+static double reflect(double x, double lo, double hi)
 {
-	if (lo2 == hi2)
-		return 0;
-	double mn = lo2 / 2, span = (hi2 - lo2) / 2;
-	v = fabs(v - mn);
-	double extra = fmod(v, span), flips = floor(v / span);
-	return fmod(flips, 2) == 0 ? extra + mn : span - extra + mn;
+	double span = hi - lo;
+	if (span <= 0)
+		return lo;
+	if (x >= lo && x <= hi)
+		return x;
+	double dist = x < lo ? lo - x : x - hi;
+	double k = floor(dist / span), rem = dist - k * span;
+	bool even = fmod(k, 2) == 0;
+	if (x < lo)
+		return even ? lo + rem : hi - rem;
+	return even ? hi - rem : lo + rem;
 }
 
-/* border / reflection processing of a source coordinate (as PyTorch) */
-static double src_coord(double v, int64_t n, int pad, int align)
+typedef struct {
+	const KTensor *x;
+	int64_t base, H, W;
+	int pad;
+	double lo[2], hi[2];   /* reflection bounds: y, x */
+} gs_img;
+
+/* pixel (yy, xx) with the padding mode: zeros outside, border clamps,
+ * reflection reflects the index into the image */
+static double pix(const gs_img *g, int64_t yy, int64_t xx)
 {
-	if (pad == GP_BORDER) {
-		v = v < 0 ? 0 : v > (double)(n - 1) ? (double)(n - 1) : v;
-	} else if (pad == GP_REFLECT) {
-		v = align ? reflect(v, 0, 2.0 * (double)(n - 1)) : reflect(v, -1, 2.0 * (double)n - 1);
-		v = v < 0 ? 0 : v > (double)(n - 1) ? (double)(n - 1) : v;
+	int64_t n[2] = {g->H, g->W}, v[2] = {yy, xx};
+	for (int k = 0; k < 2; k++) {
+		if (v[k] >= 0 && v[k] < n[k])
+			continue;
+		if (g->pad == GP_ZEROS)
+			return 0;
+		if (g->pad == GP_REFLECT)
+			v[k] = (int64_t)reflect((double)v[k], g->lo[k], g->hi[k]);
+		v[k] = v[k] < 0 ? 0 : v[k] >= n[k] ? n[k] - 1 : v[k];
 	}
-	return v;
-}
-
-static double pix(const KTensor *x, int64_t base, int64_t H, int64_t W, int64_t yy, int64_t xx)
-{
-	if (yy < 0 || yy >= H || xx < 0 || xx >= W)
-		return 0;
-	return kd_f(x, base + yy * W + xx);
+	return kd_f(g->x, g->base + v[0] * g->W + v[1]);
 }
 
 static int gridsample(KCall *c)
@@ -269,39 +292,47 @@ static int gridsample(KCall *c)
 	if (kout(c, 0, 4, d))
 		return 1;
 	KTensor *y = &c->out[0];
+	gs_img im = {x, 0, H, W, pad, {align ? 0 : -0.5, align ? 0 : -0.5},
+	             {align ? (double)H - 1 : (double)H - 0.5, align ? (double)W - 1 : (double)W - 0.5}};
 	for (int64_t n = 0; n < N; n++)
 		for (int64_t h = 0; h < Ho; h++)
 			for (int64_t w = 0; w < Wo; w++) {
 				int64_t gi = ((n * Ho + h) * Wo + w) * 2;
-				double gx = kd_f(g, gi), gy = kd_f(g, gi + 1);
-				double ix = align ? (gx + 1) / 2 * (double)(W - 1) : ((gx + 1) * (double)W - 1) / 2;
-				double iy = align ? (gy + 1) / 2 * (double)(H - 1) : ((gy + 1) * (double)H - 1) / 2;
-				if (mode != RM_CUBIC) {
-					ix = src_coord(ix, W, pad, align);
-					iy = src_coord(iy, H, pad, align);
+				double cv[2], sz[2] = {(double)H, (double)W};
+				for (int k = 0; k < 2; k++) {
+					/* grid holds (x, y): k = 0 is y, the second entry */
+					double v = kd_f(g, gi + 1 - k);
+					v = align ? (v + 1) / 2 * (sz[k] - 1) : ((v + 1) * sz[k] - 1) / 2;
+					v = v != v ? -1e15 : v < -1e15 ? -1e15 : v > 1e15 ? 1e15 : v;
+					if (mode == RM_NEAREST)
+						v = nearbyint(v);
+					if (v < im.lo[k] || v > im.hi[k]) {
+						if (pad == GP_BORDER)
+							v = v < 0 ? 0 : v > sz[k] - 1 ? sz[k] - 1 : v;
+						else if (pad == GP_REFLECT)
+							v = reflect(v, im.lo[k], im.hi[k]);
+					}
+					cv[k] = v;
+				}
+				double fy = floor(cv[0]), fx = floor(cv[1]);
+				double ty = cv[0] - fy, tx = cv[1] - fx, wy[4], wx[4];
+				int64_t y0 = (int64_t)fy, x0 = (int64_t)fx;
+				if (mode == RM_CUBIC) {
+					cubic_w(ty, -0.75, wy);
+					cubic_w(tx, -0.75, wx);
 				}
 				for (int64_t ch = 0; ch < C; ch++) {
-					int64_t base = (n * C + ch) * H * W;
+					im.base = (n * C + ch) * H * W;
 					double v = 0;
 					if (mode == RM_NEAREST) {
-						v = pix(x, base, H, W, (int64_t)nearbyint(iy), (int64_t)nearbyint(ix));
+						v = pix(&im, (int64_t)cv[0], (int64_t)cv[1]);
 					} else if (mode == RM_LINEAR) {
-						double fx = floor(ix), fy = floor(iy), tx = ix - fx, ty = iy - fy;
-						int64_t x0 = (int64_t)fx, y0 = (int64_t)fy;
-						v = pix(x, base, H, W, y0, x0) * (1 - tx) * (1 - ty) +
-						    pix(x, base, H, W, y0, x0 + 1) * tx * (1 - ty) +
-						    pix(x, base, H, W, y0 + 1, x0) * (1 - tx) * ty +
-						    pix(x, base, H, W, y0 + 1, x0 + 1) * tx * ty;
+						v = pix(&im, y0, x0) * (1 - tx) * (1 - ty) + pix(&im, y0, x0 + 1) * tx * (1 - ty) +
+						    pix(&im, y0 + 1, x0) * (1 - tx) * ty + pix(&im, y0 + 1, x0 + 1) * tx * ty;
 					} else {
-						double fx = floor(ix), fy = floor(iy), wx[4], wy[4];
-						cubic_w(ix - fx, -0.75, wx);
-						cubic_w(iy - fy, -0.75, wy);
 						for (int a = 0; a < 4; a++)
-							for (int b = 0; b < 4; b++) {
-								double sy = src_coord(fy - 1 + a, H, pad, align);
-								double sx = src_coord(fx - 1 + b, W, pad, align);
-								v += wy[a] * wx[b] * pix(x, base, H, W, (int64_t)sy, (int64_t)sx);
-							}
+							for (int b = 0; b < 4; b++)
+								v += wy[a] * wx[b] * pix(&im, y0 - 1 + a, x0 - 1 + b);
 					}
 					dt_store_f(y->dt, y->data, (size_t)(((n * C + ch) * Ho + h) * Wo + w), v);
 				}
