@@ -132,6 +132,7 @@ typedef struct KProg {
 	int opt;             /* -O level: 0 turns off threads and tiling */
 	int vec;             /* target vector width in bytes (tiling hint) */
 	bool gpu;            /* GPU target: mark every independent outer loop KP_THREAD */
+	struct CgSubs *subs; /* compiled control-flow subgraphs (subgraph.h), or NULL */
 } KProg;
 
 /* ---- building (kir.c) ----------------------------------------------------- */
