@@ -11,6 +11,7 @@
 #include "codegen.h"
 #include "emit.h"
 #include "fused.h"
+#include "subgraph.h"
 #include "gpu.h"
 #include "../targets/target.h"
 
@@ -138,6 +139,12 @@ static void rmtree(const char *dir)
 		snprintf(p, sizeof p, "%s/%s", dir, names[i]);
 		unlink(p);
 	}
+	for (int i = 0; i < CG_MAX_SUBS; i++) {   /* compiled subgraphs (subgraph.h) */
+		snprintf(p, sizeof p, "%s/sub%d.c", dir, i);
+		unlink(p);
+		snprintf(p, sizeof p, "%s/sub%d.bin", dir, i);
+		unlink(p);
+	}
 	rmdir(dir);
 }
 
@@ -170,6 +177,31 @@ static int build_so(const CgOptions *o, const Target *t, const KProg *p, const P
 		cb_printf(&s, *q == '"' || *q == '\\' ? "\\%c" : "%c", *q);
 	cb_puts(&s, "\"\n\t.byte 0\n\t.size vibee_weights, .-vibee_weights\n"
 	        "\t.section .note.GNU-stack,\"\",@progbits\n");
+	/* compiled subgraphs: sub<i>.c and their weights vibee_weights_s<i> */
+	char subc[CG_MAX_SUBS][4200];
+	int nsub = 0;
+	for (int i = 0; p->subs && i < p->subs->n && !rc; i++) {
+		const CgSub *x = &p->subs->s[i];
+		if (!x->c.n)
+			continue;
+		char fb[4200];
+		snprintf(subc[nsub], sizeof subc[nsub], "%s/sub%d.c", dir, i);
+		snprintf(fb, sizeof fb, "%s/sub%d.bin", dir, i);
+		if ((rc = write_file(subc[nsub], x->c.s, x->c.n, d)) || (rc = write_weights(&x->p, &x->pl, fb, d)))
+			break;
+		nsub++;
+		cb_printf(&s, "\t.section .rodata.vibee_weights_s%d,\"a\",@progbits\n\t.balign 64\n"
+		          "\t.globl vibee_weights_s%d\n\t.hidden vibee_weights_s%d\n"
+		          "vibee_weights_s%d:\n\t.incbin \"", i, i, i, i);
+		for (const char *q = fb; *q; q++)
+			cb_printf(&s, *q == '"' || *q == '\\' ? "\\%c" : "%c", *q);
+		cb_puts(&s, "\"\n\t.byte 0\n");
+	}
+	if (rc) {
+		cb_free(&s);
+		rmtree(dir);
+		return rc;
+	}
 	const char *mapt = "{\n\tglobal: vibee_model;\n\tlocal: *;\n};\n";
 	if (t->kind != TK_CPU && (rc = cg_gpu_build(t, dev, dir, &s, d))) {   /* device code blobs */
 		cb_free(&s);
@@ -189,7 +221,7 @@ static int build_so(const CgOptions *o, const Target *t, const KProg *p, const P
 	char march[128], olev[8];
 	snprintf(march, sizeof march, "-march=%s", t->isa);
 	snprintf(olev, sizeof olev, "-O%d", o->opt <= 0 ? 1 : o->opt == 1 ? 2 : 3);
-	char *argv[40];
+	char *argv[40 + CG_MAX_SUBS];
 	int a = 0;
 	argv[a++] = (char *)cc;
 	argv[a++] = olev;
@@ -207,6 +239,8 @@ static int build_so(const CgOptions *o, const Target *t, const KProg *p, const P
 	argv[a++] = (char *)o->out;
 	argv[a++] = fc;
 	argv[a++] = fs;
+	for (int i = 0; i < nsub; i++)
+		argv[a++] = subc[i];
 	argv[a++] = "-Wl,--whole-archive";
 	argv[a++] = lib;
 	argv[a++] = "-Wl,--no-whole-archive";
@@ -262,7 +296,7 @@ static int check_sizes(const Graph *g, Diag *d)
 /* Is kernel i a CALL of a fused library kernel rather than a reference kernel? */
 static bool is_fused_call(const KProg *p, int i)
 {
-	return p->k[i].kind == KK_CALL && cg_fused_kernel(p->g->node[p->k[i].node].op) != NULL;
+	return p->k[i].kind == KK_CALL && cg_fused_kernel_node(p->g, &p->g->node[p->k[i].node]) != NULL;
 }
 
 int cg_compile(Graph *g, const CgOptions *o, Diag *d)
@@ -311,6 +345,11 @@ int cg_compile(Graph *g, const CgOptions *o, Diag *d)
 			snprintf(isa + strlen(isa), sizeof isa - strlen(isa), "; f32 MatMul operands %s, "
 			         "fp32 accumulation", prec[p.prec]);
 	}
+	CgSubs subs = {.target = t->name, .isa = t->isa};
+	if (!rc && !p.gpu) {   /* If / Loop bodies as generated kernels where they compile */
+		p.subs = &subs;
+		cg_subs_mark(&subs, &p);
+	}
 	if (!rc) {
 		EmitInfo ei = {t->name, p.gpu ? isa : t->isa, strcmp(t->isa, "x86-64-v3") == 0,
 		               p.gpu ? &gh : NULL};
@@ -357,5 +396,6 @@ int cg_compile(Graph *g, const CgOptions *o, Diag *d)
 	cg_gpu_free(&gp);
 	cg_plan_free(&pl);
 	kir_prog_free(&p);
+	cg_subs_free(&subs);
 	return rc;
 }

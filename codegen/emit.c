@@ -114,6 +114,9 @@ static int call_kernel(CBuf *b, const KProg *p, const Plan *pl, int ki, Diag *d)
 				cb_printf(b, "%s%lldLL", i ? ", " : "", (long long)v->shape.d[i]);
 			cb_printf(b, "%s}, (void *)(vibee_weights + %llu)};\n", v->shape.rank ? "" : "0",
 			          (unsigned long long)pl->off[pl->slot[at->t]]);
+		} else if (at->kind == AK_GRAPH && ir_attr_i(n, "_kcf", 0)) {   /* compiled subgraph */
+			cb_printf(b, "extern const vibee_model_desc vibee_sub_%lld "
+			          "__attribute__((visibility(\"hidden\")));\n", (long long)at->i);
 		} else if (at->kind == AK_GRAPH) {     /* its IR text: ir/ref_cf.c parses it */
 			char *txt = at->g ? ir_print_str_opts(at->g, 1) : NULL;
 			if (!txt)
@@ -151,7 +154,12 @@ static int call_kernel(CBuf *b, const KProg *p, const Plan *pl, int ki, Diag *d)
 				cb_printf(b, ", .strs = k%d_a%d", ki, a);
 			break;
 		case AK_TENSOR: cb_printf(b, ", .t = &k%d_a%d", ki, a); break;
-		case AK_GRAPH: cb_printf(b, ", .s = k%d_a%d", ki, a); break;
+		case AK_GRAPH:
+			if (ir_attr_i(n, "_kcf", 0))
+				cb_printf(b, ", .g = &vibee_sub_%lld", (long long)at->i);
+			else
+				cb_printf(b, ", .s = k%d_a%d", ki, a);
+			break;
 		}
 		cb_puts(b, "},\n");
 	}
@@ -196,8 +204,8 @@ static int call_kernel(CBuf *b, const KProg *p, const Plan *pl, int ki, Diag *d)
 	cb_printf(b, "\tchar msg[512] = \"\";\n"
 	          "\tKCall c = {%d, %d, %d, %d, in, out, k%d_attr, msg, sizeof msg, karena_alloc, &r->arena};\n",
 	          n->op, n->nin, n->nout, n->nattr + 1, ki);
-	if (cg_fused_kernel(n->op))   /* a fused library kernel on the context's pool */
-		cb_printf(b, "\tif (%s(r->pool, &c))\n", cg_fused_kernel(n->op));
+	if (cg_fused_kernel_node(g, n))   /* a fused library kernel on the context's pool */
+		cb_printf(b, "\tif (%s(r->pool, &c))\n", cg_fused_kernel_node(g, n));
 	else
 		cb_printf(b, "\tif (ref_table[%d](&c))\n", n->op);
 	cb_printf(b, "\t\treturn vfail(r, %d, \"node '%s' (%s): %%s\", msg);\n", 5, nm,
@@ -312,6 +320,7 @@ int cg_emit_c(CBuf *b, const KProg *p, const Plan *pl, const EmitInfo *ei, Diag 
 	        "#include <stdlib.h>\n#include <string.h>\n#include \"ir/kern.h\"\n"
 	        "#include \"runtime/kpool.h\"\n#include \"runtime/kops.h\"\n#include \"runtime/vibee.h\"\n\n");
 	cb_puts(b, cg_fused_includes);
+	cb_puts(b, "#include \"runtime/kdyn.h\"\n#include \"runtime/kcf.h\"\n");
 	if (ei->gpu)
 		cb_puts(b, "#include \"runtime/vdev.h\"\n\n");
 	cb_puts(b, "extern const unsigned char vibee_weights[] __attribute__((visibility(\"hidden\")));\n\n");

@@ -58,3 +58,10 @@ const char *cg_fused_kernel(int op)
 			return fused[i].fn;
 	return NULL;
 }
+
+const char *cg_fused_kernel_node(const Graph *g, const Node *n)
+{
+	if (ir_attr_i(n, "_kcf", 0))   /* subgraphs compiled (codegen/subgraph.c) */
+		return "kcf_call";
+	return cg_dyn_ok(g, n) ? "kdyn_call" : cg_fused_kernel(n->op);
+}
