@@ -27,6 +27,11 @@ typedef struct GLaunch {
 	int grid[3];
 	int64_t block[3];
 	bool serial;         /* one work-item (no parallel loop could be mapped) */
+	/* vectorised (gpu_map.c): each work-item does 4 consecutive elements in
+	 * a KP_VECTOR loop of variable vlane; vload[e]: load e reads 4
+	 * consecutive f32 at its index with the lane 0 (index a multiple of 4) */
+	unsigned char *vload;
+	int vlane;
 } GLaunch;
 
 typedef struct GProg {

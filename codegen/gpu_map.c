@@ -87,11 +87,97 @@ static bool invariant(const Kernel *k, int e, int depth)
 	return x->op == KX_CAST && invariant(k, x->a, depth + 1);
 }
 
+/* Index expression e as coef * v + rest (v: loop variable var): *coef
+ * (-1: not affine in v) and whether rest is a multiple of 4 (*m4). */
+static void affine(const Kernel *k, int e, int var, int depth, int64_t *coef, bool *m4)
+{
+	*coef = -1;
+	*m4 = false;
+	if (e < 0 || depth > 48)
+		return;
+	const KExpr *x = &k->x[e];
+	int64_t ca, cb;
+	bool ma, mb;
+	switch (x->op) {
+	case KX_CONST:
+		if (dt_is_float(x->ty))
+			return;
+		*coef = 0;
+		*m4 = x->i % 4 == 0;
+		return;
+	case KX_DIM:
+		*coef = 0;
+		*m4 = x->i >= 0 && x->i % 4 == 0;
+		return;
+	case KX_VAR:
+		*coef = x->i == var;
+		*m4 = x->i == var;
+		return;
+	case KX_CAST:
+		if (dt_is_float(x->ty))
+			return;
+		affine(k, x->a, var, depth + 1, coef, m4);
+		return;
+	case KX_BIN:
+		affine(k, x->a, var, depth + 1, &ca, &ma);
+		affine(k, x->b, var, depth + 1, &cb, &mb);
+		if (ca < 0 || cb < 0)
+			return;
+		if (x->fn == KB_ADD) {
+			*coef = ca + cb;
+			*m4 = ma && mb;
+		} else if (x->fn == KB_MUL && (ca == 0 || cb == 0)) {
+			/* (c v + r) * f: a factor f with no v */
+			const KExpr *f = &k->x[ca == 0 ? x->a : x->b];
+			bool fm4 = ca == 0 ? ma : mb;
+			int64_t c = ca == 0 ? cb : ca;
+			bool rm4 = ca == 0 ? mb : ma;
+			if (c != 0 && (f->op != KX_CONST || dt_is_float(f->ty)))
+				return;
+			*coef = c != 0 ? c * f->i : 0;
+			*m4 = rm4 || fm4;
+		}
+		return;
+	}
+}
+
+/* Vectorise a 1-D mapped elementwise nest (4 elements per work-item,
+ * float4 loads and store) when the innermost collapsed loop has a
+ * constant extent that is a multiple of 4 and its body is one store of an
+ * f32 value at index v + 4m (v: that loop's variable). Loads of f32 at
+ * such indices become vector loads (vload[e] = 1). */
+static bool vec_ok(const Kernel *c, int inner, unsigned char *vload)
+{
+	const KStmt *in = &c->s[inner];
+	const KExpr *h = &c->x[in->hi];
+	if (h->op != KX_CONST || h->i <= 0 || h->i % 4)
+		return false;
+	int s = in->body;
+	if (s < 0 || c->s[s].next >= 0 || c->s[s].op != KS_STORE || c->s[s].local)
+		return false;
+	const KStmt *st = &c->s[s];
+	if (c->g->val[c->param[st->tgt].value].dt != DT_F32)
+		return false;
+	int64_t co;
+	bool m4;
+	affine(c, st->idx, in->var, 0, &co, &m4);
+	if (co != 1 || !m4)
+		return false;
+	for (int e = 0; e < c->nx; e++) {
+		const KExpr *x = &c->x[e];
+		if (x->op != KX_LOAD || c->g->val[c->param[x->i].value].dt != DT_F32)
+			continue;
+		affine(c, x->a, in->var, 0, &co, &m4);
+		vload[e] = co == 1 && m4;
+	}
+	return true;
+}
+
 /* Turn the copy's single top loop `loop` into block/thread loops. A chain
  * of perfectly nested loops under it that ends in a vector loop (nest_build's
  * independent map loops: invariant extents, start 0, step 1) is collapsed
  * into the same 1-D index space: one element per work-item. */
-static void map_1d(Kernel *c, int loop, int64_t T)
+static void map_1d(Kernel *c, int loop, int64_t T, GLaunch *l)
 {
 	int chain[IR_MAXRANK + 1], nc = 1, use = 1;
 	chain[0] = loop;
@@ -108,18 +194,36 @@ static void map_1d(Kernel *c, int loop, int64_t T)
 		use = 1;
 	nc = use;
 	int nx0 = c->nx;
+	unsigned char *vload = calloc((size_t)nx0 + 1, 1);
+	bool vec = vload && vec_ok(c, chain[nc - 1], vload);
+	if (!vec) {
+		free(vload);
+		vload = NULL;
+	}
 	int z = kir_const_i(c, 0), tT = kir_const_i(c, T);
 	int total = c->s[chain[0]].hi;
 	for (int i = 1; i < nc; i++)
 		total = ix(c, KX_BIN, KB_MUL, DT_I64, total, c->s[chain[i]].hi);
 	c->root = -1;
-	int nb = ix(c, KX_BIN, KB_DIV, DT_I64, ix(c, KX_BIN, KB_ADD, DT_I64, total,
+	int items = total;
+	if (vec) {   /* total is a multiple of 4 */
+		items = ix(c, KX_BIN, KB_DIV, DT_I64, total, kir_const_i(c, 4));
+		c->x[items].c = KX_NONNEG;
+	}
+	int nb = ix(c, KX_BIN, KB_DIV, DT_I64, ix(c, KX_BIN, KB_ADD, DT_I64, items,
 	                                           kir_const_i(c, T - 1)), tT);
 	c->x[nb].c = KX_NONNEG;
 	int bl = kir_loop(c, -1, z, nb, 1, KP_GPU_BLOCK);
 	int tl = kir_loop(c, bl, z, tT, 1, KP_GPU_THREAD);
 	int bv = kir_var(c, c->s[bl].var), tv = kir_var(c, c->s[tl].var);
-	int gid = ix(c, KX_BIN, KB_ADD, DT_I64, ix(c, KX_BIN, KB_MUL, DT_I64, bv, tT), tv);
+	int gid0 = ix(c, KX_BIN, KB_ADD, DT_I64, ix(c, KX_BIN, KB_MUL, DT_I64, bv, tT), tv);
+	int gid = gid0, lane = -1;
+	if (vec) {   /* element 4 gid0 + lane, lane: a vector loop of 4 */
+		gid0 = ix(c, KX_BIN, KB_MUL, DT_I64, gid0, kir_const_i(c, 4));
+		lane = kir_loop(c, -1, z, kir_const_i(c, 4), 1, KP_VECTOR);
+		c->s[bl].next = -1;   /* kir_loop put it after bl */
+		gid = ix(c, KX_BIN, KB_ADD, DT_I64, gid0, kir_var(c, c->s[lane].var));
+	}
 	/* gid -> per-loop indices, innermost fastest */
 	int val[IR_MAXRANK + 1], rem = gid;
 	for (int i = nc - 1; i >= 0; i--) {
@@ -136,9 +240,24 @@ static void map_1d(Kernel *c, int loop, int64_t T)
 				c->x[e] = c->x[val[i]];
 				break;
 			}
-	int cond = ix(c, KX_BIN, KB_LT, DT_BOOL, gid, total);
+	int cond = ix(c, KX_BIN, KB_LT, DT_BOOL, gid0, total);
 	int iff = kir_if(c, tl, cond);
-	c->s[iff].body = c->s[chain[nc - 1]].body;
+	if (vec) {
+		c->s[iff].body = lane;
+		c->s[lane].body = c->s[chain[nc - 1]].body;
+		/* one flag per expression of the mapped kernel (none new is a load) */
+		unsigned char *vl = realloc(vload, (size_t)c->nx + 1);
+		if (!vl) {   /* keep the scalar lanes of the vector loop */
+			free(vload);
+			return;
+		}
+		vload = vl;
+		memset(vload + nx0, 0, (size_t)(c->nx - nx0) + 1);
+		l->vload = vload;
+		l->vlane = c->s[lane].var;
+	} else {
+		c->s[iff].body = c->s[chain[nc - 1]].body;
+	}
 }
 
 /* Grid/block extents from the gpu loops at the top of l->k's nest; every
@@ -197,7 +316,7 @@ static int add_launch(GProg *gp, const Kernel *k, int ki, int first, int last, i
 	l->k.root = first;
 	l->k.s[last].next = -1;
 	if (first == last && parallel_top(&l->k, first))
-		map_1d(&l->k, first, T);
+		map_1d(&l->k, first, T, l);
 	gp->count[ki]++;
 	return config(l, d, k->g);
 }
@@ -241,8 +360,10 @@ int cg_gpu_map(const KProg *p, GProg *gp, int threads, Diag *d)
 
 void cg_gpu_free(GProg *gp)
 {
-	for (int i = 0; i < gp->nl; i++)
+	for (int i = 0; i < gp->nl; i++) {
 		free_kernel(&gp->l[i].k);
+		free(gp->l[i].vload);
+	}
 	free(gp->l);
 	free(gp->first);
 	free(gp->count);

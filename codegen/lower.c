@@ -279,7 +279,9 @@ int cg_lower(Graph *g, KProg *p, Diag *d)
 		for (int j = 0; j < n->nout && ok; j++)
 			if (g->val[n->out[j]].shape.rank > IR_MAXRANK)
 				ok = false;
-		if (ok)
+		if (ok && p->gpu && (n->op == OP_Conv || n->op == OP_fused_conv))
+			rc = lower_gpu_conv(&L, n);   /* GPU targets: device conv */
+		if (ok && rc == LW_CALL)
 			rc = lower_lib(&L, n);
 		if (ok && rc == LW_CALL)
 			rc = lower_node(&L, n);

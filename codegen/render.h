@@ -34,6 +34,10 @@ typedef struct CgExpr {
 	const KProg *p;
 	const Kernel *k;
 	const CgSpell *sp;
+	/* GPU vectorised bodies (render_gpu.c): with vload set, a load e with
+	 * vload[e] renders as lane `lane` of the vector vl<e> */
+	const unsigned char *vload;
+	int lane;
 } CgExpr;
 /* Render expression e of r->k. */
 void cg_expr(CgExpr *r, int e);

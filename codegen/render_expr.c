@@ -280,7 +280,13 @@ void cg_expr(CgExpr *r, int e)
 			cb_printf(b, "d%u", DIM_IDX(x->i));
 		return;
 	case KX_VAR: cb_printf(b, "i%lld", (long long)x->i); return;
-	case KX_LOAD: load(r, (int)x->i, x->a); return;
+	case KX_LOAD:
+		if (r->vload && r->vload[e]) {   /* a lane of a float4 load */
+			cb_printf(b, "vl%d.%c", e, "xyzw"[r->lane & 3]);
+			return;
+		}
+		load(r, (int)x->i, x->a);
+		return;
 	case KX_LREAD: cb_printf(b, "l%lld[", (long long)x->i); cg_expr(r, x->a); cb_puts(b, "]"); return;
 	case KX_UN: un(r, x); return;
 	case KX_BIN: bin(r, x); return;

@@ -131,6 +131,7 @@ typedef struct R {
 	CgExpr x;        /* b, p, k: where and what is rendered */
 	const Dialect *D;
 	int nb, nt;      /* gpu loops seen (block, thread) */
+	const GLaunch *l;
 } R;
 
 static void ex(R *r, int e) { cg_expr(&r->x, e); }
@@ -142,6 +143,7 @@ static void indent(CBuf *b, int d)
 }
 
 static void stmts(R *r, int s, int depth);
+static void vec_loop(R *r, const KStmt *lp, int depth);
 
 static void stmt(R *r, int s, int depth)
 {
@@ -160,6 +162,10 @@ static void stmt(R *r, int s, int depth)
 			stmts(r, st->body, depth + 1);
 			indent(b, depth);
 			cb_puts(b, "}\n");
+			return;
+		}
+		if (st->par == KP_VECTOR && r->l && r->l->vload && st->var == r->l->vlane) {
+			vec_loop(r, st, depth);
 			return;
 		}
 		cb_printf(b, "for (vi64 i%d = ", st->var);
@@ -189,6 +195,95 @@ static void stmt(R *r, int s, int depth)
 		cb_printf(b, "%s;\n", r->D->barrier);
 		return;
 	}
+}
+
+/* Does load e feed the store's value (so its vector is needed)? */
+static bool feeds(const Kernel *k, int v, int e, int depth)
+{
+	if (v < 0 || depth > 64)
+		return false;
+	if (v == e)
+		return true;
+	const KExpr *x = &k->x[v];
+	if (x->op == KX_CONST || x->op == KX_DIM || x->op == KX_VAR || x->op == KX_LOAD ||
+	    x->op == KX_LREAD)
+		return false;
+	return feeds(k, x->a, e, depth + 1) || (x->op != KX_UN && x->op != KX_CAST &&
+	       (feeds(k, x->b, e, depth + 1) || (x->op == KX_SEL && feeds(k, x->c, e, depth + 1))));
+}
+
+/* The vector loop of a vectorised launch (gpu_map.c): 4 elements
+ * from float4 loads, one float4 store. With lane variable i<v>:
+ *     { const vi64 iv = 0; float4 vl<e> = vload4(0, p + idx_e); ... }
+ *     float4 vo; { const vi64 iv = j; vo.xyzw[j] = value; } (j = 0..3)
+ *     { const vi64 iv = 0; vstore4(vo, 0, p + idx); }
+ * CUDA and HIP dereference float4 pointers, which needs 16-byte
+ * alignment: unless every pointer involved is aligned, the lanes run as the
+ * scalar loop. OpenCL's vload4/vstore4 need only element alignment. */
+static void vec_loop(R *r, const KStmt *lp, int depth)
+{
+	const Kernel *k = r->x.k;
+	const KStmt *st = &k->s[lp->body];
+	CBuf *b = r->x.b;
+	bool cl = r->D == &dia[GD_OPENCL];
+	int v = lp->var;
+	cb_puts(b, "{\n");   /* stmt() indented it */
+	if (!cl) {
+		indent(b, depth + 1);
+		cb_printf(b, "if (((vu64)p%d", st->tgt);
+		for (int e = 0; e < k->nx; e++)
+			if (r->l->vload[e] && feeds(k, st->val, e, 0))
+				cb_printf(b, " | (vu64)p%lld", (long long)k->x[e].i);
+		cb_puts(b, ") & 15) {\n");
+		indent(b, depth + 2);
+		cb_printf(b, "for (vi64 i%d = 0; i%d < 4; i%d++) {\n", v, v, v);
+		indent(b, depth + 3);
+		cg_expr_store(&r->x, st);
+		indent(b, depth + 2);
+		cb_puts(b, "}\n");
+		indent(b, depth + 1);
+		cb_puts(b, "} else {\n");
+		depth++;
+	}
+	indent(b, depth + 1);
+	cb_printf(b, "const vi64 i%d = 0;\n", v);
+	for (int e = 0; e < k->nx; e++) {
+		if (!r->l->vload[e] || !feeds(k, st->val, e, 0))
+			continue;
+		indent(b, depth + 1);
+		if (cl)
+			cb_printf(b, "const float4 vl%d = vload4(0, p%lld + ", e, (long long)k->x[e].i);
+		else
+			cb_printf(b, "const float4 vl%d = *(const float4 *)(p%lld + ", e, (long long)k->x[e].i);
+		ex(r, k->x[e].a);
+		cb_puts(b, ");\n");
+	}
+	indent(b, depth + 1);
+	cb_puts(b, "float4 vo;\n");
+	r->x.vload = r->l->vload;
+	for (int j = 0; j < 4; j++) {
+		r->x.lane = j;
+		indent(b, depth + 1);
+		cb_printf(b, "{ const vi64 i%d = %d; vo.%c = (float)(", v, j, "xyzw"[j]);
+		ex(r, st->val);
+		cb_puts(b, "); (void)i");
+		cb_printf(b, "%d; }\n", v);
+	}
+	r->x.vload = NULL;
+	indent(b, depth + 1);
+	if (cl)
+		cb_printf(b, "vstore4(vo, 0, p%d + ", st->tgt);
+	else
+		cb_printf(b, "*(float4 *)(p%d + ", st->tgt);
+	ex(r, st->idx);
+	cb_puts(b, cl ? ");\n" : ") = vo;\n");
+	if (!cl) {
+		depth--;
+		indent(b, depth + 1);
+		cb_puts(b, "}\n");
+	}
+	indent(b, depth);
+	cb_puts(b, "}\n");
 }
 
 static void stmts(R *r, int s, int depth)
@@ -235,7 +330,7 @@ static void render_launch(CBuf *b, const KProg *p, const GLaunch *l, int j, cons
 		cb_printf(b, "\t%s%s *p%d = (%s%s *)(b%d + o%d); (void)p%d;\n", D->glob, t, i, D->glob,
 		          t, i, i, i);
 	}
-	R r = {{b, p, k, &spell[D - dia]}, D, 0, 0};
+	R r = {{b, p, k, &spell[D - dia], NULL, 0}, D, 0, 0, l};
 	if (cg_gpu_mma(p, k, (int)(D - dia))) {   /* tensor cores: render_gpu_mma.c */
 		cg_gpu_mma_body(&r.x, (int)(D - dia));
 		cb_puts(b, "}\n\n");

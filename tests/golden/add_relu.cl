@@ -56,8 +56,18 @@ __kernel void vk0_0(__global vu8 *b0, vi64 o0, __global vu8 *b1, vi64 o1, __glob
 		const vi64 i2 = (vi64)get_group_id(0);
 		{
 			const vi64 i3 = (vi64)get_local_id(0);
-			if ((((i2 * ((vi64)64L)) + i3) < (((vi64)4L) * ((vi64)1000L)))) {
-				p2[(((((i2 * ((vi64)64L)) + i3) / ((vi64)1000L)) * ((vi64)1000L)) + (((i2 * ((vi64)64L)) + i3) % ((vi64)1000L)))] = (float)(vmax_f32(((p0[(((((i2 * ((vi64)64L)) + i3) / ((vi64)1000L)) * ((vi64)1000L)) + (((i2 * ((vi64)64L)) + i3) % ((vi64)1000L)))]) + (p1[(((i2 * ((vi64)64L)) + i3) % ((vi64)1000L))])), 0.0f));
+			if (((((i2 * ((vi64)64L)) + i3) * ((vi64)4L)) < (((vi64)4L) * ((vi64)1000L)))) {
+				{
+					const vi64 i4 = 0;
+					const float4 vl11 = vload4(0, p0 + (((((((i2 * ((vi64)64L)) + i3) * ((vi64)4L)) + i4) / ((vi64)1000L)) * ((vi64)1000L)) + (((((i2 * ((vi64)64L)) + i3) * ((vi64)4L)) + i4) % ((vi64)1000L))));
+					const float4 vl14 = vload4(0, p1 + (((((i2 * ((vi64)64L)) + i3) * ((vi64)4L)) + i4) % ((vi64)1000L)));
+					float4 vo;
+					{ const vi64 i4 = 0; vo.x = (float)(vmax_f32((vl11.x + vl14.x), 0.0f)); (void)i4; }
+					{ const vi64 i4 = 1; vo.y = (float)(vmax_f32((vl11.y + vl14.y), 0.0f)); (void)i4; }
+					{ const vi64 i4 = 2; vo.z = (float)(vmax_f32((vl11.z + vl14.z), 0.0f)); (void)i4; }
+					{ const vi64 i4 = 3; vo.w = (float)(vmax_f32((vl11.w + vl14.w), 0.0f)); (void)i4; }
+					vstore4(vo, 0, p2 + (((((((i2 * ((vi64)64L)) + i3) * ((vi64)4L)) + i4) / ((vi64)1000L)) * ((vi64)1000L)) + (((((i2 * ((vi64)64L)) + i3) * ((vi64)4L)) + i4) % ((vi64)1000L))));
+				}
 			}
 		}
 	}

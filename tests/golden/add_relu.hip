@@ -57,8 +57,24 @@ extern "C" __global__ void vk0_0(vu8 *b0, vi64 o0, vu8 *b1, vi64 o1, vu8 *b2, vi
 		const vi64 i2 = (vi64)blockIdx.x;
 		{
 			const vi64 i3 = (vi64)threadIdx.x;
-			if ((((i2 * ((vi64)256L)) + i3) < (((vi64)4L) * ((vi64)1000L)))) {
-				p2[(((((i2 * ((vi64)256L)) + i3) / ((vi64)1000L)) * ((vi64)1000L)) + (((i2 * ((vi64)256L)) + i3) % ((vi64)1000L)))] = (float)(vmax_f32(((p0[(((((i2 * ((vi64)256L)) + i3) / ((vi64)1000L)) * ((vi64)1000L)) + (((i2 * ((vi64)256L)) + i3) % ((vi64)1000L)))]) + (p1[(((i2 * ((vi64)256L)) + i3) % ((vi64)1000L))])), 0.0f));
+			if (((((i2 * ((vi64)256L)) + i3) * ((vi64)4L)) < (((vi64)4L) * ((vi64)1000L)))) {
+				{
+					if (((vu64)p2 | (vu64)p0 | (vu64)p1) & 15) {
+						for (vi64 i4 = 0; i4 < 4; i4++) {
+							p2[(((((((i2 * ((vi64)256L)) + i3) * ((vi64)4L)) + i4) / ((vi64)1000L)) * ((vi64)1000L)) + (((((i2 * ((vi64)256L)) + i3) * ((vi64)4L)) + i4) % ((vi64)1000L)))] = (float)(vmax_f32(((p0[(((((((i2 * ((vi64)256L)) + i3) * ((vi64)4L)) + i4) / ((vi64)1000L)) * ((vi64)1000L)) + (((((i2 * ((vi64)256L)) + i3) * ((vi64)4L)) + i4) % ((vi64)1000L)))]) + (p1[(((((i2 * ((vi64)256L)) + i3) * ((vi64)4L)) + i4) % ((vi64)1000L))])), 0.0f));
+						}
+					} else {
+						const vi64 i4 = 0;
+						const float4 vl11 = *(const float4 *)(p0 + (((((((i2 * ((vi64)256L)) + i3) * ((vi64)4L)) + i4) / ((vi64)1000L)) * ((vi64)1000L)) + (((((i2 * ((vi64)256L)) + i3) * ((vi64)4L)) + i4) % ((vi64)1000L))));
+						const float4 vl14 = *(const float4 *)(p1 + (((((i2 * ((vi64)256L)) + i3) * ((vi64)4L)) + i4) % ((vi64)1000L)));
+						float4 vo;
+						{ const vi64 i4 = 0; vo.x = (float)(vmax_f32((vl11.x + vl14.x), 0.0f)); (void)i4; }
+						{ const vi64 i4 = 1; vo.y = (float)(vmax_f32((vl11.y + vl14.y), 0.0f)); (void)i4; }
+						{ const vi64 i4 = 2; vo.z = (float)(vmax_f32((vl11.z + vl14.z), 0.0f)); (void)i4; }
+						{ const vi64 i4 = 3; vo.w = (float)(vmax_f32((vl11.w + vl14.w), 0.0f)); (void)i4; }
+						*(float4 *)(p2 + (((((((i2 * ((vi64)256L)) + i3) * ((vi64)4L)) + i4) / ((vi64)1000L)) * ((vi64)1000L)) + (((((i2 * ((vi64)256L)) + i3) * ((vi64)4L)) + i4) % ((vi64)1000L)))) = vo;
+					}
+				}
 			}
 		}
 	}
