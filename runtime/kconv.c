@@ -192,38 +192,55 @@ size_t kconvc_scratch(const int64_t *p, int in_blocked)
 	return bias + al64((size_t)(p[KC_N] * g.ncb * g.hp * g.wp * g.cbk) * sizeof(float));
 }
 
-/* The padded blocked copy of image x (NCHW or NCHW16c) into s. */
-static void pad_copy(const int64_t *p, int in_blocked, const geo *g, const float *x, float *s)
+/* The padded blocked copy of channel block cb of image x (NCHW or NCHW16c)
+ * into s, border zeroed. */
+static void pad_block(const int64_t *p, int in_blocked, const geo *g, const float *x, float *s,
+                      int64_t cb)
 {
 	int64_t C = p[KC_C], H = p[KC_H], W = p[KC_W], cbk = g->cbk;
 	int64_t plane = g->hp * g->wp * cbk, row = g->wp * cbk, PT = p[KC_PT], PL = p[KC_PL];
+	float *sb = s + cb * plane;
 	/* zero only the border: rows above and below, columns left and right */
-	for (int64_t cb = 0; cb < g->ncb; cb++) {
-		float *sp = s + cb * plane;
-		memset(sp, 0, (size_t)(PT * row) * sizeof *s);
-		memset(sp + (PT + H) * row, 0, (size_t)((g->hp - PT - H) * row) * sizeof *s);
-		for (int64_t h = PT; h < PT + H; h++) {
-			memset(sp + h * row, 0, (size_t)(PL * cbk) * sizeof *s);
-			memset(sp + h * row + (PL + W) * cbk, 0, (size_t)((g->wp - PL - W) * cbk) * sizeof *s);
-		}
+	memset(sb, 0, (size_t)(PT * row) * sizeof *s);
+	memset(sb + (PT + H) * row, 0, (size_t)((g->hp - PT - H) * row) * sizeof *s);
+	for (int64_t h = PT; h < PT + H; h++) {
+		memset(sb + h * row, 0, (size_t)(PL * cbk) * sizeof *s);
+		memset(sb + h * row + (PL + W) * cbk, 0, (size_t)((g->wp - PL - W) * cbk) * sizeof *s);
 	}
-	for (int64_t cb = 0; cb < g->ncb; cb++) {
-		float *sp = s + cb * plane + (p[KC_PT] * g->wp + p[KC_PL]) * cbk;
-		if (in_blocked) {
-			const float *xp = x + cb * H * W * KCB;
-			for (int64_t h = 0; h < H; h++)
-				memcpy(sp + h * g->wp * KCB, xp + h * W * KCB, (size_t)(W * KCB) * sizeof *s);
-			continue;
-		}
-		int64_t nc = C - cb * cbk < cbk ? C - cb * cbk : cbk;
-		if (nc < cbk)   /* lanes past C inside the image too */
-			memset(s + cb * plane, 0, (size_t)plane * sizeof *s);
-		for (int64_t ci = 0; ci < nc; ci++) {
-			const float *xc = x + (cb * cbk + ci) * H * W;
-			for (int64_t h = 0; h < H; h++)
-				for (int64_t w = 0; w < W; w++)
-					sp[(h * g->wp + w) * cbk + ci] = xc[h * W + w];
-		}
+	float *sp = sb + (PT * g->wp + PL) * cbk;
+	if (in_blocked) {
+		const float *xp = x + cb * H * W * KCB;
+		for (int64_t h = 0; h < H; h++)
+			memcpy(sp + h * g->wp * KCB, xp + h * W * KCB, (size_t)(W * KCB) * sizeof *s);
+		return;
+	}
+	int64_t nc = C - cb * cbk < cbk ? C - cb * cbk : cbk;
+	if (nc < cbk)   /* lanes past C inside the image too */
+		memset(sb, 0, (size_t)plane * sizeof *s);
+	for (int64_t ci = 0; ci < nc; ci++) {
+		const float *xc = x + (cb * cbk + ci) * H * W;
+		for (int64_t h = 0; h < H; h++)
+			for (int64_t w = 0; w < W; w++)
+				sp[(h * g->wp + w) * cbk + ci] = xc[h * W + w];
+	}
+}
+
+typedef struct {
+	const int64_t *p;
+	const geo *g;
+	const float *x;
+	float *s;
+	int in_blocked;
+	int64_t xin, xn;   /* floats per input image, per padded image */
+} pc_args;
+
+/* items (image, channel block) of the padded copy, split over the pool */
+static void pad_body(void *arg, int64_t lo, int64_t hi)
+{
+	const pc_args *a = arg;
+	for (int64_t i = lo; i < hi; i++) {
+		int64_t n = i / a->g->ncb, cb = i % a->g->ncb;
+		pad_block(a->p, a->in_blocked, a->g, a->x + n * a->xin, a->s + n * a->xn, cb);
 	}
 }
 
@@ -244,9 +261,13 @@ void kconvc_f32(kpool *pool, const int64_t *p, int in_blocked, const float *x,
 	if (g.copy) {
 		float *s = (float *)((char *)scratch + al64((size_t)(nocb * KCB) * sizeof(float)));
 		xn = g.ncb * g.hp * g.wp * g.cbk;
-		for (int64_t n = 0; n < N; n++)
-			pad_copy(p, in_blocked, &g, x + n * (in_blocked ? cdiv(p[KC_C], KCB) * KCB : p[KC_C]) *
-			                                     p[KC_H] * p[KC_W], s + n * xn);
+		pc_args pa = {p, &g, x, s, in_blocked,
+		              (in_blocked ? cdiv(p[KC_C], KCB) * KCB : p[KC_C]) * p[KC_H] * p[KC_W], xn};
+		int64_t nb = N * g.ncb;
+		if (kpool_threads(pool) > 1 && nb > 1 && xn * N >= 16384)
+			kpool_for(pool, nb, 1, pad_body, &pa);
+		else
+			pad_body(&pa, 0, nb);
 		xs = s;
 	}
 	int dw = depthwise(p);
