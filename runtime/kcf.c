@@ -166,6 +166,59 @@ static int acc_add(Acc *a, const void *p, size_t n)
 	return 0;
 }
 
+/* The body's new carried values o[0..N) replace car[] (owned copies). */
+static int carry_set(KCall *c, KTensor *car, int N, const vibee_tensor *o, const char *what)
+{
+	for (int k = 0; k < N; k++, o++) {
+		if (o->dtype != car[k].dt || o->rank > K_MAXRANK)
+			return kerr(c, "%s %d changes dtype", what, k);
+		size_t n = (size_t)vt_bytes(o);
+		void *q = malloc(n ? n : 1);
+		if (!q)
+			return kerr(c, "out of memory");
+		if (n)
+			memcpy(q, o->data, n);
+		free(car[k].data);
+		car[k].data = q;
+		car[k].rank = o->rank;
+		memcpy(car[k].dims, o->dims, sizeof car[k].dims);
+	}
+	return 0;
+}
+
+/* Appends the step outputs e[0..K) to acc[]; the first step fixes each one's
+ * element shape, later steps must keep it. */
+static int acc_step(KCall *c, Acc *acc, int K, const vibee_tensor *e, bool first, const char *what)
+{
+	for (int j = 0; j < K; j++, e++) {
+		Acc *a = &acc[j];
+		if (first) {
+			if (e->rank + 1 > K_MAXRANK)
+				return kerr(c, "scan output %d: rank too large", j);
+			a->dt = e->dtype;
+			a->rank = e->rank;
+			memcpy(a->dims, e->dims, sizeof a->dims);
+		} else if (e->dtype != a->dt || e->rank != a->rank ||
+		           memcmp(e->dims, a->dims, (size_t)e->rank * sizeof *e->dims)) {
+			return kerr(c, "scan output %d changes shape between %s", j, what);
+		}
+		if (acc_add(a, e->data, (size_t)vt_bytes(e)))
+			return kerr(c, "out of memory");
+	}
+	return 0;
+}
+
+/* A scan output of a body that never ran: its declared element shape. */
+static int acc_declared(KCall *c, Acc *a, const vibee_io_desc *io, int j, const char *what)
+{
+	a->dt = io->dtype;
+	a->rank = io->rank;
+	for (int k = 0; k < io->rank; k++)
+		if ((a->dims[k] = io->dims[k]) < 0)
+			return kerr(c, "scan output %d ran zero %s and its element shape is not static", j, what);
+	return 0;
+}
+
 static int kcf_loop(KCall *c)
 {
 	int nf = (int)kattr_i(c, "_nformal", c->nin);
@@ -225,61 +278,16 @@ static int kcf_loop(KCall *c)
 		KTensor ct = {bout[0].dtype, bout[0].rank, {0}, bout[0].data};
 		memcpy(ct.dims, bout[0].dims, sizeof ct.dims);
 		cond = truth(&ct);
-		for (int k = 0; k < N; k++) {
-			const vibee_tensor *o = &bout[1 + k];
-			if (o->dtype != car[k].dt || o->rank > K_MAXRANK) {
-				rc = kerr(c, "carried value %d changes dtype", k);
-				goto out;
-			}
-			size_t n = (size_t)vt_bytes(o);
-			void *q = malloc(n ? n : 1);
-			if (!q) {
-				rc = kerr(c, "out of memory");
-				goto out;
-			}
-			if (n)
-				memcpy(q, o->data, n);
-			free(car[k].data);
-			car[k].data = q;
-			car[k].rank = o->rank;
-			memcpy(car[k].dims, o->dims, sizeof car[k].dims);
-		}
-		for (int j = 0; j < K; j++) {
-			const vibee_tensor *e = &bout[1 + N + j];
-			Acc *a = &acc[j];
-			if (it == 0) {
-				if (e->rank + 1 > K_MAXRANK) {
-					rc = kerr(c, "scan output %d: rank too large", j);
-					goto out;
-				}
-				a->dt = e->dtype;
-				a->rank = e->rank;
-				memcpy(a->dims, e->dims, sizeof a->dims);
-			} else if (e->dtype != a->dt || e->rank != a->rank ||
-			           memcmp(e->dims, a->dims, (size_t)e->rank * sizeof *e->dims)) {
-				rc = kerr(c, "scan output %d changes shape between iterations", j);
-				goto out;
-			}
-			if (acc_add(a, e->data, (size_t)vt_bytes(e))) {
-				rc = kerr(c, "out of memory");
-				goto out;
-			}
-		}
+		if ((rc = carry_set(c, car, N, bout + 1, "carried value")) ||
+		    (rc = acc_step(c, acc, K, bout + 1 + N, it == 0, "iterations")))
+			goto out;
 	}
 	for (int k = 0; k < N && !rc; k++)
 		rc = put(c, k, car[k].dt, car[k].rank, car[k].dims, car[k].data);
 	for (int j = 0; j < K && !rc; j++) {
 		Acc *a = &acc[j];
-		if (it == 0) {   /* never ran: the body's declared element shape */
-			const vibee_io_desc *io = &s.d->outputs[1 + N + j];
-			a->dt = io->dtype;
-			a->rank = io->rank;
-			for (int k = 0; k < io->rank && !rc; k++)
-				if ((a->dims[k] = io->dims[k]) < 0)
-					rc = kerr(c, "scan output %d ran zero times and its element shape is not static", j);
-			if (rc)
-				break;
-		}
+		if (it == 0 && (rc = acc_declared(c, a, &s.d->outputs[1 + N + j], j, "times")))
+			break;
 		int64_t d[K_MAXRANK];
 		d[0] = it;
 		memcpy(d + 1, a->dims, (size_t)a->rank * sizeof *d);
@@ -387,61 +395,16 @@ static int kcf_scan(KCall *c)
 			bin[k] = c->in[k];
 		if ((rc = sub_run(c, &s, bin, nin, bout)))
 			goto out;
-		for (int k = 0; k < N; k++) {
-			const vibee_tensor *o = &bout[k];
-			if (o->dtype != car[k].dt || o->rank > K_MAXRANK) {
-				rc = kerr(c, "state %d changes dtype", k);
-				goto out;
-			}
-			size_t n = (size_t)vt_bytes(o);
-			void *q = malloc(n ? n : 1);
-			if (!q) {
-				rc = kerr(c, "out of memory");
-				goto out;
-			}
-			if (n)
-				memcpy(q, o->data, n);
-			free(car[k].data);
-			car[k].data = q;
-			car[k].rank = o->rank;
-			memcpy(car[k].dims, o->dims, sizeof car[k].dims);
-		}
-		for (int j = 0; j < K; j++) {   /* step outputs, in step order */
-			const vibee_tensor *e = &bout[N + j];
-			Acc *a = &acc[j];
-			if (t == 0) {
-				if (e->rank + 1 > K_MAXRANK) {
-					rc = kerr(c, "scan output %d: rank too large", j);
-					goto out;
-				}
-				a->dt = e->dtype;
-				a->rank = e->rank;
-				memcpy(a->dims, e->dims, sizeof a->dims);
-			} else if (e->dtype != a->dt || e->rank != a->rank ||
-			           memcmp(e->dims, a->dims, (size_t)e->rank * sizeof *e->dims)) {
-				rc = kerr(c, "scan output %d changes shape between steps", j);
-				goto out;
-			}
-			if (acc_add(a, e->data, (size_t)vt_bytes(e))) {
-				rc = kerr(c, "out of memory");
-				goto out;
-			}
-		}
+		if ((rc = carry_set(c, car, N, bout, "state")) ||
+		    (rc = acc_step(c, acc, K, bout + N, t == 0, "steps")))
+			goto out;
 	}
 	for (int k = 0; k < N && !rc; k++)
 		rc = put(c, k, car[k].dt, car[k].rank, car[k].dims, car[k].data);
 	for (int j = 0; j < K && !rc; j++) {
 		Acc *a = &acc[j];
-		if (T <= 0) {
-			const vibee_io_desc *io = &s.d->outputs[N + j];
-			a->dt = io->dtype;
-			a->rank = io->rank;
-			for (int k = 0; k < io->rank && !rc; k++)
-				if ((a->dims[k] = io->dims[k]) < 0)
-					rc = kerr(c, "scan output %d ran zero steps and its element shape is not static", j);
-			if (rc)
-				break;
-		}
+		if (T <= 0 && (rc = acc_declared(c, a, &s.d->outputs[N + j], j, "steps")))
+			break;
 		int r = a->rank + 1;
 		int64_t oa = noax ? oax[j] : 0, d[K_MAXRANK], outer = 1, inner = 1, TT = T < 0 ? 0 : T;
 		if (oa < -r || oa >= r) {
