@@ -79,11 +79,12 @@ int lower_nchwc(Low *L, Node *n)
 				return LW_CALL;
 			res = n->in[3];
 		}
+		const float *wd = W->data;   /* lib_new_const may move g->val (W) */
 		float *buf;
 		packed = lib_new_const(L, kconvc_pack_size(p, inb), &buf);
 		if (packed == IR_NONE)
 			return ir_node_error(L->d, g, n, E_MODEL, "out of memory packing weights"), LW_ERR;
-		kconvc_pack(p, inb, W->data, buf);
+		kconvc_pack(p, inb, wd, buf);
 	}
 	Kernel *k = kir_kernel(L->p, KK_LIB, L->nid);
 	k->lib = (KLib){.fn = KL_NCHWC, .packed = packed, .bias = bias, .res = res, .act = act};
