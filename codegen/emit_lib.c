@@ -8,7 +8,7 @@
 #include "lib.h"
 #include "render.h"
 
-static void dimc(CBuf *b, Dim d)
+void lib_dimc(CBuf *b, Dim d)
 {
 	if (d >= 0)
 		cb_printf(b, "%lldLL", (long long)d);
@@ -16,7 +16,7 @@ static void dimc(CBuf *b, Dim d)
 		cb_printf(b, "r->dv[%u]", DIM_IDX(d));
 }
 
-static void bind(CBuf *b, const Plan *pl, const char *ty, const char *nm, uint32_t v)
+void lib_bind(CBuf *b, const Plan *pl, const char *ty, const char *nm, uint32_t v)
 {
 	if (v == IR_NONE)
 		cb_printf(b, "\t%s%s = NULL;\n", ty, nm);
@@ -39,7 +39,7 @@ static void prefill(CBuf *b, const Graph *g, const Node *n, const KLib *lb, cons
 		cb_printf(b, "%.17g * Cb[", ir_attr_f(n, "beta", 1.0));
 		if (cm != 1) {
 			cb_puts(b, "i * ");
-			dimc(b, cn);
+			lib_dimc(b, cn);
 			cb_puts(b, cn != 1 ? " + " : "");
 		}
 		cb_puts(b, cn != 1 ? "j" : (cm != 1 ? "" : "0"));
@@ -69,27 +69,27 @@ static int emit_gemm(CBuf *b, const KProg *p, const Plan *pl, int ki, Diag *d)
 		cb_printf(b, "static void k%d_b(void *arg, int64_t lo, int64_t hi)\n{\n"
 		          "\tstruct k%d_s *s = arg;\n\tstruct vibee_ctx *r = s->r;\n\t(void)r;\n", ki, ki);
 		cb_puts(b, "\tconst int64_t M = ");
-		dimc(b, m.M);
+		lib_dimc(b, m.M);
 		cb_puts(b, ", N = ");
-		dimc(b, m.N);
+		lib_dimc(b, m.N);
 		cb_puts(b, ", K = ");
-		dimc(b, m.K);
+		lib_dimc(b, m.K);
 		cb_puts(b, ";\n\tfor (int64_t t = lo; t < hi; t++) {\n"
 		        "\t\tint64_t rest = t, ao = 0, bo = 0, id;\n\t\t(void)rest;\n\t\t(void)id;\n");
 		for (int dd = m.nb - 1; dd >= 0; dd--) {
 			cb_puts(b, "\t\tid = rest % ");
-			dimc(b, m.bext[dd]);
+			lib_dimc(b, m.bext[dd]);
 			cb_puts(b, ";\n\t\trest /= ");
-			dimc(b, m.bext[dd]);
+			lib_dimc(b, m.bext[dd]);
 			cb_puts(b, ";\n");
 			if (m.ast[dd] != 0) {
 				cb_puts(b, "\t\tao += id * ");
-				dimc(b, m.ast[dd]);
+				lib_dimc(b, m.ast[dd]);
 				cb_puts(b, ";\n");
 			}
 			if (m.bst[dd] != 0) {
 				cb_puts(b, "\t\tbo += id * ");
-				dimc(b, m.bst[dd]);
+				lib_dimc(b, m.bst[dd]);
 				cb_puts(b, ";\n");
 			}
 		}
@@ -98,27 +98,27 @@ static int emit_gemm(CBuf *b, const KProg *p, const Plan *pl, int ki, Diag *d)
 	}
 	cb_printf(b, "/* %s '%s' (kgemm%s) */\nstatic int k%d(struct vibee_ctx *r)\n{\n",
 	          ir_op_name(n->op), nm, packed ? ", packed weights" : "", ki);
-	bind(b, pl, "const float *", "A", m.a);
-	bind(b, pl, "const float *", "B", packed ? lb->packed : m.b);
-	bind(b, pl, "const float *", "Cb", lb->bias);
-	bind(b, pl, "const float *", "R", lb->res);
-	bind(b, pl, "float *", "Y", m.y);
+	lib_bind(b, pl, "const float *", "A", m.a);
+	lib_bind(b, pl, "const float *", "B", packed ? lb->packed : m.b);
+	lib_bind(b, pl, "const float *", "Cb", lb->bias);
+	lib_bind(b, pl, "const float *", "R", lb->res);
+	lib_bind(b, pl, "float *", "Y", m.y);
 	cb_puts(b, "\t(void)Cb;\n\t(void)R;\n\tconst int64_t M = ");
-	dimc(b, m.M);
+	lib_dimc(b, m.M);
 	cb_puts(b, ", N = ");
-	dimc(b, m.N);
+	lib_dimc(b, m.N);
 	cb_puts(b, ", K = ");
-	dimc(b, m.K);
+	lib_dimc(b, m.K);
 	cb_puts(b, ";\n\t(void)M;\n");
 	if (m.fold) {
 		cb_puts(b, "\tconst int64_t rows = ");
-		dimc(b, m.rows);
+		lib_dimc(b, m.rows);
 		cb_puts(b, ";\n");
 	} else {
 		cb_puts(b, "\tint64_t nbt = 1;\n");
 		for (int dd = 0; dd < m.nb; dd++) {
 			cb_puts(b, "\tnbt *= ");
-			dimc(b, m.bext[dd]);
+			lib_dimc(b, m.bext[dd]);
 			cb_puts(b, ";\n");
 		}
 		cb_puts(b, "\tconst int64_t rows = nbt * M;\n");
@@ -158,14 +158,14 @@ static int emit_conv(CBuf *b, const KProg *p, const Plan *pl, int ki, Diag *d)
 	cg_safe(n->name, nm, sizeof nm);
 	cb_printf(b, "/* %s '%s' (implicit GEMM) */\nstatic int k%d(struct vibee_ctx *r)\n{\n",
 	          ir_op_name(n->op), nm, ki);
-	bind(b, pl, "const float *", "X", c.x);
-	bind(b, pl, "const float *", "W", lb->packed != IR_NONE ? IR_NONE : c.w);
-	bind(b, pl, "const float *", "Wp", lb->packed);
-	bind(b, pl, "const float *", "Cb", lb->bias);
-	bind(b, pl, "const float *", "R", lb->res);
-	bind(b, pl, "float *", "Y", c.y);
+	lib_bind(b, pl, "const float *", "X", c.x);
+	lib_bind(b, pl, "const float *", "W", lb->packed != IR_NONE ? IR_NONE : c.w);
+	lib_bind(b, pl, "const float *", "Wp", lb->packed);
+	lib_bind(b, pl, "const float *", "Cb", lb->bias);
+	lib_bind(b, pl, "const float *", "R", lb->res);
+	lib_bind(b, pl, "float *", "Y", c.y);
 	cb_puts(b, "\tconst int64_t p[KC_NP] = {");
-	dimc(b, c.n);
+	lib_dimc(b, c.n);
 	cb_printf(b, ", %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, "
 	          "%lld, %lld};\n", (long long)c.c, (long long)c.h, (long long)c.wd, (long long)c.m,
 	          (long long)c.kh, (long long)c.kw, (long long)c.oh, (long long)c.ow, (long long)c.sh,
@@ -189,14 +189,14 @@ static int emit_layernorm(CBuf *b, const KProg *p, const Plan *pl, int ki)
 	const Shape *xs = &g->val[n->in[0]].shape;
 	cb_printf(b, "/* LayerNormalization '%s' (kops) */\nstatic int k%d(struct vibee_ctx *r)\n{\n",
 	          nm, ki);
-	bind(b, pl, "const float *", "X", n->in[0]);
-	bind(b, pl, "const float *", "S", n->in[1]);
-	bind(b, pl, "const float *", "Bb", n->nin > 2 ? n->in[2] : IR_NONE);
-	bind(b, pl, "float *", "Y", n->out[0]);
+	lib_bind(b, pl, "const float *", "X", n->in[0]);
+	lib_bind(b, pl, "const float *", "S", n->in[1]);
+	lib_bind(b, pl, "const float *", "Bb", n->nin > 2 ? n->in[2] : IR_NONE);
+	lib_bind(b, pl, "float *", "Y", n->out[0]);
 	cb_puts(b, "\tint64_t rows = 1;\n");
 	for (int i = 0; i < k->lib.iarg[0]; i++) {
 		cb_puts(b, "\trows *= ");
-		dimc(b, xs->d[i]);
+		lib_dimc(b, xs->d[i]);
 		cb_puts(b, ";\n");
 	}
 	cb_printf(b, "\tklayernorm_f32(r->pool, rows, %lldLL, X, S, Bb, (float)%.17g, Y);\n\treturn 0;\n}\n\n",
@@ -216,8 +216,8 @@ static int emit_pool(CBuf *b, const KProg *p, const Plan *pl, int ki, Diag *d)
 	cg_safe(n->name, nm, sizeof nm);
 	cb_printf(b, "/* %s '%s' (kops) */\nstatic int k%d(struct vibee_ctx *r)\n{\n",
 	          ir_op_name(n->op), nm, ki);
-	bind(b, pl, "const float *", "X", c.x);
-	bind(b, pl, "float *", "Y", c.y);
+	lib_bind(b, pl, "const float *", "X", c.x);
+	lib_bind(b, pl, "float *", "Y", c.y);
 	if (n->op == OP_GlobalAveragePool) {
 		cb_printf(b, "\tkgavgpool_f32(r->pool, %lldLL, %lldLL, X, Y);\n\treturn 0;\n}\n\n",
 		          (long long)c.n, (long long)(c.h * c.wd));

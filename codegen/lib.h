@@ -41,6 +41,10 @@ int lower_lib(struct Low *L, Node *n);
 /* A new f32 constant of `bytes` bytes for packed weights (*data to fill);
  * IR_NONE when out of memory. */
 uint32_t lib_new_const(struct Low *L, size_t bytes, float **data);
+/* emit_lib.c: a dim as C (a constant or the run's r->dv[]); a typed local
+ * bound to value v's buffer (NULL for IR_NONE) */
+void lib_dimc(CBuf *b, Dim d);
+void lib_bind(CBuf *b, const Plan *pl, const char *ty, const char *nm, uint32_t v);
 /* The blocked-layout ops (to_nchwc ... gap_nchwc): lowering and rendering
  * (codegen/lower_nchwc.c). */
 int lower_nchwc(struct Low *L, Node *n);

@@ -99,22 +99,6 @@ int lower_nchwc(Low *L, Node *n)
 	return LW_OK;
 }
 
-static void dimc(CBuf *b, Dim d)
-{
-	if (d >= 0)
-		cb_printf(b, "%lldLL", (long long)d);
-	else
-		cb_printf(b, "r->dv[%u]", DIM_IDX(d));
-}
-
-static void bind(CBuf *b, const Plan *pl, const char *ty, const char *nm, uint32_t v)
-{
-	if (v == IR_NONE)
-		cb_printf(b, "\t%s%s = NULL;\n", ty, nm);
-	else
-		cb_printf(b, "\t%s%s = (%s)r->buf[%u];\n", ty, nm, ty, pl->slot[v]);
-}
-
 int cg_emit_nchwc(CBuf *b, const KProg *p, const Plan *pl, int ki, Diag *d)
 {
 	Graph *g = p->g;
@@ -126,10 +110,10 @@ int cg_emit_nchwc(CBuf *b, const KProg *p, const Plan *pl, int ki, Diag *d)
 	cg_safe(n->name, nm, sizeof nm);
 	cb_printf(b, "/* %s '%s' (kconv, NCHW16c) */\nstatic int k%d(struct vibee_ctx *r)\n{\n",
 	          ir_op_name(n->op), nm, ki);
-	bind(b, pl, "const float *", "X", n->in[0]);
-	bind(b, pl, "float *", "Y", n->out[0]);
+	lib_bind(b, pl, "const float *", "X", n->in[0]);
+	lib_bind(b, pl, "float *", "Y", n->out[0]);
 	cb_puts(b, "\tconst int64_t N = ");
-	dimc(b, xs->d[0]);
+	lib_dimc(b, xs->d[0]);
 	cb_puts(b, ";\n");
 	switch (n->op) {
 	case OP_to_nchwc:
@@ -167,9 +151,9 @@ int cg_emit_nchwc(CBuf *b, const KProg *p, const Plan *pl, int ki, Diag *d)
 		if (!conv_params(g, n, q, &inb))
 			return diag_set(d, E_MODEL, "internal: conv_nchwc of node %u no longer applies",
 			                k->node);
-		bind(b, pl, "const float *", "Wp", lb->packed);
-		bind(b, pl, "const float *", "Cb", lb->bias);
-		bind(b, pl, "const float *", "R", lb->res);
+		lib_bind(b, pl, "const float *", "Wp", lb->packed);
+		lib_bind(b, pl, "const float *", "Cb", lb->bias);
+		lib_bind(b, pl, "const float *", "R", lb->res);
 		cb_puts(b, "\tconst int64_t p[KC_NP] = {N");
 		for (int i = 1; i < KC_NP; i++)
 			cb_printf(b, ", %lld", (long long)q[i]);
