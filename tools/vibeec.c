@@ -223,11 +223,10 @@ int main(int argc, char **argv)
 	Graph *g = load(model, &d);
 	if (!g)
 		return fail(exit_code(&d), d.code ? d.msg : "cannot load the model");
-	{
-		const Target *t = target && *target ? target_find(target) : NULL;
-		ctx.device = (t && t->kind != TK_CPU) || strcmp(emit, "cuda") == 0 || strcmp(emit, "ptx") == 0 ||
-		             strcmp(emit, "hip") == 0 || strcmp(emit, "opencl") == 0;
-	}
+	int is_dev = strcmp(emit, "cuda") == 0 || strcmp(emit, "ptx") == 0 ||
+	             strcmp(emit, "hip") == 0 || strcmp(emit, "opencl") == 0;
+	const Target *tg = target && *target ? target_find(target) : NULL;
+	ctx.device = is_dev || (tg && tg->kind != TK_CPU);
 	int rc = pass_run_pipeline(g, &ctx);
 	if (ctx.stats)
 		pass_print_stats(&ctx);
@@ -254,8 +253,6 @@ int main(int argc, char **argv)
 		}
 		return 0;
 	}
-	int is_dev = strcmp(emit, "cuda") == 0 || strcmp(emit, "ptx") == 0 ||
-	             strcmp(emit, "hip") == 0 || strcmp(emit, "opencl") == 0;
 	if (is_dev && (!target || !*target || strcmp(target, "cpu") == 0))   /* a default GPU */
 		target = emit[0] == 'h' ? "mi300x" : emit[0] == 'o' ? "opencl" : "h100";
 	int is_c = strcmp(emit, "c") == 0 || is_dev;
