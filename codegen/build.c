@@ -57,7 +57,7 @@ static int find_kit(char *lib, char *inc, size_t n, Diag *d)
 #endif
 }
 
-static int write_file(const char *path, const void *p, size_t n, Diag *d)
+int cg_write_file(const char *path, const void *p, size_t n, Diag *d)
 {
 	FILE *f = fopen(path, "wb");
 	if (!f)
@@ -93,8 +93,7 @@ static int write_weights(const KProg *p, const Plan *pl, const char *path, Diag 
 	return bad ? diag_set(d, E_IO, "%s: write error", path) : E_OK;
 }
 
-/* Run argv, output to log; returns exit status or -1. */
-static int run(char *const *argv, const char *log)
+int cg_run_tool(char *const *argv, const char *log)
 {
 	pid_t pid = fork();
 	if (pid < 0)
@@ -113,7 +112,7 @@ static int run(char *const *argv, const char *log)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static void first_error(const char *log, char *out, size_t n)
+void cg_first_error(const char *log, char *out, size_t n)
 {
 	out[0] = 0;
 	FILE *f = fopen(log, "r");
@@ -187,7 +186,7 @@ static int build_so(const CgOptions *o, const Target *t, const KProg *p, const P
 		char fb[4200];
 		snprintf(subc[nsub], sizeof subc[nsub], "%s/sub%d.c", dir, i);
 		snprintf(fb, sizeof fb, "%s/sub%d.bin", dir, i);
-		if ((rc = write_file(subc[nsub], x->c.s, x->c.n, d)) || (rc = write_weights(&x->p, &x->pl, fb, d)))
+		if ((rc = cg_write_file(subc[nsub], x->c.s, x->c.n, d)) || (rc = write_weights(&x->p, &x->pl, fb, d)))
 			break;
 		nsub++;
 		cb_printf(&s, "\t.section .rodata.vibee_weights_s%d,\"a\",@progbits\n\t.balign 64\n"
@@ -208,8 +207,8 @@ static int build_so(const CgOptions *o, const Target *t, const KProg *p, const P
 		rmtree(dir);
 		return rc;
 	}
-	if ((rc = write_file(fc, c->s, c->n, d)) || (rc = write_weights(p, pl, fw, d)) ||
-	    (rc = write_file(fs, s.s, s.n, d)) || (rc = write_file(fm, mapt, strlen(mapt), d))) {
+	if ((rc = cg_write_file(fc, c->s, c->n, d)) || (rc = write_weights(p, pl, fw, d)) ||
+	    (rc = cg_write_file(fs, s.s, s.n, d)) || (rc = cg_write_file(fm, mapt, strlen(mapt), d))) {
 		cb_free(&s);
 		rmtree(dir);
 		return rc;
@@ -255,10 +254,10 @@ static int build_so(const CgOptions *o, const Target *t, const KProg *p, const P
 		argv[a++] = q;
 #endif
 	argv[a] = NULL;
-	int st = run(argv, fl);
+	int st = cg_run_tool(argv, fl);
 	if (st != 0) {
 		char e[600];
-		first_error(fl, e, sizeof e);
+		cg_first_error(fl, e, sizeof e);
 		rc = diag_set(d, E_IO, "C compiler '%s' failed (exit %d)%s%s; build kept in %s", cc, st,
 		              e[0] ? ": " : "", e, dir);
 		return rc;
@@ -383,7 +382,7 @@ int cg_compile(Graph *g, const CgOptions *o, Diag *d)
 			if (fwrite(c.s, 1, c.n, stdout) != c.n || fflush(stdout))
 				rc = diag_set(d, E_IO, "<stdout>: write error");
 		} else {
-			rc = write_file(o->out, c.s, c.n, d);
+			rc = cg_write_file(o->out, c.s, c.n, d);
 		}
 	} else if (!rc) {
 		CgOptions oo = *o;

@@ -6,11 +6,9 @@
  * hipcc --genco for the target's arches, plus the HIP source for hiprtc.
  * The blobs become vibee_dev0..2 (each followed by a NUL byte) in the
  * model's assembly file. */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include "gpu.h"
 #ifdef VIBEE_HAVE_NVRTC
@@ -19,53 +17,6 @@
 #ifndef VIBEE_PTXAS_DEFAULT
 #define VIBEE_PTXAS_DEFAULT "ptxas"
 #endif
-
-static int put(const char *path, const void *p, size_t n, Diag *d)
-{
-	FILE *f = fopen(path, "wb");
-	if (!f)
-		return diag_set(d, E_IO, "%s: %s", path, strerror(errno));
-	bool bad = n && fwrite(p, 1, n, f) != n;
-	bad |= fclose(f) != 0;
-	return bad ? diag_set(d, E_IO, "%s: write error", path) : E_OK;
-}
-
-/* run argv with stdout+stderr to log; exit status, 127 if not found, -1 */
-static int run(char *const *argv, const char *log)
-{
-	pid_t pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		FILE *f = freopen(log, "w", stderr);
-		if (f)
-			dup2(fileno(stderr), 1);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	int st;
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static void first_error(const char *log, char *out, size_t n)
-{
-	out[0] = 0;
-	FILE *f = fopen(log, "r");
-	if (!f)
-		return;
-	char line[512];
-	while (fgets(line, sizeof line, f)) {
-		if (strstr(line, "error")) {
-			line[strcspn(line, "\n")] = 0;
-			snprintf(out, n, "%.300s", line);
-			break;
-		}
-	}
-	fclose(f);
-}
 
 static const char *tool(const char *env, const char *dflt)
 {
@@ -152,7 +103,7 @@ int cg_gpu_emit(const Target *t, const CBuf *src, const char *form, const char *
 		rc = fwrite(s, 1, n, stdout) != n || fflush(stdout) ? diag_set(d, E_IO, "<stdout>: write error")
 		                                                    : E_OK;
 	else
-		rc = put(out, s, n, d);
+		rc = cg_write_file(out, s, n, d);
 	free(ptx);
 	return rc;
 }
@@ -189,20 +140,20 @@ int cg_gpu_build(const Target *t, const CBuf *src, const char *dir, CBuf *as, Di
 		blob[1] = ptx;
 		nb[1] = np;
 		snprintf(fs, sizeof fs, "%s/model.ptx", dir);
-		if ((rc = put(fs, ptx, np, d))) {
+		if ((rc = cg_write_file(fs, ptx, np, d))) {
 			free(ptx);
 			return rc;
 		}
 		char arch[64];
 		snprintf(arch, sizeof arch, "-arch=%s", t->arch);
 		char *argv[] = {(char *)tool("VIBEE_PTXAS", VIBEE_PTXAS_DEFAULT), arch, fs, "-o", f[0], NULL};
-		int st = run(argv, fl);
+		int st = cg_run_tool(argv, fl);
 		if (st == 127) {
 			fprintf(stderr, "vibeec: note: ptxas not found; the model carries PTX only (the "
 			        "driver compiles it when a context is created)\n");
 		} else if (st != 0) {
 			char e[400];
-			first_error(fl, e, sizeof e);
+			cg_first_error(fl, e, sizeof e);
 			free(ptx);
 			return diag_set(d, E_MODEL, "ptxas %s failed (exit %d): %s", arch, st, e);
 		}
@@ -210,7 +161,7 @@ int cg_gpu_build(const Target *t, const CBuf *src, const char *dir, CBuf *as, Di
 		nb[0] = (size_t)-1;   /* written by ptxas (or absent: empty) */
 	} else {
 		snprintf(fs, sizeof fs, "%s/model.hip", dir);
-		if ((rc = put(fs, s, n, d)))
+		if ((rc = cg_write_file(fs, s, n, d)))
 			return rc;
 		blob[2] = s;
 		nb[2] = n;
@@ -223,14 +174,14 @@ int cg_gpu_build(const Target *t, const CBuf *src, const char *dir, CBuf *as, Di
 			snprintf(oa, sizeof oa, "--offload-arch=%s", arches[i]);
 			char *argv[] = {(char *)tool("VIBEE_HIPCC", "hipcc"), "--genco", oa, "-O3", fs, "-o",
 			                f[i], NULL};
-			int st = run(argv, fl);
+			int st = cg_run_tool(argv, fl);
 			if (st == 127) {
 				fprintf(stderr, "vibeec: note: hipcc not found; the model carries HIP source only "
 				        "(hiprtc compiles it when a context is created)\n");
 				break;
 			} else if (st != 0) {
 				char e[400];
-				first_error(fl, e, sizeof e);
+				cg_first_error(fl, e, sizeof e);
 				return diag_set(d, E_MODEL, "hipcc %s failed (exit %d): %s", oa, st, e);
 			}
 		}
@@ -241,7 +192,7 @@ int cg_gpu_build(const Target *t, const CBuf *src, const char *dir, CBuf *as, Di
 		if (nb[i] == (size_t)-1 && stat(f[i], &st) == 0)
 			;   /* built by a tool */
 		else
-			rc = put(f[i], blob[i], nb[i] == (size_t)-1 ? 0 : nb[i], d);
+			rc = cg_write_file(f[i], blob[i], nb[i] == (size_t)-1 ? 0 : nb[i], d);
 		incbin(as, i, f[i]);
 	}
 	unlink(fl);

@@ -89,4 +89,12 @@ void cg_gpu_run_device(CBuf *b, const KProg *p);
  * "opencl") to out. */
 int cg_gpu_build(const Target *t, const CBuf *src, const char *dir, CBuf *as, Diag *d);
 int cg_gpu_emit(const Target *t, const CBuf *src, const char *form, const char *out, Diag *d);
+
+/* Build helpers of codegen/build.c, shared with build_gpu.c: write n bytes
+ * to path (E_IO with the path on failure); run argv with stdout+stderr
+ * into log (exit status, 127 when not found, -1); the first line of log
+ * naming an error (or "undefined"), or "" */
+int cg_write_file(const char *path, const void *p, size_t n, Diag *d);
+int cg_run_tool(char *const *argv, const char *log);
+void cg_first_error(const char *log, char *out, size_t n);
 #endif
