@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ir.h"
+#include "ref_util.h"
 
 typedef struct Sub {
 	const char *name;
@@ -304,15 +305,6 @@ out:
 	return rc;
 }
 
-/* Row-major extent helpers. */
-static int64_t prod(const int64_t *d, int from, int to)
-{
-	int64_t n = 1;
-	for (int i = from; i < to; i++)
-		n *= d[i];
-	return n;
-}
-
 /* One Scan over `len` steps. st: N initial states; sc: M scan inputs with
  * their axis and direction; captures follow in bin. Results: N final
  * states and K stacked scan outputs in res (malloc'd). */
@@ -366,7 +358,7 @@ static int run_scan(KCall *c, const Sub *b, const ScanIO *io, int64_t len, KTens
 			int ax = io->iax[j];
 			int64_t tt = io->idir[j] ? len - 1 - t : t;
 			size_t es = dt_size(x->dt);
-			int64_t outer = prod(x->dims, 0, ax), inner = prod(x->dims, ax + 1, x->rank);
+			int64_t outer = ref_prod(x->dims, 0, ax), inner = ref_prod(x->dims, ax + 1, x->rank);
 			for (int64_t o = 0; o < outer; o++)
 				memcpy(slice[j] + (size_t)(o * inner) * es,
 				       (const unsigned char *)x->data + (size_t)((o * len + tt) * inner) * es,
@@ -407,7 +399,7 @@ static int run_scan(KCall *c, const Sub *b, const ScanIO *io, int64_t len, KTens
 			}
 			int64_t tt = io->odir[j] ? len - 1 - t : t;
 			size_t es = dt_size(e->dt);
-			int64_t outer = prod(e->dims, 0, ax), inner = prod(e->dims, ax, e->rank);
+			int64_t outer = ref_prod(e->dims, 0, ax), inner = ref_prod(e->dims, ax, e->rank);
 			for (int64_t o = 0; o < outer; o++)
 				memcpy((unsigned char *)y->data + (size_t)((o * len + tt) * inner) * es,
 				       (const unsigned char *)e->data + (size_t)(o * inner) * es,

@@ -5,53 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kern.h"
-
-static int has_in(const KCall *c, int i)
-{
-	return i < c->nin && dt_size(c->in[i].dt) > 0 && c->in[i].data;
-}
-
-static int want_out(const KCall *c, int i)
-{
-	return i < c->nout && dt_size(c->out[i].dt) > 0;
-}
-
-/* Check the first n inputs (and output 0 when out0) are present and numeric:
- * kernels below may then read them without further checks. */
-static int need(KCall *c, int n, int out0)
-{
-	for (int i = 0; i < n; i++) {
-		const KTensor *t = i < c->nin ? &c->in[i] : NULL;
-		if (!t || dt_size(t->dt) == 0 || (!t->data && kt_numel(t) != 0) ||
-		    t->rank < 0 || t->rank > K_MAXRANK)
-			return kerr(c, "%s: input %d is missing or has an unsupported type",
-			            op_names[c->op], i);
-	}
-	if (out0 && (c->nout < 1 || dt_size(c->out[0].dt) == 0))
-		return kerr(c, "%s: output 0 is missing or has an unsupported type", op_names[c->op]);
-	return 0;
-}
-
-static double *load(KCall *c, const KTensor *t)
-{
-	int64_t n = kt_numel(t);
-	double *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
-	if (!p) {
-		kerr(c, "%s: out of memory (%lld elements)", op_names[c->op], (long long)n);
-		return NULL;
-	}
-	for (int64_t i = 0; i < n; i++)
-		p[i] = dt_load_f(t->dt, t->data, (size_t)i);
-	return p;
-}
-
-static int64_t prod(const int64_t *d, int n)
-{
-	int64_t p = 1;
-	for (int i = 0; i < n; i++)
-		p *= d[i];
-	return p;
-}
+#include "ref_util.h"
 
 static int64_t fdiv(int64_t a, int64_t b)   /* floor(a / b), b > 0 */
 {
@@ -223,7 +177,7 @@ static void conv_tap(const Win *w, const int64_t *kidx, double wv, const double 
 /* Conv, ConvInteger, QLinearConv. */
 int ref_conv(KCall *c)
 {
-	if (need(c, c->op == OP_QLinearConv ? 8 : 2, 1))
+	if (ref_need(c, c->op == OP_QLinearConv ? 8 : 2, 1))
 		return 1;
 	int q = c->op == OP_QLinearConv, integer = c->op == OP_ConvInteger;
 	const char *on = op_names[c->op];
@@ -250,14 +204,14 @@ int ref_conv(KCall *c)
 	int64_t od[K_MAXRANK] = {N, M};
 	for (int j = 0; j < k; j++)
 		od[j + 2] = w.out[j];
-	if (has_in(c, bidx) && kt_numel(&c->in[bidx]) != M)
+	if (ref_has_in(c, bidx) && kt_numel(&c->in[bidx]) != M)
 		return kerr(c, "%s: bias has %lld elements, expected %lld", on,
 		            (long long)kt_numel(&c->in[bidx]), (long long)M);
 	if (kout(c, 0, x->rank, od))
 		return 1;
-	int64_t I = prod(w.in, k), O = prod(w.out, k), Kn = prod(w.ker, k);
+	int64_t I = ref_prod(w.in, 0, k), O = ref_prod(w.out, 0, k), Kn = ref_prod(w.ker, 0, k);
 	int64_t Cg = C / G, Mg = M / G;
-	double *X = load(c, x), *W = X ? load(c, wt) : NULL;
+	double *X = ref_load(c, x), *W = X ? ref_load(c, wt) : NULL;
 	double *acc = malloc((size_t)(O > 0 ? O : 1) * sizeof *acc);
 	double *wzp = calloc((size_t)(M > 0 ? M : 1), sizeof *wzp);
 	double *wsc = malloc((size_t)(M > 0 ? M : 1) * sizeof *wsc);
@@ -269,14 +223,14 @@ int ref_conv(KCall *c)
 	double xzp = 0, xs = 1, ys = 1, yzp = 0;
 	if (q || integer) {
 		int xzi = 2, wzi = q ? 5 : 3;
-		if (has_in(c, xzi)) {
+		if (ref_has_in(c, xzi)) {
 			if (kt_numel(&c->in[xzi]) != 1) {
 				kerr(c, "%s: x_zero_point must be a scalar", on);
 				goto out;
 			}
 			xzp = dt_load_f(c->in[xzi].dt, c->in[xzi].data, 0);
 		}
-		if (has_in(c, wzi)) {
+		if (ref_has_in(c, wzi)) {
 			int64_t nz = kt_numel(&c->in[wzi]);
 			if (nz != 1 && nz != M) {
 				kerr(c, "%s: w_zero_point has %lld elements, expected 1 or %lld", on,
@@ -309,7 +263,7 @@ int ref_conv(KCall *c)
 	for (int64_t n = 0; n < N; n++)
 		for (int64_t m = 0; m < M; m++) {
 			int64_t g = m / Mg;
-			double b = has_in(c, bidx) ? dt_load_f(c->in[bidx].dt, c->in[bidx].data,
+			double b = ref_has_in(c, bidx) ? dt_load_f(c->in[bidx].dt, c->in[bidx].data,
 			                                       (size_t)m) : 0;
 			for (int64_t o = 0; o < O; o++)
 				acc[o] = b;
@@ -341,7 +295,7 @@ out:
  * derived) or from pads / output_padding; auto_pad SAME_* gives in * stride. */
 int ref_convtranspose(KCall *c)
 {
-	if (need(c, 2, 1))
+	if (ref_need(c, 2, 1))
 		return 1;
 	const KTensor *x = &c->in[0], *wt = &c->in[1];
 	if (x->rank < 3 || wt->rank != x->rank)
@@ -429,7 +383,7 @@ int ref_convtranspose(KCall *c)
 		if (w.out[j] < 0)
 			return kerr(c, "ConvTranspose: negative output size in dim %d", j);
 	}
-	if (has_in(c, 2) && kt_numel(&c->in[2]) != M)
+	if (ref_has_in(c, 2) && kt_numel(&c->in[2]) != M)
 		return kerr(c, "ConvTranspose: bias has %lld elements, expected %lld",
 		            (long long)kt_numel(&c->in[2]), (long long)M);
 	int64_t od[K_MAXRANK] = {N, M};
@@ -437,8 +391,8 @@ int ref_convtranspose(KCall *c)
 		od[j + 2] = w.out[j];
 	if (kout(c, 0, x->rank, od))
 		return 1;
-	int64_t I = prod(w.in, k), O = prod(w.out, k), Kn = prod(w.ker, k);
-	double *X = load(c, x), *W = X ? load(c, wt) : NULL;
+	int64_t I = ref_prod(w.in, 0, k), O = ref_prod(w.out, 0, k), Kn = ref_prod(w.ker, 0, k);
+	double *X = ref_load(c, x), *W = X ? ref_load(c, wt) : NULL;
 	double *acc = malloc((size_t)(M * O > 0 ? M * O : 1) * sizeof *acc);
 	if (!W || !acc) {
 		free(X); free(W); free(acc);
@@ -448,7 +402,7 @@ int ref_convtranspose(KCall *c)
 	for (int64_t b = 0; b < N; b++) {
 		for (int64_t m = 0; m < M; m++)
 			for (int64_t o = 0; o < O; o++)
-				acc[m * O + o] = has_in(c, 2) ? dt_load_f(c->in[2].dt, c->in[2].data,
+				acc[m * O + o] = ref_has_in(c, 2) ? dt_load_f(c->in[2].dt, c->in[2].data,
 				                                          (size_t)m) : 0;
 		for (int64_t ch = 0; ch < C; ch++) {
 			int64_t g = ch / Cg;
@@ -501,7 +455,7 @@ int ref_convtranspose(KCall *c)
 /* AveragePool, MaxPool (+Indices), LpPool, and the Global* variants. */
 int ref_pool(KCall *c)
 {
-	if (need(c, 1, 1))
+	if (ref_need(c, 1, 1))
 		return 1;
 	const KTensor *x = &c->in[0];
 	const char *on = op_names[c->op];
@@ -539,11 +493,11 @@ int ref_pool(KCall *c)
 		od[j + 2] = w.out[j];
 	if (kout(c, 0, x->rank, od))
 		return 1;
-	int idx_out = kind == 1 && want_out(c, 1);
+	int idx_out = kind == 1 && ref_want_out(c, 1);
 	if (idx_out && kout(c, 1, x->rank, od))
 		return 1;
-	int64_t I = prod(w.in, k), O = prod(w.out, k);
-	double *X = load(c, x);
+	int64_t I = ref_prod(w.in, 0, k), O = ref_prod(w.out, 0, k);
+	double *X = ref_load(c, x);
 	if (!X)
 		return 1;
 	for (int64_t nc = 0; nc < N * C; nc++) {
@@ -601,7 +555,7 @@ int ref_pool(KCall *c)
  * (indices keep referring to the inferred shape, as in the ONNX reference). */
 int ref_maxunpool(KCall *c)
 {
-	if (need(c, 2, 1))
+	if (ref_need(c, 2, 1))
 		return 1;
 	const KTensor *x = &c->in[0], *ix = &c->in[1];
 	if (x->rank < 3)
@@ -626,7 +580,7 @@ int ref_maxunpool(KCall *c)
 			return kerr(c, "MaxUnpool: negative inferred output size");
 	}
 	memcpy(od, dd, sizeof od);
-	if (has_in(c, 2)) {
+	if (ref_has_in(c, 2)) {
 		const KTensor *os = &c->in[2];
 		if (kt_numel(os) != r)
 			return kerr(c, "MaxUnpool: output_shape has %lld values, expected %d",
@@ -640,9 +594,9 @@ int ref_maxunpool(KCall *c)
 	}
 	if (kout(c, 0, r, od))
 		return 1;
-	int64_t dn = prod(dd, r), n = kt_numel(x);
+	int64_t dn = ref_prod(dd, 0, r), n = kt_numel(x);
 	KTensor *y = &c->out[0];
-	memset(y->data, 0, (size_t)prod(od, r) * dt_size(y->dt));
+	memset(y->data, 0, (size_t)ref_prod(od, 0, r) * dt_size(y->dt));
 	for (int64_t i = 0; i < n; i++) {
 		int64_t t = dt_load_i(ix->dt, ix->data, (size_t)i), o = 0, m = 1;
 		if (t < 0 || t >= dn)
@@ -662,7 +616,7 @@ int ref_maxunpool(KCall *c)
  * into pooled_shape bins. */
 int ref_maxroipool(KCall *c)
 {
-	if (need(c, 2, 1))
+	if (ref_need(c, 2, 1))
 		return 1;
 	const KTensor *x = &c->in[0], *r = &c->in[1];
 	const int64_t *ps;
@@ -716,7 +670,7 @@ int ref_maxroipool(KCall *c)
  * weighted corners, as the ONNX reference does) over each output bin. */
 int ref_roialign(KCall *c)
 {
-	if (need(c, 3, 1))
+	if (ref_need(c, 3, 1))
 		return 1;
 	const KTensor *x = &c->in[0], *r = &c->in[1], *bi = &c->in[2];
 	if (x->rank != 4 || r->rank != 2 || r->dims[1] != 4)

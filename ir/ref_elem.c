@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "kern.h"
+#include "ref_util.h"
 
 /* Value classes: how an element is loaded and computed exactly. */
 enum { CF, CI, CU };   /* float (double), signed int (int64), unsigned or bool (uint64) */
@@ -12,25 +13,6 @@ enum { CF, CI, CU };   /* float (double), signed int (int64), unsigned or bool (
 static int vclass(int dt)
 {
 	return dt_is_float(dt) ? CF : dt_is_signed(dt) ? CI : CU;
-}
-
-/* Input i is present and usable: index in range, known element type, data
- * there if it has elements. Returns 0 or kerr(). */
-static int need_in(KCall *c, int i)
-{
-	if (i >= c->nin || c->in[i].dt == DT_UNDEF)
-		return kerr(c, "%s: input %d missing", op_names[c->op], i);
-	const KTensor *t = &c->in[i];
-	if (dt_size(t->dt) == 0)
-		return kerr(c, "%s: input %d has unsupported type %s", op_names[c->op], i, dt_name(t->dt));
-	if (t->rank < 0 || t->rank > K_MAXRANK)
-		return kerr(c, "%s: input %d rank %d out of range", op_names[c->op], i, t->rank);
-	for (int k = 0; k < t->rank; k++)
-		if (t->dims[k] < 0)
-			return kerr(c, "%s: input %d dim %d is negative", op_names[c->op], i, k);
-	if (!t->data && kt_numel(t) > 0)
-		return kerr(c, "%s: input %d has no data", op_names[c->op], i);
-	return 0;
 }
 
 static int has_in(const KCall *c, int i)
@@ -229,7 +211,7 @@ static int unary_int(KCall *c, int cls, const KTensor *x, KTensor *y, int64_t n)
  * bool; IsNaN/IsInf write bool. */
 int ref_unary(KCall *c)
 {
-	if (need_in(c, 0) || need_out(c, 0))
+	if (ref_need_in(c, 0) || need_out(c, 0))
 		return 1;
 	const KTensor *x = &c->in[0];
 	KTensor *y = &c->out[0];
@@ -278,7 +260,7 @@ static int bound_in(KCall *c, int i, const KTensor **v)
 {
 	if (!has_in(c, i))
 		return 0;
-	if (need_in(c, i))
+	if (ref_need_in(c, i))
 		return -1;
 	int64_t n = kt_numel(&c->in[i]);
 	if (n == 0)
@@ -294,7 +276,7 @@ static int bound_in(KCall *c, int i, const KTensor **v)
  * attributes min/max (older). lo > hi gives hi everywhere, as ONNX says. */
 int ref_clip(KCall *c)
 {
-	if (need_in(c, 0) || need_out(c, 0))
+	if (ref_need_in(c, 0) || need_out(c, 0))
 		return 1;
 	const KTensor *x = &c->in[0], *lo = NULL, *hi = NULL;
 	KTensor *y = &c->out[0];
@@ -349,7 +331,7 @@ int ref_cast(KCall *c)
 	                              : (int)kattr_i(c, "to", y->dt);
 	if (to == DT_STRING || (c->nin > 0 && c->in[0].dt == DT_STRING))
 		return kerr(c, "%s: casts to or from string are not supported", op_names[c->op]);
-	if (need_in(c, 0) || need_out(c, 0))
+	if (ref_need_in(c, 0) || need_out(c, 0))
 		return 1;
 	if (to != y->dt)
 		return kerr(c, "%s: target type %s does not match output type %s",
@@ -379,19 +361,19 @@ int ref_cast(KCall *c)
  * random and refused unless the ratio is 0, where it is the same copy. */
 int ref_dropout(KCall *c)
 {
-	if (need_in(c, 0) || need_out(c, 0))
+	if (ref_need_in(c, 0) || need_out(c, 0))
 		return 1;
 	const KTensor *x = &c->in[0];
 	double ratio = kattr_f(c, "ratio", 0.5);
 	if (has_in(c, 1)) {
-		if (need_in(c, 1))
+		if (ref_need_in(c, 1))
 			return 1;
 		if (kt_numel(&c->in[1]) != 1)
 			return kerr(c, "Dropout: ratio must be a scalar");
 		ratio = dt_load_f(c->in[1].dt, c->in[1].data, 0);
 	}
 	if (has_in(c, 2)) {
-		if (need_in(c, 2))
+		if (ref_need_in(c, 2))
 			return 1;
 		if (kt_numel(&c->in[2]) != 1)
 			return kerr(c, "Dropout: training_mode must be a scalar");
@@ -581,7 +563,7 @@ static int bin_loop(KCall *c, int op, const KTensor *a, const KTensor *b, KTenso
  * type, except Pow whose exponent may differ. */
 int ref_binary(KCall *c)
 {
-	if (need_in(c, 0) || need_in(c, 1) || need_out(c, 0))
+	if (ref_need_in(c, 0) || ref_need_in(c, 1) || need_out(c, 0))
 		return 1;
 	const KTensor *a = &c->in[0], *b = &c->in[1];
 	if (c->op != OP_Pow && a->dt != b->dt)
@@ -606,7 +588,7 @@ int ref_variadic(KCall *c)
 	if (c->nin > 64)
 		return kerr(c, "%s: too many inputs (%d)", op_names[c->op], c->nin);
 	for (int k = 0; k < c->nin; k++) {
-		if (need_in(c, k))
+		if (ref_need_in(c, k))
 			return 1;
 		if (c->in[k].dt != c->in[0].dt)
 			return kerr(c, "%s: input types differ (%s vs %s)", op_names[c->op],
@@ -675,7 +657,7 @@ int ref_variadic(KCall *c)
 /* y = cond ? x : z, all three broadcast; elements are copied bytewise. */
 int ref_where(KCall *c)
 {
-	if (need_in(c, 0) || need_in(c, 1) || need_in(c, 2) || need_out(c, 0))
+	if (ref_need_in(c, 0) || ref_need_in(c, 1) || ref_need_in(c, 2) || need_out(c, 0))
 		return 1;
 	const KTensor *t[3] = { &c->in[0], &c->in[1], &c->in[2] };
 	KTensor *y = &c->out[0];

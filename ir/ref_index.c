@@ -5,36 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kern.h"
+#include "ref_util.h"
 
 static int64_t ival(const KTensor *t, int64_t i) { return dt_load_i(t->dt, t->data, (size_t)i); }
 
 static int has_in(const KCall *c, int i) { return i < c->nin && c->in[i].dt != DT_UNDEF && c->in[i].data; }
-
-/* Data-moving kernels copy bytes: output o must have the input's type. */
-static int want_dt(KCall *c, int o, int dt)
-{
-	if (o < c->nout && c->out[o].dt != DT_UNDEF && c->out[o].dt != dt)
-		return kerr(c, "%s: output %d is %s, expected %s", op_names[c->op], o,
-		            dt_name(c->out[o].dt), dt_name(dt));
-	return 0;
-}
-
-static int norm_axis(KCall *c, int64_t a, int r, int *out)
-{
-	*out = 0;
-	if (a < -r || a >= r)
-		return kerr(c, "%s: axis %lld out of range for rank %d", op_names[c->op], (long long)a, r);
-	*out = (int)(a < 0 ? a + r : a);
-	return 0;
-}
-
-static int64_t prod(const int64_t *d, int a, int b)
-{
-	int64_t p = 1;
-	for (int k = a; k < b; k++)
-		p *= d[k];
-	return p;
-}
 
 /* Read index i of t, wrap a negative one once against dim d, and check it. */
 static int get_index(KCall *c, const KTensor *t, int64_t i, int64_t d, int64_t *out)
@@ -62,12 +37,12 @@ static int need_int(KCall *c, int i, const char *what)
 int ref_gather(KCall *c)
 {
 	const KTensor *x = &c->in[0], *ind = &c->in[1];
-	if (want_dt(c, 0, c->in[0].dt))
+	if (ref_want_dt(c, 0, c->in[0].dt))
 		return 1;
 	int r = x->rank, axis;
 	if (r == 0)
 		return kerr(c, "Gather: data must have rank >= 1");
-	if (need_int(c, 1, "indices") || norm_axis(c, kattr_i(c, "axis", 0), r, &axis))
+	if (need_int(c, 1, "indices") || ref_norm_axis(c, kattr_i(c, "axis", 0), r, &axis))
 		return 1;
 	int orank = r - 1 + ind->rank;
 	if (orank > K_MAXRANK)
@@ -83,7 +58,7 @@ int ref_gather(KCall *c)
 	if (kout(c, 0, orank, od))
 		return 1;
 	size_t es = dt_size(x->dt);
-	int64_t outer = prod(x->dims, 0, axis), inner = prod(x->dims, axis + 1, r);
+	int64_t outer = ref_prod(x->dims, 0, axis), inner = ref_prod(x->dims, axis + 1, r);
 	int64_t d = x->dims[axis], ni = kt_numel(ind);
 	size_t row = (size_t)inner * es;
 	char *dst = c->out[0].data;
@@ -101,10 +76,10 @@ int ref_gather(KCall *c)
 int ref_gatherelements(KCall *c)
 {
 	const KTensor *x = &c->in[0], *ind = &c->in[1];
-	if (want_dt(c, 0, c->in[0].dt))
+	if (ref_want_dt(c, 0, c->in[0].dt))
 		return 1;
 	int r = x->rank, axis;
-	if (need_int(c, 1, "indices") || norm_axis(c, kattr_i(c, "axis", 0), r, &axis))
+	if (need_int(c, 1, "indices") || ref_norm_axis(c, kattr_i(c, "axis", 0), r, &axis))
 		return 1;
 	if (ind->rank != r)
 		return kerr(c, "GatherElements: indices rank %d differs from data rank %d", ind->rank, r);
@@ -146,19 +121,19 @@ static int nd_offset(KCall *c, const KTensor *x, const KTensor *ind, int b, int6
 	int m = (int)ind->dims[ind->rank - 1];
 	int64_t bi = t / tuples_per_batch, o = 0;
 	for (int k = 0; k < m; k++) {
-		int64_t v;
+		int64_t v = 0;
 		if (get_index(c, ind, t * m + k, x->dims[b + k], &v))
 			return 1;
 		o = o * x->dims[b + k] + v;
 	}
-	*off = (bi * prod(x->dims, b, b + m) + o) * prod(x->dims, b + m, x->rank);
+	*off = (bi * ref_prod(x->dims, b, b + m) + o) * ref_prod(x->dims, b + m, x->rank);
 	return 0;
 }
 
 int ref_gathernd(KCall *c)
 {
 	const KTensor *x = &c->in[0], *ind = &c->in[1];
-	if (want_dt(c, 0, c->in[0].dt))
+	if (ref_want_dt(c, 0, c->in[0].dt))
 		return 1;
 	int r = x->rank, q = ind->rank;
 	int64_t b = kattr_i(c, "batch_dims", 0);
@@ -186,8 +161,8 @@ int ref_gathernd(KCall *c)
 	if (kout(c, 0, orank, od))
 		return 1;
 	size_t es = dt_size(x->dt);
-	int64_t nt = prod(ind->dims, 0, q - 1), per = prod(ind->dims, (int)b, q - 1);
-	size_t slice = (size_t)prod(x->dims, (int)(b + m), r) * es;
+	int64_t nt = ref_prod(ind->dims, 0, q - 1), per = ref_prod(ind->dims, (int)b, q - 1);
+	size_t slice = (size_t)ref_prod(x->dims, (int)(b + m), r) * es;
 	char *dst = c->out[0].data;
 	for (int64_t t = 0; t < nt; t++) {
 		int64_t off;
@@ -243,10 +218,10 @@ static void combine(int rd, KTensor *o, int64_t di, const KTensor *u, int64_t si
 int ref_scatterelements(KCall *c)
 {
 	const KTensor *x = &c->in[0], *ind = &c->in[1], *u = &c->in[2];
-	if (want_dt(c, 0, c->in[0].dt))
+	if (ref_want_dt(c, 0, c->in[0].dt))
 		return 1;
 	int r = x->rank, axis, rd;
-	if (need_int(c, 1, "indices") || norm_axis(c, kattr_i(c, "axis", 0), r, &axis) ||
+	if (need_int(c, 1, "indices") || ref_norm_axis(c, kattr_i(c, "axis", 0), r, &axis) ||
 	    reduction(c, &rd))
 		return 1;
 	if (ind->rank != r || u->rank != r || u->dt != x->dt)
@@ -287,7 +262,7 @@ int ref_scatterelements(KCall *c)
 int ref_scatternd(KCall *c)
 {
 	const KTensor *x = &c->in[0], *ind = &c->in[1], *u = &c->in[2];
-	if (want_dt(c, 0, c->in[0].dt))
+	if (ref_want_dt(c, 0, c->in[0].dt))
 		return 1;
 	int r = x->rank, q = ind->rank, rd;
 	if (need_int(c, 1, "indices") || reduction(c, &rd))
@@ -308,7 +283,7 @@ int ref_scatternd(KCall *c)
 	KTensor *o = &c->out[0];
 	if (o->data != x->data)
 		memcpy(o->data, x->data, kt_nbytes(x));
-	int64_t nt = prod(ind->dims, 0, q - 1), slice = prod(x->dims, m, r);
+	int64_t nt = ref_prod(ind->dims, 0, q - 1), slice = ref_prod(x->dims, m, r);
 	for (int64_t t = 0; t < nt; t++) {
 		int64_t off;
 		if (nd_offset(c, x, ind, 0, t, nt ? nt : 1, &off))
@@ -329,7 +304,7 @@ int ref_onehot(KCall *c)
 		return kerr(c, "OneHot: output rank %d exceeds %d", r, K_MAXRANK);
 	if (kt_numel(dep) != 1 || kt_numel(val) != 2)
 		return kerr(c, "OneHot: depth must be a scalar and values hold 2 elements");
-	if (norm_axis(c, kattr_i(c, "axis", -1), r, &axis))
+	if (ref_norm_axis(c, kattr_i(c, "axis", -1), r, &axis))
 		return 1;
 	double df = dt_load_f(dep->dt, dep->data, 0);
 	if (!(df >= 1) || df > 1e9)
@@ -350,7 +325,7 @@ int ref_onehot(KCall *c)
 		dt_store_f(o->dt, off, 0, dt_load_f(val->dt, val->data, 0));
 		dt_store_f(o->dt, on, 0, dt_load_f(val->dt, val->data, 1));
 	}
-	int64_t outer = prod(ind->dims, 0, axis), inner = prod(ind->dims, axis, ind->rank);
+	int64_t outer = ref_prod(ind->dims, 0, axis), inner = ref_prod(ind->dims, axis, ind->rank);
 	char *d = o->data;
 	for (int64_t a = 0; a < outer; a++)
 		for (int64_t k = 0; k < depth; k++)
@@ -378,7 +353,7 @@ static int is_nonzero(const KTensor *t, int64_t i)
 int ref_compress(KCall *c)
 {
 	const KTensor *x = &c->in[0], *cond = &c->in[1];
-	if (want_dt(c, 0, c->in[0].dt))
+	if (ref_want_dt(c, 0, c->in[0].dt))
 		return 1;
 	if (cond->rank != 1)
 		return kerr(c, "Compress: condition must be 1-D");
@@ -388,7 +363,7 @@ int ref_compress(KCall *c)
 	if (flat)
 		dims[0] = kt_numel(x);
 	else {
-		if (norm_axis(c, aa->i, x->rank, &axis))
+		if (ref_norm_axis(c, aa->i, x->rank, &axis))
 			return 1;
 		memcpy(dims, x->dims, sizeof dims);
 	}
@@ -406,7 +381,7 @@ int ref_compress(KCall *c)
 	if (kout(c, 0, r, od))
 		return 1;
 	size_t es = dt_size(x->dt);
-	int64_t outer = prod(dims, 0, axis), inner = prod(dims, axis + 1, r);
+	int64_t outer = ref_prod(dims, 0, axis), inner = ref_prod(dims, axis + 1, r);
 	size_t row = (size_t)inner * es;
 	char *dst = c->out[0].data;
 	for (int64_t o = 0; o < outer; o++)
@@ -499,17 +474,17 @@ static void unit_sort(const Units *v, int64_t *p, int64_t *tmp, int64_t n)
 int ref_unique(KCall *c)
 {
 	const KTensor *x = &c->in[0];
-	if (want_dt(c, 0, c->in[0].dt))
+	if (ref_want_dt(c, 0, c->in[0].dt))
 		return 1;
 	const KAttr *aa = kattr(c, "axis");
 	Units v = {x, kt_numel(x), 1, 1};
 	int axis = -1;
 	if (aa) {
-		if (norm_axis(c, aa->i, x->rank, &axis))
+		if (ref_norm_axis(c, aa->i, x->rank, &axis))
 			return 1;
 		v.nu = x->dims[axis];
-		v.outer = prod(x->dims, 0, axis);
-		v.inner = prod(x->dims, axis + 1, x->rank);
+		v.outer = ref_prod(x->dims, 0, axis);
+		v.inner = ref_prod(x->dims, axis + 1, x->rank);
 	}
 	int64_t n = v.nu;
 	int sorted = kattr_i(c, "sorted", 1) != 0;
@@ -792,7 +767,7 @@ int ref_gridsample(KCall *c)
 		g.bmin[k] = align ? 0 : -0.5;
 		g.bmax[k] = align ? (double)g.dims[k] - 1 : (double)g.dims[k] - 0.5;
 	}
-	int64_t N = x->dims[0], C = x->dims[1], P = prod(od, 2, r), plane = s;
+	int64_t N = x->dims[0], C = x->dims[1], P = ref_prod(od, 2, r), plane = s;
 	KTensor *o = &c->out[0];
 	for (int64_t n = 0; n < N; n++)
 		for (int64_t p = 0; p < P; p++) {

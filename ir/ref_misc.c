@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kern.h"
+#include "ref_util.h"
 
 #ifndef M_PI
 #define M_PI 3.14159265358979323846
@@ -15,14 +16,6 @@ static double fval(const KTensor *t, int64_t i) { return dt_load_f(t->dt, t->dat
 static int has_in(const KCall *c, int i)
 {
 	return i < c->nin && c->in[i].dt != DT_UNDEF && c->in[i].data && kt_numel(&c->in[i]) > 0;
-}
-
-static int64_t prod(const int64_t *d, int a, int b)
-{
-	int64_t p = 1;
-	for (int k = a; k < b; k++)
-		p *= d[k];
-	return p;
 }
 
 /* Integer range of dt; returns 0 for non-integer types. */
@@ -324,7 +317,7 @@ int ref_resize(KCall *c)
 		if (axis_taps(&s, &t[k], x->dims[k], od[k], scale[k], roi[k], roi[k + r], ident))
 			rc = kerr(c, "%s: out of memory or filter too wide on axis %d", op_names[c->op], k);
 	}
-	int64_t n = prod(od, 0, r), st = 1;
+	int64_t n = ref_prod(od, 0, r), st = 1;
 	for (int k = r - 1; k >= 0; k--) {
 		q.ist[k] = st;
 		st *= x->dims[k];
@@ -368,7 +361,7 @@ static int qmap_init(KCall *c, const KTensor *x, const KTensor *p, QMap *m)
 		return kerr(c, "%s: axis %d out of range for rank %d", op_names[c->op], axis, x->rank);
 	axis = axis < 0 ? axis + x->rank : axis;
 	m->d = x->dims[axis];
-	m->inner = prod(x->dims, axis + 1, x->rank);
+	m->inner = ref_prod(x->dims, axis + 1, x->rank);
 	int64_t bs = kattr_i(c, "block_size", 0);
 	if (bs <= 0) {
 		if (p->rank != 1 || p->dims[0] != m->d)
@@ -503,7 +496,7 @@ int ref_dft(KCall *c)
 	od[r - 1] = inv && one ? 1 : 2;
 	if (kout(c, 0, r, od))
 		return 1;
-	int64_t outer = prod(x->dims, 0, (int)axis), inner = prod(x->dims, (int)axis + 1, r - 1);
+	int64_t outer = ref_prod(x->dims, 0, (int)axis), inner = ref_prod(x->dims, (int)axis + 1, r - 1);
 	int64_t m = len > n ? len : n;
 	double *buf = malloc(sizeof(double) * (size_t)(4 * m + 4));
 	if (!buf)
@@ -668,7 +661,7 @@ static int nll(KCall *c, const KTensor *lp, const double *lpv, const KTensor *la
 	int r = lp->rank;
 	if (r < 2 || lab->rank != r - 1 || !dt_is_int(lab->dt))
 		return kerr(c, "%s: input must be [N,C,...] and target [N,...] integer", op_names[c->op]);
-	int64_t N = lp->dims[0], C = lp->dims[1], D = prod(lp->dims, 2, r);
+	int64_t N = lp->dims[0], C = lp->dims[1], D = ref_prod(lp->dims, 2, r);
 	for (int k = 0; k < r - 1; k++)
 		if (lab->dims[k] != lp->dims[k ? k + 1 : 0])
 			return kerr(c, "%s: target dim %d does not match input", op_names[c->op], k);
@@ -724,7 +717,7 @@ int ref_sceloss(KCall *c)
 	const KTensor *x = &c->in[0];
 	if (x->rank < 2)
 		return kerr(c, "SoftmaxCrossEntropyLoss: scores must be [N,C,...]");
-	int64_t n = kt_numel(x), N = x->dims[0], C = x->dims[1], D = prod(x->dims, 2, x->rank);
+	int64_t n = kt_numel(x), N = x->dims[0], C = x->dims[1], D = ref_prod(x->dims, 2, x->rank);
 	double *v = malloc(sizeof(double) * (size_t)(n ? n : 1));
 	if (!v)
 		return kerr(c, "%s: out of memory", op_names[c->op]);

@@ -5,54 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kern.h"
-
-static int has_in(const KCall *c, int i)
-{
-	return i < c->nin && dt_size(c->in[i].dt) > 0 && c->in[i].data;
-}
-
-static int want_out(const KCall *c, int i)
-{
-	return i < c->nout && dt_size(c->out[i].dt) > 0;
-}
-
-/* Check the first n inputs (and output 0 when out0) are present and numeric:
- * kernels below may then read them without further checks. */
-static int need(KCall *c, int n, int out0)
-{
-	for (int i = 0; i < n; i++) {
-		const KTensor *t = i < c->nin ? &c->in[i] : NULL;
-		if (!t || dt_size(t->dt) == 0 || (!t->data && kt_numel(t) != 0) ||
-		    t->rank < 0 || t->rank > K_MAXRANK)
-			return kerr(c, "%s: input %d is missing or has an unsupported type",
-			            op_names[c->op], i);
-	}
-	if (out0 && (c->nout < 1 || dt_size(c->out[0].dt) == 0))
-		return kerr(c, "%s: output 0 is missing or has an unsupported type", op_names[c->op]);
-	return 0;
-}
-
-/* Load all of t as doubles into a fresh malloc'd array (NULL + kerr on OOM). */
-static double *load(KCall *c, const KTensor *t)
-{
-	int64_t n = kt_numel(t);
-	double *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
-	if (!p) {
-		kerr(c, "%s: out of memory (%lld elements)", op_names[c->op], (long long)n);
-		return NULL;
-	}
-	for (int64_t i = 0; i < n; i++)
-		p[i] = dt_load_f(t->dt, t->data, (size_t)i);
-	return p;
-}
-
-static int64_t prod(const int64_t *d, int n)
-{
-	int64_t p = 1;
-	for (int i = 0; i < n; i++)
-		p *= d[i];
-	return p;
-}
+#include "ref_util.h"
 
 static int norm_axis(KCall *c, int64_t axis, int rank, int *out)
 {
@@ -90,7 +43,7 @@ static int qparam(KCall *c, int idx, int64_t n, const char *what, double **out)
 	double *p = malloc((size_t)cnt * sizeof *p);
 	if (!p)
 		return kerr(c, "%s: out of memory", op_names[c->op]);
-	if (!has_in(c, idx)) {
+	if (!ref_has_in(c, idx)) {
 		for (int64_t j = 0; j < cnt; j++)
 			p[j] = 0;
 	} else {
@@ -113,7 +66,7 @@ static int qparam(KCall *c, int idx, int64_t n, const char *what, double **out)
  * promoted and the promoted dim dropped again; batch dims broadcast). */
 int ref_matmul(KCall *c)
 {
-	if (need(c, c->op == OP_QLinearMatMul ? 8 : 2, 1))
+	if (ref_need(c, c->op == OP_QLinearMatMul ? 8 : 2, 1))
 		return 1;
 	int q = c->op == OP_QLinearMatMul, integer = c->op == OP_MatMulInteger;
 	const KTensor *a = &c->in[0], *b = &c->in[q ? 3 : 1];
@@ -148,7 +101,7 @@ int ref_matmul(KCall *c)
 	if (kout(c, 0, orank, od))
 		return 1;
 	KTensor *y = &c->out[0];
-	double *A = load(c, a), *B = A ? load(c, b) : NULL, *acc = NULL;
+	double *A = ref_load(c, a), *B = A ? ref_load(c, b) : NULL, *acc = NULL;
 	double *azp = NULL, *bzp = NULL, *as = NULL, *bs = NULL;
 	int rc = 1;
 	if (!B)
@@ -178,7 +131,7 @@ int ref_matmul(KCall *c)
 		ys = dt_load_f(c->in[6].dt, c->in[6].data, 0);
 		yzp = dt_load_f(c->in[7].dt, c->in[7].data, 0);
 	}
-	int64_t nbatch = prod(bd, br);
+	int64_t nbatch = ref_prod(bd, 0, br);
 	for (int64_t f = 0; f < nbatch; f++) {
 		int64_t ia = 0, ib = 0, sa = 1, sb = 1, r = f;
 		for (int j = br - 1; j >= 0; j--) {
@@ -222,7 +175,7 @@ out:
 /* Gemm: Y = alpha * A' * B' + beta * C, C unidirectionally broadcast to [M,N]. */
 int ref_gemm(KCall *c)
 {
-	if (need(c, 2, 1))
+	if (ref_need(c, 2, 1))
 		return 1;
 	const KTensor *a = &c->in[0], *b = &c->in[1];
 	if (a->rank != 2 || b->rank != 2)
@@ -235,7 +188,7 @@ int ref_gemm(KCall *c)
 		return kerr(c, "Gemm: inner dimensions differ (%lld vs %lld)", (long long)K,
 		            (long long)K2);
 	int64_t cs[2] = {0, 0}, od[2] = {M, N};
-	const KTensor *ct = has_in(c, 2) ? &c->in[2] : NULL;
+	const KTensor *ct = ref_has_in(c, 2) ? &c->in[2] : NULL;
 	if (ct) {
 		if (ct->rank > 2)
 			return kerr(c, "Gemm: C has rank %d > 2", ct->rank);
@@ -249,7 +202,7 @@ int ref_gemm(KCall *c)
 	}
 	if (kout(c, 0, 2, od))
 		return 1;
-	double *A = load(c, a), *B = A ? load(c, b) : NULL;
+	double *A = ref_load(c, a), *B = A ? ref_load(c, b) : NULL;
 	if (!B) {
 		free(A);
 		return 1;
@@ -313,7 +266,7 @@ static int parse_term(KCall *c, const char *s, const char *e, int *lab, int *n)
  * implicit output = ellipsis dims then once-only labels in order. */
 int ref_einsum(KCall *c)
 {
-	if (need(c, c->nin, 1))
+	if (ref_need(c, c->nin, 1))
 		return 1;
 	const char *eq = kattr_s(c, "equation", NULL);
 	if (!eq)
@@ -423,7 +376,7 @@ int ref_einsum(KCall *c)
 	/* strides[i][j]: step of input i along loop label j (0 = not present/broadcast) */
 	int64_t (*st)[EL_MAX] = calloc((size_t)nin + 1, sizeof *st);
 	double **X = calloc((size_t)nin, sizeof *X);
-	int64_t onum = prod(od, on);
+	int64_t onum = ref_prod(od, 0, on);
 	double *acc = calloc((size_t)(onum > 0 ? onum : 1), sizeof *acc);
 	int rc = 1;
 	if (!st || !X || !acc) {
@@ -449,7 +402,7 @@ int ref_einsum(KCall *c)
 			for (int j = 0; j < an; j++)
 				if (al[j] == dl[k])
 					st[i][j] += dst[k];
-		if (!(X[i] = load(c, x)))
+		if (!(X[i] = ref_load(c, x)))
 			goto out;
 	}
 	{
@@ -493,7 +446,7 @@ out:
 /* Det: determinant of the trailing [M, M] matrices via LU with partial pivoting. */
 int ref_det(KCall *c)
 {
-	if (need(c, 1, 1))
+	if (ref_need(c, 1, 1))
 		return 1;
 	const KTensor *x = &c->in[0];
 	int r = x->rank;
@@ -502,10 +455,10 @@ int ref_det(KCall *c)
 	int64_t n = x->dims[r - 1];
 	if (kout(c, 0, r - 2, x->dims))
 		return 1;
-	double *X = load(c, x);
+	double *X = ref_load(c, x);
 	if (!X)
 		return 1;
-	int64_t nb = prod(x->dims, r - 2);
+	int64_t nb = ref_prod(x->dims, 0, r - 2);
 	for (int64_t b = 0; b < nb; b++) {
 		double *m = X + b * n * n, det = 1;
 		for (int64_t k = 0; k < n; k++) {
@@ -559,12 +512,12 @@ static double ld1(const KTensor *t, int64_t i)
  * extra outputs) uses batch statistics and emits updated running ones. */
 int ref_batchnorm(KCall *c)
 {
-	if (need(c, 5, 1))
+	if (ref_need(c, 5, 1))
 		return 1;
 	const KTensor *x = &c->in[0];
 	if (x->rank < 2)
 		return kerr(c, "BatchNormalization: input rank %d < 2", x->rank);
-	int64_t N = x->dims[0], C = x->dims[1], S = prod(x->dims + 2, x->rank - 2);
+	int64_t N = x->dims[0], C = x->dims[1], S = ref_prod(x->dims + 2, 0, x->rank - 2);
 	static const char *nm[] = {"", "scale", "B", "input_mean", "input_var"};
 	for (int i = 1; i < 5; i++)
 		if (chan_param(c, i, C, nm[i]))
@@ -572,12 +525,12 @@ int ref_batchnorm(KCall *c)
 	double eps = kattr_f(c, "epsilon", 1e-5), mom = kattr_f(c, "momentum", 0.9);
 	int opset = (int)kattr_i(c, "_opset", 17);
 	int train = kattr_i(c, "training_mode", 0) != 0 ||
-	            (opset < 14 && (want_out(c, 1) || want_out(c, 2)));
+	            (opset < 14 && (ref_want_out(c, 1) || ref_want_out(c, 2)));
 	if (kout(c, 0, x->rank, x->dims))
 		return 1;
 	int64_t cd[1] = {C};
 	for (int i = 1; i < 3 && train; i++)
-		if (want_out(c, i) && kout(c, i, 1, cd))
+		if (ref_want_out(c, i) && kout(c, i, 1, cd))
 			return 1;
 	for (int64_t ch = 0; ch < C; ch++) {
 		double mean = ld1(&c->in[3], ch), var = ld1(&c->in[4], ch);
@@ -593,10 +546,10 @@ int ref_batchnorm(KCall *c)
 					s2 += d * d;
 				}
 			double bv = cnt > 0 ? s2 / cnt : 0;
-			if (want_out(c, 1))
+			if (ref_want_out(c, 1))
 				dt_store_f(c->out[1].dt, c->out[1].data, (size_t)ch,
 				           mean * mom + bm * (1 - mom));
-			if (want_out(c, 2))
+			if (ref_want_out(c, 2))
 				dt_store_f(c->out[2].dt, c->out[2].data, (size_t)ch,
 				           var * mom + bv * (1 - mom));
 			mean = bm;
@@ -629,13 +582,13 @@ static void moments(const double *x, int64_t len, double *mean, double *rstd, do
  * channels-in-group x spatial; affine per channel (or per group, opset 18). */
 static int group_norm(KCall *c, int64_t G)
 {
-	if (need(c, 3, 1))
+	if (ref_need(c, 3, 1))
 		return 1;
 	const KTensor *x = &c->in[0];
 	const char *on = op_names[c->op];
 	if (x->rank < 2)
 		return kerr(c, "%s: input rank %d < 2", on, x->rank);
-	int64_t N = x->dims[0], C = x->dims[1], S = prod(x->dims + 2, x->rank - 2);
+	int64_t N = x->dims[0], C = x->dims[1], S = ref_prod(x->dims + 2, 0, x->rank - 2);
 	if (G <= 0 || C % G)
 		return kerr(c, "%s: num_groups %lld does not divide %lld channels", on,
 		            (long long)G, (long long)C);
@@ -651,7 +604,7 @@ static int group_norm(KCall *c, int64_t G)
 	if (kout(c, 0, x->rank, x->dims))
 		return 1;
 	double eps = kattr_f(c, "epsilon", 1e-5);
-	double *X = load(c, x);
+	double *X = ref_load(c, x);
 	if (!X)
 		return 1;
 	int64_t cg = C / G, len = cg * S;
@@ -672,7 +625,7 @@ static int group_norm(KCall *c, int64_t G)
 
 int ref_instancenorm(KCall *c)
 {
-	if (need(c, 1, 1))
+	if (ref_need(c, 1, 1))
 		return 1;
 	return group_norm(c, c->in[0].rank >= 2 ? c->in[0].dims[1] : 1);
 }
@@ -690,7 +643,7 @@ int ref_groupnorm(KCall *c)
  * reduced dims as 1. */
 int ref_layernorm(KCall *c)
 {
-	if (need(c, 2, 1))
+	if (ref_need(c, 2, 1))
 		return 1;
 	const KTensor *x = &c->in[0];
 	int r = x->rank, ax;
@@ -698,9 +651,9 @@ int ref_layernorm(KCall *c)
 		return 1;
 	int nr = r - ax;
 	const int64_t *nd = x->dims + ax;
-	int64_t outer = prod(x->dims, ax), len = prod(nd, nr);
+	int64_t outer = ref_prod(x->dims, 0, ax), len = ref_prod(nd, 0, nr);
 	int64_t ss[K_MAXRANK] = {0}, bs[K_MAXRANK] = {0};
-	const KTensor *sc = &c->in[1], *bt = has_in(c, 2) ? &c->in[2] : NULL;
+	const KTensor *sc = &c->in[1], *bt = ref_has_in(c, 2) ? &c->in[2] : NULL;
 	for (int t = 0; t < 2; t++) {
 		const KTensor *p = t ? bt : sc;
 		if (!p)
@@ -722,10 +675,10 @@ int ref_layernorm(KCall *c)
 	for (int j = 0; j < r; j++)
 		md[j] = j < ax ? x->dims[j] : 1;
 	for (int i = 1; i < 3; i++)
-		if (want_out(c, i) && kout(c, i, r, md))
+		if (ref_want_out(c, i) && kout(c, i, r, md))
 			return 1;
 	double eps = kattr_f(c, "epsilon", 1e-5);
-	double *X = load(c, x);
+	double *X = ref_load(c, x);
 	if (!X)
 		return 1;
 	for (int64_t o = 0; o < outer; o++) {
@@ -742,9 +695,9 @@ int ref_layernorm(KCall *c)
 			double v = (p[k] - mean) * rstd * ld1(sc, si) + (bt ? ld1(bt, bi) : 0);
 			dt_store_f(c->out[0].dt, c->out[0].data, (size_t)(o * len + k), v);
 		}
-		if (want_out(c, 1))
+		if (ref_want_out(c, 1))
 			dt_store_f(c->out[1].dt, c->out[1].data, (size_t)o, mean);
-		if (want_out(c, 2))
+		if (ref_want_out(c, 2))
 			dt_store_f(c->out[2].dt, c->out[2].data, (size_t)o, rstd);
 	}
 	free(X);
@@ -754,7 +707,7 @@ int ref_layernorm(KCall *c)
 /* LpNormalization: x / ||x||_p along axis (p = 1 or 2); a zero norm gives 0. */
 int ref_lpnorm(KCall *c)
 {
-	if (need(c, 1, 1))
+	if (ref_need(c, 1, 1))
 		return 1;
 	const KTensor *x = &c->in[0];
 	int ax;
@@ -765,8 +718,8 @@ int ref_lpnorm(KCall *c)
 		return kerr(c, "LpNormalization: p must be 1 or 2 (got %lld)", (long long)p);
 	if (kout(c, 0, x->rank, x->dims))
 		return 1;
-	int64_t outer = prod(x->dims, ax), n = x->rank ? x->dims[ax] : 1;
-	int64_t inner = prod(x->dims + ax + 1, x->rank - ax - 1);
+	int64_t outer = ref_prod(x->dims, 0, ax), n = x->rank ? x->dims[ax] : 1;
+	int64_t inner = ref_prod(x->dims + ax + 1, 0, x->rank - ax - 1);
 	for (int64_t o = 0; o < outer; o++)
 		for (int64_t in = 0; in < inner; in++) {
 			double s = 0;
@@ -788,7 +741,7 @@ int ref_lpnorm(KCall *c)
  * c + ceil((size-1)/2)]. */
 int ref_lrn(KCall *c)
 {
-	if (need(c, 1, 1))
+	if (ref_need(c, 1, 1))
 		return 1;
 	const KTensor *x = &c->in[0];
 	const KAttr *sa = kattr(c, "size");
@@ -799,7 +752,7 @@ int ref_lrn(KCall *c)
 	double alpha = kattr_f(c, "alpha", 1e-4), beta = kattr_f(c, "beta", 0.75);
 	double bias = kattr_f(c, "bias", 1.0);
 	int64_t size = sa->i, lo = (size - 1) / 2, hi = size - 1 - lo;
-	int64_t N = x->dims[0], C = x->dims[1], S = prod(x->dims + 2, x->rank - 2);
+	int64_t N = x->dims[0], C = x->dims[1], S = ref_prod(x->dims + 2, 0, x->rank - 2);
 	if (kout(c, 0, x->rank, x->dims))
 		return 1;
 	for (int64_t n = 0; n < N; n++)
@@ -823,7 +776,7 @@ int ref_lrn(KCall *c)
  * (default [0, 2, 3]), as in the ONNX function body. */
 int ref_mvn(KCall *c)
 {
-	if (need(c, 1, 1))
+	if (ref_need(c, 1, 1))
 		return 1;
 	const KTensor *x = &c->in[0];
 	static const int64_t defax[3] = {0, 2, 3};
@@ -845,7 +798,7 @@ int ref_mvn(KCall *c)
 	for (int j = 0; j < r; j++)
 		if (!red[j])
 			ng *= x->dims[j];
-	double *X = load(c, x), *sum = calloc((size_t)(ng > 0 ? ng : 1), sizeof(double));
+	double *X = ref_load(c, x), *sum = calloc((size_t)(ng > 0 ? ng : 1), sizeof(double));
 	double *sq = calloc((size_t)(ng > 0 ? ng : 1), sizeof(double));
 	int64_t *gi = malloc((size_t)(n > 0 ? n : 1) * sizeof *gi);
 	int rc = 1;

@@ -6,30 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kern.h"
+#include "ref_util.h"
 
 enum { CF, CI, CU };   /* value class: float, signed int, unsigned or bool */
 
 static int vclass(int dt)
 {
 	return dt_is_float(dt) ? CF : dt_is_signed(dt) ? CI : CU;
-}
-
-/* Input i is present, of a known type and sane shape. */
-static int need_in(KCall *c, int i)
-{
-	if (i >= c->nin || c->in[i].dt == DT_UNDEF)
-		return kerr(c, "%s: input %d missing", op_names[c->op], i);
-	const KTensor *t = &c->in[i];
-	if (dt_size(t->dt) == 0)
-		return kerr(c, "%s: input %d has unsupported type %s", op_names[c->op], i, dt_name(t->dt));
-	if (t->rank < 0 || t->rank > K_MAXRANK)
-		return kerr(c, "%s: input %d rank %d out of range", op_names[c->op], i, t->rank);
-	for (int k = 0; k < t->rank; k++)
-		if (t->dims[k] < 0)
-			return kerr(c, "%s: input %d dim %d is negative", op_names[c->op], i, k);
-	if (!t->data && kt_numel(t) > 0)
-		return kerr(c, "%s: input %d has no data", op_names[c->op], i);
-	return 0;
 }
 
 static int need_out(KCall *c, int i)
@@ -98,7 +81,7 @@ static void ecopy(int ddt, void *d, int64_t j, int sdt, const void *s, int64_t i
  * along `axis`. */
 int ref_argreduce(KCall *c)
 {
-	if (need_in(c, 0) || need_out(c, 0))
+	if (ref_need_in(c, 0) || need_out(c, 0))
 		return 1;
 	const KTensor *x = &c->in[0];
 	int64_t axis = kattr_i(c, "axis", 0);
@@ -164,7 +147,7 @@ static int reduce_axes(KCall *c, const KTensor *x, char *red)
 	int64_t na = 0;
 	const KTensor *ax = NULL;
 	if (c->nin > 1 && c->in[1].dt != DT_UNDEF) {
-		if (need_in(c, 1))
+		if (ref_need_in(c, 1))
 			return 1;
 		ax = &c->in[1];
 		if (!dt_is_int(ax->dt) || ax->rank > 1)
@@ -277,7 +260,7 @@ static void reduce_one(int op, const KTensor *x, int64_t base, const int64_t *ro
  * applies the per-element part alone (ReduceSumSquare squares, ...). */
 int ref_reduce(KCall *c)
 {
-	if (need_in(c, 0) || need_out(c, 0))
+	if (ref_need_in(c, 0) || need_out(c, 0))
 		return 1;
 	const KTensor *x = &c->in[0];
 	char red[K_MAXRANK];
@@ -321,7 +304,7 @@ int ref_reduce(KCall *c)
  * element itself, `reverse` runs from the end. */
 int ref_cumsum(KCall *c)
 {
-	if (need_in(c, 0) || need_in(c, 1) || need_out(c, 0))
+	if (ref_need_in(c, 0) || ref_need_in(c, 1) || need_out(c, 0))
 		return 1;
 	const KTensor *x = &c->in[0], *ax = &c->in[1];
 	if (!dt_is_int(ax->dt) || kt_numel(ax) != 1)
@@ -366,7 +349,7 @@ int ref_cumsum(KCall *c)
  * `axis` (default 1) and the op runs over each row of the flattened tail. */
 int ref_softmax(KCall *c)
 {
-	if (need_in(c, 0) || need_out(c, 0))
+	if (ref_need_in(c, 0) || need_out(c, 0))
 		return 1;
 	const KTensor *x = &c->in[0];
 	KTensor *y = &c->out[0];
@@ -451,12 +434,12 @@ static void msort(const SortCtx *s, int64_t *idx, int64_t *tmp, int64_t n)
  * indices; always returned sorted (allowed when sorted = 0 too). */
 int ref_topk(KCall *c)
 {
-	if (need_in(c, 0) || need_out(c, 0) || need_out(c, 1))
+	if (ref_need_in(c, 0) || need_out(c, 0) || need_out(c, 1))
 		return 1;
 	const KTensor *x = &c->in[0], *kt = c->nin > 1 ? &c->in[1] : NULL;
 	int64_t k = kattr_i(c, "k", -1);   /* opset 1 has K as an attribute */
 	if (kt) {
-		if (need_in(c, 1))
+		if (ref_need_in(c, 1))
 			return 1;
 		if (!dt_is_int(kt->dt) || kt_numel(kt) != 1)
 			return kerr(c, "TopK: K must be a one-element integer tensor");

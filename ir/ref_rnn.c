@@ -5,42 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kern.h"
-
-static int has_in(const KCall *c, int i)
-{
-	return i < c->nin && dt_size(c->in[i].dt) > 0 && c->in[i].data;
-}
-
-static int want_out(const KCall *c, int i)
-{
-	return i < c->nout && dt_size(c->out[i].dt) > 0;
-}
-
-/* Check the first n inputs (and output 0 when out0) are present and numeric:
- * kernels below may then read them without further checks. */
-static int need(KCall *c, int n, int out0)
-{
-	for (int i = 0; i < n; i++) {
-		const KTensor *t = i < c->nin ? &c->in[i] : NULL;
-		if (!t || dt_size(t->dt) == 0 || (!t->data && kt_numel(t) != 0) ||
-		    t->rank < 0 || t->rank > K_MAXRANK)
-			return kerr(c, "%s: input %d is missing or has an unsupported type",
-			            op_names[c->op], i);
-	}
-	if (out0 && (c->nout < 1 || dt_size(c->out[0].dt) == 0))
-		return kerr(c, "%s: output 0 is missing or has an unsupported type", op_names[c->op]);
-	return 0;
-}
-
-static double *load(const KTensor *t)
-{
-	int64_t n = kt_numel(t);
-	double *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
-	if (p)
-		for (int64_t i = 0; i < n; i++)
-			p[i] = dt_load_f(t->dt, t->data, (size_t)i);
-	return p;
-}
+#include "ref_util.h"
 
 /* An activation function with its alpha / beta. */
 typedef struct Act {
@@ -133,7 +98,7 @@ static int read_acts(KCall *c, int nact, int D, Act *acts)
 /* RNN / GRU / LSTM. Gate orders as in ONNX: GRU z,r,h; LSTM i,o,f,c. */
 int ref_rnn(KCall *c)
 {
-	if (need(c, 3, 0))
+	if (ref_need(c, 3, 0))
 		return 1;
 	const char *on = op_names[c->op];
 	int G = c->op == OP_RNN ? 1 : c->op == OP_GRU ? 3 : 4, nact = G == 1 ? 1 : G - 1;
@@ -162,7 +127,7 @@ int ref_rnn(KCall *c)
 	                                   "initial_c", "P"};
 	int64_t want[8] = {0, 0, 0, D * 2 * G * H, B, D * B * H, D * B * H, D * 3 * H};
 	for (int i = 3; i < 8 && i < c->nin; i++)
-		if (has_in(c, i) && kt_numel(&c->in[i]) != want[i])
+		if (ref_has_in(c, i) && kt_numel(&c->in[i]) != want[i])
 			return kerr(c, "%s: %s has %lld elements, expected %lld", on, inm[i],
 			            (long long)kt_numel(&c->in[i]), (long long)want[i]);
 	Act acts[6];
@@ -180,16 +145,16 @@ int ref_rnn(KCall *c)
 		yd[0] = S; yd[1] = D; yd[2] = B; yd[3] = H;
 		hd[0] = D; hd[1] = B; hd[2] = H;
 	}
-	if (want_out(c, 0) && kout(c, 0, 4, yd))
+	if (ref_want_out(c, 0) && kout(c, 0, 4, yd))
 		return 1;
 	for (int i = 1; i < 3 && i < c->nout; i++) {
 		if (i == 2 && G != 4)
 			break;
-		if (want_out(c, i) && kout(c, i, 3, hd))
+		if (ref_want_out(c, i) && kout(c, i, 3, hd))
 			return 1;
 	}
 	int64_t *len = malloc((size_t)(B > 0 ? B : 1) * sizeof *len);
-	double *X = load(x), *W = load(wt), *R = load(rt);
+	double *X = ref_load(NULL, x), *W = ref_load(NULL, wt), *R = ref_load(NULL, rt);
 	double *h = malloc((size_t)(H * 2 + G * H * 2 + 4) * sizeof *h);
 	double *Bi = NULL, *P = NULL, *h0 = NULL, *c0 = NULL;
 	int rc = 1;
@@ -197,20 +162,20 @@ int ref_rnn(KCall *c)
 		kerr(c, "%s: out of memory", on);
 		goto out;
 	}
-	if ((has_in(c, 3) && !(Bi = load(&c->in[3]))) || (has_in(c, 5) && !(h0 = load(&c->in[5]))) ||
-	    (has_in(c, 6) && !(c0 = load(&c->in[6]))) || (has_in(c, 7) && !(P = load(&c->in[7])))) {
+	if ((ref_has_in(c, 3) && !(Bi = ref_load(NULL, &c->in[3]))) || (ref_has_in(c, 5) && !(h0 = ref_load(NULL, &c->in[5]))) ||
+	    (ref_has_in(c, 6) && !(c0 = ref_load(NULL, &c->in[6]))) || (ref_has_in(c, 7) && !(P = ref_load(NULL, &c->in[7])))) {
 		kerr(c, "%s: out of memory", on);
 		goto out;
 	}
 	for (int64_t b = 0; b < B; b++) {
-		len[b] = has_in(c, 4) ? dt_load_i(c->in[4].dt, c->in[4].data, (size_t)b) : S;
+		len[b] = ref_has_in(c, 4) ? dt_load_i(c->in[4].dt, c->in[4].data, (size_t)b) : S;
 		if (len[b] < 0 || len[b] > S) {
 			kerr(c, "%s: sequence_lens[%lld] = %lld outside [0, %lld]", on, (long long)b,
 			     (long long)len[b], (long long)S);
 			goto out;
 		}
 	}
-	if (want_out(c, 0))
+	if (ref_want_out(c, 0))
 		memset(c->out[0].data, 0, (size_t)kt_numel(&c->out[0]) * dt_size(c->out[0].dt));
 	double *cs = h + H, *xw = cs + H, *hr = xw + G * H;
 	for (int64_t d = 0; d < D; d++) {
@@ -275,7 +240,7 @@ int ref_rnn(KCall *c)
 					}
 				}
 #undef CL
-				if (want_out(c, 0)) {
+				if (ref_want_out(c, 0)) {
 					int64_t yo = layout ? ((b * S + t) * D + d) * H : ((t * D + d) * B + b) * H;
 					for (int64_t k = 0; k < H; k++)
 						dt_store_f(c->out[0].dt, c->out[0].data, (size_t)(yo + k), h[k]);
@@ -285,9 +250,9 @@ int ref_rnn(KCall *c)
 				for (int64_t k = 0; k < H; k++)
 					h[k] = cs[k] = 0;
 			for (int64_t k = 0; k < H; k++) {
-				if (want_out(c, 1))
+				if (ref_want_out(c, 1))
 					dt_store_f(c->out[1].dt, c->out[1].data, (size_t)(si + k), h[k]);
-				if (G == 4 && want_out(c, 2))
+				if (G == 4 && ref_want_out(c, 2))
 					dt_store_f(c->out[2].dt, c->out[2].data, (size_t)(si + k), cs[k]);
 			}
 		}

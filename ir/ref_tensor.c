@@ -5,31 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kern.h"
+#include "ref_util.h"
 
 /* ---- shared helpers ---------------------------------------------------- */
 
 static int64_t ival(const KTensor *t, int64_t i) { return dt_load_i(t->dt, t->data, (size_t)i); }
 
 static int has_in(const KCall *c, int i) { return i < c->nin && c->in[i].dt != DT_UNDEF && c->in[i].data; }
-
-/* Data-moving kernels copy bytes: output o must have the input's type. */
-static int want_dt(KCall *c, int o, int dt)
-{
-	if (o < c->nout && c->out[o].dt != DT_UNDEF && c->out[o].dt != dt)
-		return kerr(c, "%s: output %d is %s, expected %s", op_names[c->op], o,
-		            dt_name(c->out[o].dt), dt_name(dt));
-	return 0;
-}
-
-/* Normalise axis a against rank r (valid range [-r, r-1]) into *out. */
-static int norm_axis(KCall *c, int64_t a, int r, int *out)
-{
-	*out = 0;
-	if (a < -r || a >= r)
-		return kerr(c, "%s: axis %lld out of range for rank %d", op_names[c->op], (long long)a, r);
-	*out = (int)(a < 0 ? a + r : a);
-	return 0;
-}
 
 /* Read an integer list either from input `in` (opset >= `from`) or from
  * ints attribute `name`. Returns count (-1 if absent, -2 on error). */
@@ -113,14 +95,6 @@ static void dense_strides(int r, const int64_t *d, size_t es, int64_t *st)
 	}
 }
 
-static int64_t prod(const int64_t *d, int a, int b)
-{
-	int64_t p = 1;
-	for (int k = a; k < b; k++)
-		p *= d[k];
-	return p;
-}
-
 /* ---- Reshape / Flatten / Squeeze / Unsqueeze --------------------------- */
 
 static int reshape_dims(KCall *c, const KTensor *x, int *rank, int64_t *od)
@@ -183,8 +157,8 @@ int ref_copy(KCall *c)
 			return kerr(c, "Flatten: axis %lld out of range for rank %d", (long long)a, x->rank);
 		if (a < 0)
 			a += x->rank;
-		od[0] = prod(x->dims, 0, (int)a);
-		od[1] = prod(x->dims, (int)a, x->rank);
+		od[0] = ref_prod(x->dims, 0, (int)a);
+		od[1] = ref_prod(x->dims, (int)a, x->rank);
 		rank = 2;
 	} else if (c->op == OP_Squeeze) {
 		int n = int_list(c, 1, "axes", ax, K_MAXRANK);
@@ -197,7 +171,7 @@ int ref_copy(KCall *c)
 		}
 		for (int i = 0; i < n; i++) {
 			int a;
-			if (norm_axis(c, ax[i], x->rank, &a))
+			if (ref_norm_axis(c, ax[i], x->rank, &a))
 				return 1;
 			if (x->dims[a] != 1)
 				return kerr(c, "Squeeze: axis %d has size %lld, not 1", a, (long long)x->dims[a]);
@@ -216,7 +190,7 @@ int ref_copy(KCall *c)
 		int ins[K_MAXRANK] = {0};
 		for (int i = 0; i < n; i++) {
 			int a;
-			if (norm_axis(c, ax[i], rank, &a))
+			if (ref_norm_axis(c, ax[i], rank, &a))
 				return 1;
 			if (ins[a])
 				return kerr(c, "Unsqueeze: axis %d repeated", a);
@@ -226,9 +200,9 @@ int ref_copy(KCall *c)
 			od[k] = ins[k] ? 1 : x->dims[j++];
 	} else
 		return kerr(c, "copy kernel: unexpected op %s", op_names[c->op]);
-	if (prod(od, 0, rank) != kt_numel(x))
+	if (ref_prod(od, 0, rank) != kt_numel(x))
 		return kerr(c, "%s: output has %lld elements, input %lld", op_names[c->op],
-		            (long long)prod(od, 0, rank), (long long)kt_numel(x));
+		            (long long)ref_prod(od, 0, rank), (long long)kt_numel(x));
 	if (kout(c, 0, rank, od))
 		return 1;
 	if (c->out[0].dt != x->dt)
@@ -244,7 +218,7 @@ int ref_copy(KCall *c)
 int ref_transpose(KCall *c)
 {
 	const KTensor *x = &c->in[0];
-	if (want_dt(c, 0, c->in[0].dt))
+	if (ref_want_dt(c, 0, c->in[0].dt))
 		return 1;
 	int r = x->rank;
 	int64_t perm[K_MAXRANK], od[K_MAXRANK], st[K_MAXRANK], ist[K_MAXRANK];
@@ -259,7 +233,7 @@ int ref_transpose(KCall *c)
 		int seen[K_MAXRANK] = {0};
 		for (int k = 0; k < r; k++) {
 			int a;
-			if (norm_axis(c, p[k], r, &a))
+			if (ref_norm_axis(c, p[k], r, &a))
 				return 1;
 			if (seen[a]++)
 				return kerr(c, "Transpose: perm repeats axis %d", a);
@@ -283,12 +257,12 @@ int ref_transpose(KCall *c)
 int ref_concat(KCall *c)
 {
 	const KTensor *x0 = &c->in[0];
-	if (want_dt(c, 0, c->in[0].dt))
+	if (ref_want_dt(c, 0, c->in[0].dt))
 		return 1;
 	int r = x0->rank, axis;
 	if (r == 0)
 		return kerr(c, "Concat: inputs must have rank >= 1");
-	if (norm_axis(c, kattr_i(c, "axis", 0), r, &axis))
+	if (ref_norm_axis(c, kattr_i(c, "axis", 0), r, &axis))
 		return 1;
 	int64_t od[K_MAXRANK];
 	memcpy(od, x0->dims, sizeof od);
@@ -307,7 +281,7 @@ int ref_concat(KCall *c)
 	if (kout(c, 0, r, od))
 		return 1;
 	size_t es = dt_size(x0->dt);
-	int64_t outer = prod(od, 0, axis), inner = prod(od, axis + 1, r);
+	int64_t outer = ref_prod(od, 0, axis), inner = ref_prod(od, axis + 1, r);
 	size_t orow = (size_t)(od[axis] * inner) * es;
 	char *dst = c->out[0].data;
 	size_t off = 0;
@@ -324,12 +298,12 @@ int ref_concat(KCall *c)
 int ref_split(KCall *c)
 {
 	const KTensor *x = &c->in[0];
-	if (want_dt(c, 0, c->in[0].dt))
+	if (ref_want_dt(c, 0, c->in[0].dt))
 		return 1;
 	int r = x->rank, axis;
 	if (r == 0)
 		return kerr(c, "Split: input must have rank >= 1");
-	if (norm_axis(c, kattr_i(c, "axis", 0), r, &axis))
+	if (ref_norm_axis(c, kattr_i(c, "axis", 0), r, &axis))
 		return 1;
 	int no = c->nout;
 	int64_t *sz = malloc(sizeof(int64_t) * (size_t)(no > 0 ? no : 1));
@@ -394,13 +368,13 @@ int ref_split(KCall *c)
 		return kerr(c, "Split: sizes sum to %lld, axis size is %lld", (long long)sum, (long long)d);
 	}
 	size_t es = dt_size(x->dt);
-	int64_t outer = prod(x->dims, 0, axis), inner = prod(x->dims, axis + 1, r);
+	int64_t outer = ref_prod(x->dims, 0, axis), inner = ref_prod(x->dims, axis + 1, r);
 	size_t irow = (size_t)(d * inner) * es, off = 0;
 	for (int i = 0; i < no; i++) {
 		size_t row = (size_t)(sz[i] * inner) * es;
 		if (c->out[i].dt != DT_UNDEF) {
 			int64_t od[K_MAXRANK];
-			if (want_dt(c, i, x->dt)) {
+			if (ref_want_dt(c, i, x->dt)) {
 				free(sz);
 				return 1;
 			}
@@ -425,7 +399,7 @@ int ref_split(KCall *c)
 int ref_slice(KCall *c)
 {
 	const KTensor *x = &c->in[0];
-	if (want_dt(c, 0, c->in[0].dt))
+	if (ref_want_dt(c, 0, c->in[0].dt))
 		return 1;
 	int r = x->rank;
 	int64_t st[K_MAXRANK], en[K_MAXRANK], ax[K_MAXRANK], sp[K_MAXRANK];
@@ -452,7 +426,7 @@ int ref_slice(KCall *c)
 	}
 	for (int i = 0; i < n; i++) {
 		int a = i;
-		if (na >= 0 && norm_axis(c, ax[i], r, &a))
+		if (na >= 0 && ref_norm_axis(c, ax[i], r, &a))
 			return 1;
 		if (na < 0 && i >= r)
 			return kerr(c, "Slice: %d starts for rank %d", n, r);
@@ -488,7 +462,7 @@ int ref_slice(KCall *c)
 		off += b[k] * ist[k];
 		vst[k] = step[k] * ist[k];
 	}
-	if (prod(od, 0, r))
+	if (ref_prod(od, 0, r))
 		copy_view(c->out[0].data, (const char *)x->data + off, r, od, vst, es);
 	return 0;
 }
@@ -498,7 +472,7 @@ int ref_slice(KCall *c)
 int ref_expand(KCall *c)
 {
 	const KTensor *x = &c->in[0], *s = &c->in[1];
-	if (want_dt(c, 0, c->in[0].dt))
+	if (ref_want_dt(c, 0, c->in[0].dt))
 		return 1;
 	if (!dt_is_int(s->dt) || s->rank != 1)
 		return kerr(c, "Expand: shape must be a 1-D integer tensor");
@@ -528,7 +502,7 @@ int ref_expand(KCall *c)
 int ref_tile(KCall *c)
 {
 	const KTensor *x = &c->in[0], *rp = &c->in[1];
-	if (want_dt(c, 0, c->in[0].dt))
+	if (ref_want_dt(c, 0, c->in[0].dt))
 		return 1;
 	int r = x->rank;
 	if (!dt_is_int(rp->dt) || rp->rank != 1 || rp->dims[0] != r)
@@ -545,7 +519,7 @@ int ref_tile(KCall *c)
 	if (kout(c, 0, r, od))
 		return 1;
 	size_t es = dt_size(x->dt);
-	int64_t ist[K_MAXRANK], n = prod(od, 0, r);
+	int64_t ist[K_MAXRANK], n = ref_prod(od, 0, r);
 	dense_strides(r, x->dims, es, ist);
 	char *d = c->out[0].data;
 	for (int64_t e = 0; e < n; e++) {
@@ -591,7 +565,7 @@ static int64_t pad_src(int mode, int64_t o, int64_t pb, int64_t d)
 int ref_pad(KCall *c)
 {
 	const KTensor *x = &c->in[0];
-	if (want_dt(c, 0, c->in[0].dt))
+	if (ref_want_dt(c, 0, c->in[0].dt))
 		return 1;
 	int r = x->rank, opset = (int)kattr_i(c, "_opset", 17);
 	int64_t pads[2 * K_MAXRANK] = {0}, pv[2 * K_MAXRANK], ax[K_MAXRANK];
@@ -612,7 +586,7 @@ int ref_pad(KCall *c)
 			return kerr(c, "Pad: %d pads for %d axes", np, na);
 		for (int i = 0; i < na; i++) {
 			int a;
-			if (norm_axis(c, ax[i], r, &a))
+			if (ref_norm_axis(c, ax[i], r, &a))
 				return 1;
 			pads[a] = pv[i];
 			pads[a + r] = pv[i + na];
@@ -644,7 +618,7 @@ int ref_pad(KCall *c)
 		conv_elem(x->dt, cv, 0, c->in[2].dt, c->in[2].data, 0);
 	} else if (opset < 11)
 		dt_store_f(x->dt, cv, 0, kattr_f(c, "value", 0.0));
-	int64_t ist[K_MAXRANK], idx[K_MAXRANK] = {0}, n = prod(od, 0, r);
+	int64_t ist[K_MAXRANK], idx[K_MAXRANK] = {0}, n = ref_prod(od, 0, r);
 	dense_strides(r, x->dims, es, ist);
 	char *d = c->out[0].data;
 	for (int64_t e = 0; e < n; e++) {
@@ -777,7 +751,7 @@ int ref_eyelike(KCall *c)
 int ref_trilu(KCall *c)
 {
 	const KTensor *x = &c->in[0];
-	if (want_dt(c, 0, c->in[0].dt))
+	if (ref_want_dt(c, 0, c->in[0].dt))
 		return 1;
 	if (x->rank < 2)
 		return kerr(c, "Trilu: input must have rank >= 2, got %d", x->rank);
@@ -791,7 +765,7 @@ int ref_trilu(KCall *c)
 		return 1;
 	int upper = kattr_i(c, "upper", 1) != 0;
 	int64_t R = x->dims[x->rank - 2], C = x->dims[x->rank - 1];
-	int64_t nb = prod(x->dims, 0, x->rank - 2);
+	int64_t nb = ref_prod(x->dims, 0, x->rank - 2);
 	size_t es = dt_size(x->dt);
 	char *d = c->out[0].data;
 	const char *s = x->data;
@@ -813,7 +787,7 @@ int ref_trilu(KCall *c)
 int ref_depthtospace(KCall *c)
 {
 	const KTensor *x = &c->in[0];
-	if (want_dt(c, 0, c->in[0].dt))
+	if (ref_want_dt(c, 0, c->in[0].dt))
 		return 1;
 	int64_t b = kattr_i(c, "blocksize", 0);
 	if (x->rank != 4 || b <= 0 || x->dims[1] % (b * b))
@@ -843,7 +817,7 @@ int ref_depthtospace(KCall *c)
 int ref_spacetodepth(KCall *c)
 {
 	const KTensor *x = &c->in[0];
-	if (want_dt(c, 0, c->in[0].dt))
+	if (ref_want_dt(c, 0, c->in[0].dt))
 		return 1;
 	int64_t b = kattr_i(c, "blocksize", 0);
 	if (x->rank != 4 || b <= 0 || x->dims[2] % b || x->dims[3] % b)
@@ -872,13 +846,13 @@ int ref_spacetodepth(KCall *c)
 int ref_reversesequence(KCall *c)
 {
 	const KTensor *x = &c->in[0], *L = &c->in[1];
-	if (want_dt(c, 0, c->in[0].dt))
+	if (ref_want_dt(c, 0, c->in[0].dt))
 		return 1;
 	int r = x->rank, ba, ta;
 	if (r < 2)
 		return kerr(c, "ReverseSequence: input must have rank >= 2");
-	if (norm_axis(c, kattr_i(c, "batch_axis", 1), r, &ba) ||
-	    norm_axis(c, kattr_i(c, "time_axis", 0), r, &ta))
+	if (ref_norm_axis(c, kattr_i(c, "batch_axis", 1), r, &ba) ||
+	    ref_norm_axis(c, kattr_i(c, "time_axis", 0), r, &ta))
 		return 1;
 	if (ba == ta || ba > 1 || ta > 1)
 		return kerr(c, "ReverseSequence: batch_axis and time_axis must be 0 and 1");
@@ -889,7 +863,7 @@ int ref_reversesequence(KCall *c)
 	if (kout(c, 0, r, x->dims))
 		return 1;
 	size_t es = dt_size(x->dt);
-	size_t inner = (size_t)prod(x->dims, 2, r) * es;
+	size_t inner = (size_t)ref_prod(x->dims, 2, r) * es;
 	char *d = c->out[0].data;
 	const char *s = x->data;
 	for (int64_t bi = 0; bi < B; bi++) {
