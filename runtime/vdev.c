@@ -16,6 +16,21 @@ int vdev_err(char *err, size_t errlen, int code, const char *fmt, ...)
 	return code;
 }
 
+int vdev_pack_args(const char *api, int k, int nk, const int64_t grid[3], const vdev_arg *args,
+                   int nargs, uint64_t *val, void **pp, char *err, size_t el)
+{
+	if (k < 0 || k >= nk || nargs < 0 || nargs > VDEV_MAXARGS)
+		return vdev_err(err, el, 5, "%s: bad launch of kernel %d", api, k);
+	if (grid[0] > 0x7fffffff || grid[1] > 65535 || grid[2] > 65535)
+		return vdev_err(err, el, 5, "%s: grid %lld x %lld x %lld too large", api,
+		                (long long)grid[0], (long long)grid[1], (long long)grid[2]);
+	for (int i = 0; i < nargs; i++) {
+		val[i] = args[i].mem ? (uint64_t)(uintptr_t)args[i].m : (uint64_t)args[i].i;
+		pp[i] = &val[i];
+	}
+	return 0;
+}
+
 int vdev_open(int api, const vdev_code *code, int ncode, const char *opts,
               const char *const *kernels, int nkernels, vdev **out, char *err, size_t errlen)
 {

@@ -82,4 +82,12 @@ struct vdev {
 
 extern const vdev_ops vdev_cl_ops, vdev_cu_ops, vdev_hip_ops;
 int vdev_err(char *err, size_t errlen, int code, const char *fmt, ...);
+/* CUDA and HIP launches: check kernel k < nk, nargs <= VDEV_MAXARGS and the
+ * grid against the driver's limits (x < 2^31, y and z < 2^16), then fill
+ * val[i] with argument i (a device pointer or an integer) and pp[i] with
+ * &val[i], as cuLaunchKernel / hipModuleLaunchKernel take them. api names
+ * the back-end in the message. 0, or 5 with the reason in err. */
+enum { VDEV_MAXARGS = 256 };
+int vdev_pack_args(const char *api, int k, int nk, const int64_t grid[3], const vdev_arg *args,
+                   int nargs, uint64_t *val, void **pp, char *err, size_t el);
 #endif

@@ -206,17 +206,11 @@ static int cu_launch(vdev *d, int k, const int64_t grid[3], const int64_t block[
                      const vdev_arg *args, int nargs, char *err, size_t el)
 {
 	CU *c = d->impl;
-	if (k < 0 || k >= c->nk || nargs > 256)
-		return vdev_err(err, el, 5, "CUDA: bad launch of kernel %d", k);
-	uint64_t val[256];
-	void *pp[256];
-	for (int i = 0; i < nargs; i++) {
-		val[i] = args[i].mem ? (uint64_t)(uintptr_t)args[i].m : (uint64_t)args[i].i;
-		pp[i] = &val[i];
-	}
-	if (grid[0] > 0x7fffffff || grid[1] > 65535 || grid[2] > 65535)
-		return vdev_err(err, el, 5, "CUDA: grid %lld x %lld x %lld too large", (long long)grid[0],
-		                (long long)grid[1], (long long)grid[2]);
+	uint64_t val[VDEV_MAXARGS];
+	void *pp[VDEV_MAXARGS];
+	int rc = vdev_pack_args("CUDA", k, c->nk, grid, args, nargs, val, pp, err, el);
+	if (rc)
+		return rc;
 	push(c);
 	CUresult r = c->LaunchKernel(c->k[k], (unsigned)grid[0], (unsigned)grid[1], (unsigned)grid[2],
 	                             (unsigned)block[0], (unsigned)block[1], (unsigned)block[2], 0,

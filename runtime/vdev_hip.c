@@ -198,16 +198,11 @@ static int hip_launch(vdev *d, int k, const int64_t grid[3], const int64_t block
                       const vdev_arg *args, int nargs, char *err, size_t el)
 {
 	HIP *h = d->impl;
-	if (k < 0 || k >= h->nk || nargs > 256)
-		return vdev_err(err, el, 5, "HIP: bad launch of kernel %d", k);
-	uint64_t val[256];
-	void *pp[256];
-	for (int i = 0; i < nargs; i++) {
-		val[i] = args[i].mem ? (uint64_t)(uintptr_t)args[i].m : (uint64_t)args[i].i;
-		pp[i] = &val[i];
-	}
-	if (grid[0] > 0x7fffffff || grid[1] > 65535 || grid[2] > 65535)
-		return vdev_err(err, el, 5, "HIP: grid too large");
+	uint64_t val[VDEV_MAXARGS];
+	void *pp[VDEV_MAXARGS];
+	int rc = vdev_pack_args("HIP", k, h->nk, grid, args, nargs, val, pp, err, el);
+	if (rc)
+		return rc;
 	h->SetDevice(0);
 	hipError_t e = h->ModuleLaunchKernel(h->k[k], (unsigned)grid[0], (unsigned)grid[1],
 	                                     (unsigned)grid[2], (unsigned)block[0], (unsigned)block[1],
