@@ -58,6 +58,10 @@ bool cg_gpu_mma(const KProg *p, const Kernel *k, int dialect);
 struct CgExpr;
 /* The body (after the parameter declarations) of such a launch. */
 void cg_gpu_mma_body(struct CgExpr *x, int dialect);
+/* The attention launch of lower_gpu_attn.c (mm[7] == 2) as mma.sync on
+ * CUDA with --precision (render_gpu_attn.c). */
+bool cg_gpu_attn_mma(const KProg *p, const Kernel *k, int dialect);
+void cg_gpu_attn_body(struct CgExpr *x);
 /* Name of a launch's kernel function. */
 void cg_gpu_kname(char *buf, size_t n, const GLaunch *l, int j);
 

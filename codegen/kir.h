@@ -126,7 +126,9 @@ typedef struct Kernel {
 	KLib lib;            /* KK_LIB only */
 	/* GPU MatMul tiles (lower_gpu.c) a tensor-core renderer may replace:
 	 * mm[0..2] expressions M, N, K; mm[3..5] params A, B, Y; mm[6] B has
-	 * batch dims; mm[7] 1 if set (0: an ordinary kernel). */
+	 * batch dims; mm[7] 1 if set (0: an ordinary kernel). mm[7] 2: the
+	 * attention launch of lower_gpu_attn.c for render_gpu_attn.c (mm[0..1]
+	 * Tq, Tk; mm[2..5] mask strides; mm[6] keys per tile). */
 	int32_t mm[8];
 } Kernel;
 

@@ -281,6 +281,8 @@ int cg_lower(Graph *g, KProg *p, Diag *d)
 				ok = false;
 		if (ok && p->gpu && (n->op == OP_Conv || n->op == OP_fused_conv))
 			rc = lower_gpu_conv(&L, n);   /* GPU targets: device conv */
+		if (ok && p->gpu && n->op == OP_attention)
+			rc = lower_gpu_attn(&L, n);   /* GPU targets: device flash attention */
 		if (ok && rc == LW_CALL)
 			rc = lower_lib(&L, n);
 		if (ok && rc == LW_CALL)

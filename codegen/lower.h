@@ -66,4 +66,5 @@ int lower_gather(Low *L, Node *n);
 int lower_more(Low *L, Node *n);       /* lower_more.c: ArgMax/ArgMin, Trilu, ... */
 int lower_gpu_rows(Low *L, Node *n);   /* lower_gpu.c, GPU targets only */
 int lower_gpu_conv(Low *L, Node *n);   /* lower_gpu_conv.c, GPU targets only */
+int lower_gpu_attn(Low *L, Node *n);   /* lower_gpu_attn.c, GPU targets only */
 #endif

@@ -331,6 +331,11 @@ static void render_launch(CBuf *b, const KProg *p, const GLaunch *l, int j, cons
 		          t, i, i, i);
 	}
 	R r = {{b, p, k, &spell[D - dia], NULL, 0}, D, 0, 0, l};
+	if (cg_gpu_attn_mma(p, k, (int)(D - dia))) {   /* attention tensor cores: render_gpu_attn.c */
+		cg_gpu_attn_body(&r.x);
+		cb_puts(b, "}\n\n");
+		return;
+	}
 	if (cg_gpu_mma(p, k, (int)(D - dia))) {   /* tensor cores: render_gpu_mma.c */
 		cg_gpu_mma_body(&r.x, (int)(D - dia));
 		cb_puts(b, "}\n\n");

@@ -25,7 +25,7 @@ void cg_gpu_prec_prelude(CBuf *b, int dialect)
 
 bool cg_gpu_mma(const KProg *p, const Kernel *k, int dialect)
 {
-	if (!k->mm[7] || p->prec == KPREC_FP32)
+	if (k->mm[7] != 1 || p->prec == KPREC_FP32)   /* 2: attention (render_gpu_attn.c) */
 		return false;
 	return dialect == GD_CUDA || (dialect == GD_HIP && p->prec != KPREC_TF32);
 }

@@ -16,7 +16,7 @@
 #include "runtime/tensorpb.h"
 
 static const char usage[] =
-"usage: vibee-eval MODEL.onnx --data DIR [--rtol R] [--atol A] [-O0..-O3] [--out DIR]\n"
+"usage: vibee-eval MODEL.onnx|MODEL.vir --data DIR [--rtol R] [--atol A] [-O0..-O3] [--out DIR]\n"
 "  runs the model with the reference evaluator (no code generation) on\n"
 "  DIR/input_N.pb and compares with DIR/output_N.pb (|got-ref| <= atol + rtol*|ref|,\n"
 "  defaults 1e-3 / 1e-4); --out writes output_N.pb there\n";
@@ -122,7 +122,25 @@ int main(int argc, char **argv)
 	if (!model || !data)
 		return fail(2, "a model and --data DIR are needed (see --help)");
 	Diag d = {0};
-	Graph *g = onnx_load(model, &d);
+	size_t ml = strlen(model);
+	Graph *g = NULL;
+	if (ml > 4 && !strcmp(model + ml - 4, ".vir")) {   /* IR text (ir_parse) */
+		FILE *f = fopen(model, "rb");
+		char *text = NULL;
+		long n = -1;
+		if (f && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+		    (text = malloc((size_t)n + 1)) && fread(text, 1, (size_t)n, f) == (size_t)n) {
+			text[n] = 0;
+			g = ir_parse(text, model, &d);
+		} else {
+			diag_set(&d, 2, "cannot read %s", model);
+		}
+		if (f)
+			fclose(f);
+		free(text);
+	} else {
+		g = onnx_load(model, &d);
+	}
 	if (!g)
 		return fail(d.code ? d.code : 1, d.msg);
 	PassCtx ctx = {.opt = opt, .diag = &d};
