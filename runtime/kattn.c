@@ -23,7 +23,11 @@ typedef int32_t v16i __attribute__((vector_size(64)));
 #ifndef KA_ROWS
 #define KA_ROWS 128           /* query rows (all heads of a group) per task */
 #endif
-#define VS(x) ((VT){0} + (x))
+#define KA_TROWS 32           /* rows per task from which tile_runt runs */
+#define KA_TPAD 32            /* its rows padded to this (a multiple of 2*VW) */
+/* splat: x - 0 is x for every x (x + 0 would turn -0 into +0, which costs
+ * an add before each broadcast) */
+#define VS(x) ((x) - (VT){0})
 #define VLD(p) ({ VT v_; memcpy(&v_, (p), sizeof v_); v_; })
 #define VST(p, v) do { VT v_ = (v); memcpy((p), &v_, sizeof v_); } while (0)
 #define VSEL(m, a, b) ((VT)(((VIT)(a) & (m)) | ((VIT)(b) & ~(m))))
@@ -43,12 +47,15 @@ typedef struct Job {
 	int64_t nsplit, splen;    /* key splits (1: none) and keys per split */
 	float *part;              /* split partials: per task R x (Dvp + 2) */
 	int isa;                  /* 0 plain, 1 AVX2+FMA, 2 AVX-512 */
+	bool old_tile;            /* VIBEE_KATTN_TILE=row: tile_run for every task */
 	int fail;                 /* out of memory in a task */
 } Job;
 
 /* Per-task scratch. */
 typedef struct Work {
 	float *Qs, *Kt, *Vt, *S, *O, *m, *l;
+	float *al;                /* tile_runt: per-row rescale factors */
+	int64_t *gp;              /* tile_runt: per row group min/max position, active list */
 	void *mem;
 } Work;
 
@@ -88,9 +95,12 @@ typedef struct Work {
 
 static bool work_new(const Job *J, Work *w, int64_t R)
 {
-	int64_t Rp = (R + 3) & ~(int64_t)3, D = J->a.D ? J->a.D : 1, Dvp = J->Dvp;
+	/* rows padded for either tile routine (tile_run: 4, tile_runt: KA_TPAD) */
+	int64_t Rp = (R + KA_TPAD - 1) / KA_TPAD * KA_TPAD, D = J->a.D ? J->a.D : 1, Dvp = J->Dvp;
 	const int64_t BC = J->bc;
-	size_t n = (size_t)(Rp * D + D * BC + BC * Dvp + Rp * BC + Rp * Dvp + 2 * Rp + 64);
+	size_t ng = (size_t)(Rp / 8);               /* groups of 2*VW >= 8 rows */
+	size_t n = (size_t)(Rp * D + D * BC + BC * Dvp + Rp * BC + Rp * Dvp + 3 * Rp + 64) +
+	           3 * ng * sizeof(int64_t) / sizeof(float) + 16;
 	float *p = aligned_alloc(64, (n * sizeof(float) + 63) & ~(size_t)63);
 	if (!p)
 		return false;
@@ -101,24 +111,37 @@ static bool work_new(const Job *J, Work *w, int64_t R)
 	w->S = p;  p += Rp * BC;
 	w->O = p;  p += Rp * Dvp;
 	w->m = p;  p += Rp;
-	w->l = p;
+	w->l = p;  p += Rp;
+	w->al = p; p += Rp;
+	p += (uintptr_t)p / sizeof(float) % 2;      /* 8-byte alignment */
+	w->gp = (int64_t *)p;
 	return true;
 }
 
 static void tile(const Job *J, Work *w, int64_t b, int64_t hk, int64_t i0, int64_t nr,
                  int64_t ks, int64_t ke)
 {
+	const bool many = J->a.grp * nr >= KA_TROWS && !J->old_tile;
 #ifdef HAVE_X86_COPIES
 	if (J->isa == 2) {
-		tile_run_avx512(J, w, b, hk, i0, nr, ks, ke);
+		if (many)
+			tile_runt_avx512(J, w, b, hk, i0, nr, ks, ke);
+		else
+			tile_run_avx512(J, w, b, hk, i0, nr, ks, ke);
 		return;
 	}
 	if (J->isa == 1) {
-		tile_run_avx2(J, w, b, hk, i0, nr, ks, ke);
+		if (many)
+			tile_runt_avx2(J, w, b, hk, i0, nr, ks, ke);
+		else
+			tile_run_avx2(J, w, b, hk, i0, nr, ks, ke);
 		return;
 	}
 #endif
-	tile_run_gen(J, w, b, hk, i0, nr, ks, ke);
+	if (many)
+		tile_runt_gen(J, w, b, hk, i0, nr, ks, ke);
+	else
+		tile_run_gen(J, w, b, hk, i0, nr, ks, ke);
 }
 
 /* Task t: (b, hk, query tile, split); query tiles run last-first so the
@@ -239,6 +262,8 @@ int kattn_run(kpool *pool, KCall *c)
 	if (J.Dvp == 0)
 		J.Dvp = 32;
 	J.isa = cpu_isa();
+	const char *tv = getenv("VIBEE_KATTN_TILE");
+	J.old_tile = tv && strcmp(tv, "row") == 0;
 	/* keys of short sequences fit one narrower tile: no padded half */
 	J.bc = a->Tk <= BC_MIN ? BC_MIN : BC_MAX;
 	int64_t nout = a->B * a->Hq * a->Tq * a->Dv;

@@ -268,6 +268,233 @@ static KA_ATTR void KA_FN(tile_run)(const Job *J, Work *w, int64_t b, int64_t hk
 	}
 }
 
+/* Many-row variant (R >= KA_TROWS): the scores are kept transposed, St[key][row],
+ * so the online softmax runs down the key axis on whole vectors of rows (no
+ * horizontal reductions, one vector exp gives VW rescale factors), K is read in
+ * place (broadcast per key), V in place when Dv is a whole number of blocks,
+ * the rescale of O is folded into the P V pass, and each group of KA_RG rows
+ * skips the key tiles none of its rows can see (finer than the task-level
+ * skip: less work on the causal diagonal). Same outputs as tile_run. */
+#define KA_RG (2 * VW)                 /* rows per group: two vectors */
+#if VW >= 16
+#define KA_KQ 8                        /* keys per S block (8 x 2 vectors) */
+#define KA_PR 8                        /* rows per P V block (8 x 2 vectors) */
+#else
+#define KA_KQ 4                        /* 16 registers: 4 x 2 blocks */
+#define KA_PR 4
+#endif
+static KA_ATTR void KA_FN(tile_runt)(const Job *J, Work *w, int64_t b, int64_t hk, int64_t i0,
+                                     int64_t nr, int64_t ks, int64_t ke)
+{
+	const AttnDims *a = &J->a;
+	const int64_t D = a->D, Dv = a->Dv, Dvp = J->Dvp, G = a->grp;
+	const int64_t BC = J->bc;
+	const int64_t R = G * nr, Rp = (R + KA_TPAD - 1) / KA_TPAD * KA_TPAD, ng = Rp / KA_RG;
+	float *Qt = w->Qs, *St = w->S, *O = w->O, *M = w->m, *L = w->l, *AL = w->al;
+	int64_t *gmin = w->gp, *gmax = w->gp + ng, *act = w->gp + 2 * ng;
+	const float sc = J->scale;
+	const int64_t off = a->Tk - a->Tq;            /* bottom-right alignment */
+	/* Qt[e][r] = scale * q of row r (zero past R), 8 rows at a time so the
+	 * stores run along Qt's rows */
+	for (int64_t r8 = 0; r8 < Rp; r8 += 8) {
+		const float *src[8];
+		for (int k = 0; k < 8; k++) {
+			int64_t r = r8 + k, h = hk * G + r / nr, i = i0 + r % nr;
+			src[k] = r < R ? J->Q + ((b * a->Hq + h) * a->Tq + i) * D : NULL;
+		}
+		for (int64_t e = 0; e < D; e++)
+			for (int k = 0; k < 8; k++)
+				Qt[e * Rp + r8 + k] = src[k] ? src[k][e] * sc : 0.0f;
+	}
+	memset(O, 0, (size_t)(Rp * Dvp) * sizeof *O);
+	for (int64_t r = 0; r < Rp; r++) {
+		M[r] = -INFINITY;
+		L[r] = 0;
+	}
+	/* positions spanned by each group's real rows (min > max: padding only) */
+	for (int64_t g = 0; g < ng; g++) {
+		gmin[g] = INT64_MAX;
+		gmax[g] = INT64_MIN;
+		for (int64_t r = g * KA_RG; r < (g + 1) * KA_RG && r < R; r++) {
+			int64_t p = i0 + r % nr + off;
+			gmin[g] = p < gmin[g] ? p : gmin[g];
+			gmax[g] = p > gmax[g] ? p : gmax[g];
+		}
+	}
+	const int64_t p0 = i0 + off, p1 = i0 + nr - 1 + off;
+	const int64_t W = J->win;
+	const bool mods = J->cap > 0 || J->alibi || J->mask;
+	const float *Kb = J->K + (b * a->Hkv + hk) * a->Tk * D;
+	const float *Vb = J->V + (b * a->Hkv + hk) * a->Tk * Dv;
+	for (int64_t j0 = ks; j0 < ke; j0 += BC) {
+		int64_t nj = ke - j0 < BC ? ke - j0 : BC, jl = j0 + nj - 1;
+		/* skip tiles no row can see */
+		if (J->causal && j0 > p1)
+			break;
+		if (W > 0 && jl <= p0 - W && j0 >= J->sinks)
+			continue;
+		if (W > 0 && !J->causal && j0 >= p1 + W)
+			break;
+		/* the row groups that see some key of the tile */
+		int64_t na = 0;
+		for (int64_t g = 0; g < ng; g++) {
+			int64_t pn = gmin[g], px = gmax[g];
+			if (pn > px)
+				continue;
+			if (J->causal && j0 > px)
+				continue;
+			if (W > 0 && jl <= pn - W && j0 >= J->sinks)
+				continue;
+			if (W > 0 && !J->causal && j0 >= px + W)
+				continue;
+			act[na++] = g;
+		}
+		if (na == 0)
+			continue;
+		/* V rows in place when Dv is whole blocks (Dvp == Dv), else a
+		 * zero-padded copy; either way row jj at Vs + jj * Dvp */
+		const float *Vs = Vb + j0 * Dv;
+		if (Dv != Dvp) {
+			float *Vt = w->Vt;
+			for (int64_t jj = 0; jj < nj; jj++) {
+				memcpy(Vt + jj * Dvp, Vb + (j0 + jj) * Dv, (size_t)Dv * sizeof *Vt);
+				memset(Vt + jj * Dvp + Dv, 0, (size_t)(Dvp - Dv) * sizeof *Vt);
+			}
+			Vs = Vt;
+		}
+		for (int64_t t = 0; t < na; t++) {
+			const int64_t g = act[t], r0 = g * KA_RG, pn = gmin[g], px = gmax[g];
+			/* causal: the group's keys end at its last row's position (the
+			 * rest of the tile is hidden from every row of the group) */
+			const int64_t njg = J->causal && px - j0 + 1 < nj ? px - j0 + 1 : nj;
+			/* St[jj][r0 .. r0+2VW) = sum_e K[j0+jj][e] Qt[e][r]: KA_KQ keys x 2 vectors */
+			for (int64_t jb = 0; jb < njg; jb += KA_KQ) {
+				const float *kr[KA_KQ];
+				VT c0[KA_KQ], c1[KA_KQ];
+#pragma GCC unroll 8
+				for (int q = 0; q < KA_KQ; q++) {
+					int64_t jj = jb + q < nj ? jb + q : nj - 1;
+					kr[q] = Kb + (j0 + jj) * D;
+					c0[q] = VS(0);
+					c1[q] = VS(0);
+				}
+				const float *qt = Qt + r0;
+				for (int64_t e = 0; e < D; e++) {
+					VT x0 = VLD(qt + e * Rp), x1 = VLD(qt + e * Rp + VW);
+#pragma GCC unroll 8
+					for (int q = 0; q < KA_KQ; q++) {
+						VT kv = VS(kr[q][e]);
+						c0[q] += kv * x0;
+						c1[q] += kv * x1;
+					}
+				}
+#pragma GCC unroll 8
+				for (int q = 0; q < KA_KQ; q++) {       /* BC is whole blocks */
+					VST(St + (jb + q) * Rp + r0, c0[q]);
+					VST(St + (jb + q) * Rp + r0 + VW, c1[q]);
+				}
+			}
+			/* score modifiers and visibility, row by row (boundary tiles) */
+			bool elem = (J->causal && jl > pn) || J->mask_bool ||
+			            (W > 0 && (j0 <= px - W || (!J->causal && jl >= pn + W)));
+			if (elem || mods)
+				for (int64_t r = r0; r < r0 + KA_RG && r < R; r++) {
+					int64_t h = hk * G + r / nr, i = i0 + r % nr, p = i + off;
+					float *s = St + r;
+					if (J->cap > 0)
+						for (int64_t jj = 0; jj < njg; jj++)
+							s[jj * Rp] = J->cap * tanhf(s[jj * Rp] / J->cap);
+					if (J->alibi) {
+						float sl = J->alibi[h];
+						for (int64_t jj = 0; jj < njg; jj++)
+							s[jj * Rp] += sl * (float)(j0 + jj - p);
+					}
+					if (J->mask) {
+						const int64_t *ms = a->mst;
+						int64_t mo = b * ms[0] + h * ms[1] + i * ms[2] + j0 * ms[3];
+						if (J->mask_bool) {
+							const unsigned char *mb = J->mask;
+							for (int64_t jj = 0; jj < njg; jj++)
+								if (!mb[mo + jj * ms[3]])
+									s[jj * Rp] = -INFINITY;
+						} else {
+							const float *mf = J->mask;
+							for (int64_t jj = 0; jj < njg; jj++)
+								s[jj * Rp] += mf[mo + jj * ms[3]];
+						}
+					}
+					if (!elem)
+						continue;
+					if (W <= 0) {
+						if (J->causal)
+							for (int64_t jj = p - j0 + 1 < 0 ? 0 : p - j0 + 1; jj < njg; jj++)
+								s[jj * Rp] = -INFINITY;
+					} else
+						for (int64_t jj = 0; jj < njg; jj++) {
+							int64_t j = j0 + jj;
+							bool ok = !J->causal || j <= p;
+							if (ok && !(j < J->sinks))
+								ok = j > p - W && (J->causal || j < p + W);
+							if (!ok)
+								s[jj * Rp] = -INFINITY;
+						}
+				}
+			/* online softmax down the keys, VW rows at a time */
+			for (int64_t r = r0; r < r0 + KA_RG; r += VW) {
+				VT mx = VLD(St + r);
+				for (int64_t jj = 1; jj < njg; jj++) {
+					VT x = VLD(St + jj * Rp + r);
+					mx = VSEL(x > mx, x, mx);
+				}
+				VT mo = VLD(M + r);
+				VT mn = VSEL(mx > mo, mx, mo);
+				/* rows with nothing visible yet: subtract 0, so every exp is
+				 * of -inf (0) and alpha = 0 (O and l are still 0) */
+				VT ms = VSEL(mn == VS(-INFINITY), VS(0), mn);
+				VT al = KA_FN(vexp)(mo - ms), sum = VS(0);
+				for (int64_t jj = 0; jj < njg; jj++) {
+					VT e = KA_FN(vexp)(VLD(St + jj * Rp + r) - ms);
+					VST(St + jj * Rp + r, e);
+					sum += e;
+				}
+				VST(L + r, VLD(L + r) * al + sum);
+				VST(M + r, mn);
+				VST(AL + r, al);
+			}
+			/* O = alpha O + P V: KA_PR rows x 2 vectors */
+			for (int64_t r = r0; r < r0 + KA_RG; r += KA_PR)
+				for (int64_t c = 0; c < Dvp; c += 2 * VW) {
+					VT o0[KA_PR], o1[KA_PR];
+#pragma GCC unroll 8
+					for (int i = 0; i < KA_PR; i++) {
+						VT av = VS(AL[r + i]);
+						o0[i] = VLD(O + (r + i) * Dvp + c) * av;
+						o1[i] = VLD(O + (r + i) * Dvp + c + VW) * av;
+					}
+					for (int64_t jj = 0; jj < njg; jj++) {
+						const float *vr = Vs + jj * Dvp + c;
+						VT v0 = VLD(vr), v1 = VLD(vr + VW);
+						const float *pr = St + jj * Rp + r;
+#pragma GCC unroll 8
+						for (int i = 0; i < KA_PR; i++) {
+							VT x = VS(pr[i]);
+							o0[i] += x * v0;
+							o1[i] += x * v1;
+						}
+					}
+#pragma GCC unroll 8
+					for (int i = 0; i < KA_PR; i++) {
+						VST(O + (r + i) * Dvp + c, o0[i]);
+						VST(O + (r + i) * Dvp + c + VW, o1[i]);
+					}
+				}
+		}
+	}
+}
+#undef KA_RG
+#undef KA_KQ
+#undef KA_PR
+
 #undef KA_FN
 #undef KA_BFLY
 #undef KA_CAT

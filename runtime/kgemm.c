@@ -186,7 +186,10 @@ static void pack_a_block(const gctx *g, int64_t i0, int64_t i1, int64_t k0,
 	for (int64_t i = i0; i < i1; i += mr) {
 		int rows = (int)MIN(mr, i1 - i);
 		const float *s = g->A + i * g->rsa + k0 * g->csa;
-		if (g->csa == 1) {
+		if (g->csa == 1 && rows == mr && g->im->pack_a) {
+			/* the ISA's vector transpose (a whole panel) */
+			g->im->pack_a(s, g->rsa, kb, dst);
+		} else if (g->csa == 1) {
 			for (int r = 0; r < rows; r++)
 				for (int64_t k = 0; k < kb; k++)
 					dst[k * mr + r] = s[r * g->rsa + k];

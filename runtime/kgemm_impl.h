@@ -31,6 +31,9 @@ typedef struct kg_impl {
 	int maxnp[KG_MAXR + 1];         /* widest kernel (in panels) per row count */
 	kg_ukr k[KG_MAXR + 1][KG_MAXP + 1];
 	kg_ukr kp[KG_MAXP + 1];         /* mr rows of packed A (rsa 1, csa mr) */
+	/* optional: mr whole rows of A (row stride rsa, unit column stride),
+	 * columns [0, kb), into dst[k * mr + r] */
+	void (*pack_a)(const float *a, int64_t rsa, int64_t kb, float *dst);
 } kg_impl;
 
 extern const kg_impl kg_generic;

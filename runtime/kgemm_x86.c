@@ -273,6 +273,50 @@ UKR5(11, 1) UKR5(11, 2) UKR5(12, 1) UKR5(12, 2)
 	{ body5(12, NP, k, a, 1, 12, b, rsb, psb, c, ldc, mr, nr, st); }
 UKR5P(1) UKR5P(2)
 
+/* 12 rows of A into a packed panel: 16 columns of each row loaded at once,
+ * the 16 x 16 block (4 rows zero) transposed in registers, each column's 12
+ * values stored with one masked store; the column tail one value at a time. */
+static T5 void pack_a12(const float *a, int64_t rsa, int64_t kb, float *dst)
+{
+	int64_t k = 0;
+	for (; k + 16 <= kb; k += 16) {
+		__m512 v[16], t[16];
+		for (int r = 0; r < 12; r++)
+			v[r] = _mm512_loadu_ps(a + r * rsa + k);
+		for (int r = 12; r < 16; r++)
+			v[r] = _mm512_setzero_ps();
+		/* 4 x 4 blocks of 4 x 4: unpack pairs, then 64-bit pairs, then
+		 * 128-bit lanes (twice) */
+		for (int r = 0; r < 16; r += 2) {
+			t[r] = _mm512_unpacklo_ps(v[r], v[r + 1]);
+			t[r + 1] = _mm512_unpackhi_ps(v[r], v[r + 1]);
+		}
+		for (int r = 0; r < 16; r += 4) {
+			v[r] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[r]), _mm512_castps_pd(t[r + 2])));
+			v[r + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[r]), _mm512_castps_pd(t[r + 2])));
+			v[r + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[r + 1]), _mm512_castps_pd(t[r + 3])));
+			v[r + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[r + 1]), _mm512_castps_pd(t[r + 3])));
+		}
+		/* v[4q + c] now holds, per 128-bit lane L, rows 4q..4q+3 of column
+		 * 4L + c; gather the four row quads of each column */
+		for (int c = 0; c < 4; c++) {
+			__m512 a01 = _mm512_shuffle_f32x4(v[c], v[4 + c], 0x44);      /* q0 L0 L1, q1 L0 L1 */
+			__m512 a23 = _mm512_shuffle_f32x4(v[8 + c], v[12 + c], 0x44);
+			__m512 b01 = _mm512_shuffle_f32x4(v[c], v[4 + c], 0xee);      /* L2 L3 */
+			__m512 b23 = _mm512_shuffle_f32x4(v[8 + c], v[12 + c], 0xee);
+			t[c] = _mm512_shuffle_f32x4(a01, a23, 0x88);                  /* column c      */
+			t[4 + c] = _mm512_shuffle_f32x4(a01, a23, 0xdd);              /* column 4 + c  */
+			t[8 + c] = _mm512_shuffle_f32x4(b01, b23, 0x88);              /* column 8 + c  */
+			t[12 + c] = _mm512_shuffle_f32x4(b01, b23, 0xdd);             /* column 12 + c */
+		}
+		for (int c = 0; c < 16; c++)
+			_mm512_mask_storeu_ps(dst + (k + c) * 12, 0x0fff, t[c]);
+	}
+	for (; k < kb; k++)
+		for (int r = 0; r < 12; r++)
+			dst[k * 12 + r] = a[r * rsa + k];
+}
+
 static const kg_impl avx512_impl = {
 	.name = "avx512", .mr = 12, .kc = 512, .mc = 48, .nc = 1024,
 	.maxnp = {0, 4, 4, 4, 4, 4, 4, 3, 3, 2, 2, 2, 2},
@@ -289,6 +333,7 @@ static const kg_impl avx512_impl = {
 		[11] = {NULL, u5_11_1, u5_11_2}, [12] = {NULL, u5_12_1, u5_12_2},
 	},
 	.kp = {NULL, u5p_1, u5p_2},
+	.pack_a = pack_a12,
 };
 const kg_impl *kg_avx512(void) { return &avx512_impl; }
 

@@ -3,7 +3,8 @@
  * Tq < Tk (bottom-right), sliding windows with sinks, ALiBi, softcap, f32 and
  * bool masks with broadcasting, odd head dims, fully masked rows, decoding
  * (Tq = 1) long enough to take the split-KV path; serial and 2 threads; each
- * kernel copy (plain, AVX2, AVX-512) the CPU has. */
+ * kernel copy (plain, AVX2, AVX-512) the CPU has, each with both tile
+ * routines (per-row softmax and the column form for many rows). */
 #define _POSIX_C_SOURCE 200809L   /* setenv */
 #include <math.h>
 #include <stdio.h>
@@ -149,18 +150,29 @@ int main(void)
 		{1, 4, 2, 3, 900, 32, 32, 1, 100, 2, 0, 0, 0},      /* decode, window + sinks */
 		{1, 2, 2, 5, 3, 16, 16, 1, 0, 0, 0, 0, 0},          /* Tq > Tk: rows with no key */
 		{1, 2, 1, 129, 129, 128, 128, 1, 0, 0, 0, 0, 0},
+		/* many rows per task (the column-softmax tile routine) at tile edges */
+		{1, 1, 1, 300, 300, 64, 64, 1, 64, 3, 0, 0, 0},     /* window + sinks */
+		{1, 2, 2, 70, 40, 32, 32, 1, 0, 0, 0, 0, 0},        /* Tq > Tk, 30 empty rows */
+		{1, 3, 1, 97, 161, 40, 64, 1, 0, 0, 3, 0, 0},       /* GQA 3, f32 mask, Dv in place */
+		{1, 2, 2, 65, 65, 32, 32, 0, 0, 0, 2, 20.0f, 0},    /* bool mask + softcap */
+		{1, 2, 1, 40, 600, 32, 32, 1, 0, 0, 0, 0, 0},       /* 80 rows, split-KV */
 	};
 	kpool *p2 = kpool_new(2);
 	/* every kernel copy the CPU has: plain, AVX2, AVX-512 (capped by the CPU) */
-	for (int isa = 0; isa <= 2; isa++) {
-		char v[2] = {(char)('0' + isa), 0};
+	/* and both tile routines: per-row softmax (VIBEE_KATTN_TILE=row, which
+	 * short query tiles always take) and the column form for many rows */
+	for (int isa = 0; isa <= 5; isa++) {
+		char v[2] = {(char)('0' + isa % 3), 0};
 		setenv("VIBEE_KATTN_ISA", v, 1);
+		if (isa >= 3)
+			setenv("VIBEE_KATTN_TILE", "row", 1);
 		for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 			run_case(&cases[i], NULL);
 			run_case(&cases[i], p2);
 		}
 	}
 	unsetenv("VIBEE_KATTN_ISA");
+	unsetenv("VIBEE_KATTN_TILE");
 	kpool_free(p2);
 	printf("attention kernel: %d/%d cases match the reference\n", checks - fails, checks);
 	return fails ? 1 : 0;
