@@ -215,7 +215,10 @@ static int lower_node(Low *L, Node *n)
 		if (L->p->gpu && lower_gpu_rows(L, n) == LW_OK)   /* GPU: shared-memory tiles */
 			return LW_OK;
 		return lower_matmul(L, n);
-	case OP_Gemm: return lower_gemm(L, n);
+	case OP_Gemm:
+		if (L->p->gpu && lower_gpu_rows(L, n) == LW_OK)   /* GPU: shared-memory tiles */
+			return LW_OK;
+		return lower_gemm(L, n);
 	case OP_Transpose: return lower_transpose(L, n);
 	case OP_Concat: return lower_concat(L, n);
 	case OP_Slice: return lower_slice(L, n);

@@ -227,6 +227,90 @@ static int nn(Kernel *k, int fn, int a, int b)   /* non-negative index div/mod *
 	return e;
 }
 
+/* A tile-lowered product: Y = alpha op(A) op(B) + beta C (Gemm; MatMul:
+ * no transposes, alpha 1, no C). cm, cn: C's dims aligned to [M, N] (1:
+ * broadcast). */
+typedef struct Tile {
+	bool ta, tb;
+	double alpha, beta;
+	uint32_t c;
+	Dim cm, cn;
+} Tile;
+
+static int tiles(Low *L, Node *n, Dim bat, Dim M, Dim N, Dim K, bool bbatch, const Tile *tp)
+{
+	Graph *g = L->g;
+	const Value *Y = &g->val[n->out[0]];
+	Kernel *k = kir_kernel(L->p, KK_LOOP, L->nid);
+	int ty = kir_ty(Y->dt), z = kir_const_i(k, 0), ts = kir_const_i(k, TS);
+	int xM = kir_dim(k, M), xN = kir_dim(k, N), xK = kir_dim(k, K);
+	int mt = nn(k, KB_DIV, kir_add(k, xM, kir_const_i(k, TS - 1)), ts);
+	int nt = nn(k, KB_DIV, kir_add(k, xN, kir_const_i(k, TS - 1)), ts);
+	int bl = kir_loop(k, -1, z, kir_mul(k, kir_dim(k, bat), kir_mul(k, mt, nt)), 1, KP_GPU_BLOCK);
+	int t = kir_var(k, k->s[bl].var);
+	int lx = kir_loop(k, bl, z, ts, 1, KP_GPU_THREAD);
+	int tx = kir_var(k, k->s[lx].var);
+	int ly = kir_loop(k, lx, z, ts, 1, KP_GPU_THREAD);
+	int tyv = kir_var(k, k->s[ly].var);
+	int b = nn(k, KB_DIV, t, kir_mul(k, mt, nt));
+	int row = kir_add(k, kir_mul(k, nn(k, KB_MOD, nn(k, KB_DIV, t, nt), mt), ts), tyv);
+	int col = kir_add(k, kir_mul(k, nn(k, KB_MOD, t, nt), ts), tx);
+	int abase = kir_mul(k, b, kir_mul(k, xM, xK));
+	int bbase = !bbatch ? z : kir_mul(k, b, kir_mul(k, xK, xN));
+	int As = kir_local(k, ty, TS * TS, KM_SHARED), Bs = kir_local(k, ty, TS * TS, KM_SHARED);
+	int acc = kir_local(k, ty, 1, KM_PRIVATE);
+	kir_store(k, ly, true, acc, z, kir_const_t(k, ty, 0));
+	int lk = kir_loop(k, ly, z, xK, TS, KP_SERIAL);
+	int k0 = kir_var(k, k->s[lk].var);
+	int sidx = kir_add(k, kir_mul(k, tyv, ts), tx);
+	int ak = kir_add(k, k0, tx), bk = kir_add(k, k0, tyv);
+	int zero = kir_const_t(k, ty, 0);
+	int aok = kir_bin(k, KB_AND, kir_bin(k, KB_LT, row, xM), kir_bin(k, KB_LT, ak, xK));
+	int bok = kir_bin(k, KB_AND, kir_bin(k, KB_LT, bk, xK), kir_bin(k, KB_LT, col, xN));
+	int aidx = tp->ta ? kir_add(k, kir_mul(k, ak, xM), row) : kir_add(k, kir_mul(k, row, xK), ak);
+	int bidx = tp->tb ? kir_add(k, kir_mul(k, col, xK), bk) : kir_add(k, kir_mul(k, bk, xN), col);
+	int av = kir_load(k, n->in[0], kir_add(k, abase, aidx));
+	int bv = kir_load(k, n->in[1], kir_add(k, bbase, bidx));
+	if (n->op == OP_MatMul && Y->dt == DT_F32 && L->p->prec != KPREC_FP32) {
+		/* --precision: the operands as a tensor core reads them */
+		static const int rnd[] = {[KPREC_TF32] = KU_RTF32, [KPREC_FP16] = KU_RF16,
+		                          [KPREC_BF16] = KU_RBF16};
+		av = kir_un(k, rnd[L->p->prec], av);
+		bv = kir_un(k, rnd[L->p->prec], bv);
+		int32_t mm[8] = {xM, xN, xK, kir_param(k, n->in[0], false),
+		                 kir_param(k, n->in[1], false), kir_param(k, n->out[0], true), bbatch, 1};
+		memcpy(k->mm, mm, sizeof mm);
+	}
+	kir_store(k, lk, true, As, sidx, kir_sel(k, aok, av, zero));
+	kir_store(k, lk, true, Bs, sidx, kir_sel(k, bok, bv, zero));
+	kir_barrier(k, lk);
+	int lkk = kir_loop(k, lk, z, ts, 1, KP_SERIAL);
+	int kk = kir_var(k, k->s[lkk].var);
+	kir_acc(k, lkk, true, acc, KB_ADD, z,
+	        kir_bin(k, KB_MUL, kir_lread(k, As, kir_add(k, kir_mul(k, tyv, ts), kk)),
+	                kir_lread(k, Bs, kir_add(k, kir_mul(k, kk, ts), tx))));
+	kir_barrier(k, lk);
+	int ok = kir_bin(k, KB_AND, kir_bin(k, KB_LT, row, xM), kir_bin(k, KB_LT, col, xN));
+	int iff = kir_if(k, ly, ok);
+	int v = kir_lread(k, acc, z);
+	if (tp->alpha != 1.0)   /* the Gemm epilogue, as lower_mm.c: alpha*y + beta*c */
+		v = kir_bin(k, KB_MUL, v, kir_const_t(k, ty, tp->alpha));
+	if (tp->c != IR_NONE && tp->beta != 0.0) {
+		int ci = z;
+		if (tp->cm != 1)
+			ci = kir_mul(k, row, kir_dim(k, tp->cn));
+		if (tp->cn != 1)
+			ci = kir_add(k, ci, col);
+		int cv = kir_load(k, tp->c, ci);
+		if (tp->beta != 1.0)
+			cv = kir_bin(k, KB_MUL, cv, kir_const_t(k, ty, tp->beta));
+		v = kir_bin(k, KB_ADD, v, cv);
+	}
+	kir_store(k, iff, false, (int)n->out[0],
+	          kir_add(k, kir_mul(k, b, kir_mul(k, xM, xN)), kir_add(k, kir_mul(k, row, xN), col)), v);
+	return LW_OK;
+}
+
 static int matmul(Low *L, Node *n)
 {
 	Graph *g = L->g;
@@ -244,65 +328,44 @@ static int matmul(Low *L, Node *n)
 			return LW_CALL;   /* broadcasting batch dims: the generic lowering */
 		bat = ir_dim_bin(g, DX_MUL, bat, Y->shape.d[d]);
 	}
-	Kernel *k = kir_kernel(L->p, KK_LOOP, L->nid);
-	int ty = kir_ty(Y->dt), z = kir_const_i(k, 0), ts = kir_const_i(k, TS);
-	int xM = kir_dim(k, M), xN = kir_dim(k, N), xK = kir_dim(k, K);
-	int mt = nn(k, KB_DIV, kir_add(k, xM, kir_const_i(k, TS - 1)), ts);
-	int nt = nn(k, KB_DIV, kir_add(k, xN, kir_const_i(k, TS - 1)), ts);
-	int bl = kir_loop(k, -1, z, kir_mul(k, kir_dim(k, bat), kir_mul(k, mt, nt)), 1, KP_GPU_BLOCK);
-	int t = kir_var(k, k->s[bl].var);
-	int lx = kir_loop(k, bl, z, ts, 1, KP_GPU_THREAD);
-	int tx = kir_var(k, k->s[lx].var);
-	int ly = kir_loop(k, lx, z, ts, 1, KP_GPU_THREAD);
-	int tyv = kir_var(k, k->s[ly].var);
-	int b = nn(k, KB_DIV, t, kir_mul(k, mt, nt));
-	int row = kir_add(k, kir_mul(k, nn(k, KB_MOD, nn(k, KB_DIV, t, nt), mt), ts), tyv);
-	int col = kir_add(k, kir_mul(k, nn(k, KB_MOD, t, nt), ts), tx);
-	int abase = kir_mul(k, b, kir_mul(k, xM, xK));
-	int bbase = rb == 2 ? z : kir_mul(k, b, kir_mul(k, xK, xN));
-	int As = kir_local(k, ty, TS * TS, KM_SHARED), Bs = kir_local(k, ty, TS * TS, KM_SHARED);
-	int acc = kir_local(k, ty, 1, KM_PRIVATE);
-	kir_store(k, ly, true, acc, z, kir_const_t(k, ty, 0));
-	int lk = kir_loop(k, ly, z, xK, TS, KP_SERIAL);
-	int k0 = kir_var(k, k->s[lk].var);
-	int sidx = kir_add(k, kir_mul(k, tyv, ts), tx);
-	int ak = kir_add(k, k0, tx), bk = kir_add(k, k0, tyv);
-	int zero = kir_const_t(k, ty, 0);
-	int aok = kir_bin(k, KB_AND, kir_bin(k, KB_LT, row, xM), kir_bin(k, KB_LT, ak, xK));
-	int bok = kir_bin(k, KB_AND, kir_bin(k, KB_LT, bk, xK), kir_bin(k, KB_LT, col, xN));
-	int av = kir_load(k, n->in[0], kir_add(k, abase, kir_add(k, kir_mul(k, row, xK), ak)));
-	int bv = kir_load(k, n->in[1], kir_add(k, bbase, kir_add(k, kir_mul(k, bk, xN), col)));
-	if (Y->dt == DT_F32 && L->p->prec != KPREC_FP32) {
-		/* --precision: the operands as a tensor core reads them */
-		static const int rnd[] = {[KPREC_TF32] = KU_RTF32, [KPREC_FP16] = KU_RF16,
-		                          [KPREC_BF16] = KU_RBF16};
-		av = kir_un(k, rnd[L->p->prec], av);
-		bv = kir_un(k, rnd[L->p->prec], bv);
-		int32_t mm[8] = {xM, xN, xK, kir_param(k, n->in[0], false),
-		                 kir_param(k, n->in[1], false), kir_param(k, n->out[0], true), rb != 2, 1};
-		memcpy(k->mm, mm, sizeof mm);
+	Tile tp = {false, false, 1.0, 0.0, IR_NONE, 1, 1};
+	return tiles(L, n, bat, M, N, K, rb != 2, &tp);
+}
+
+/* Gemm of 2-D f32/f64 A, B (transA/transB), alpha, beta and a C that
+ * broadcasts to [M, N] (rank <= 2); anything else: the generic lowering. */
+static int gemm(Low *L, Node *n)
+{
+	Graph *g = L->g;
+	const Value *A = &g->val[n->in[0]], *B = &g->val[n->in[1]], *Y = &g->val[n->out[0]];
+	if ((Y->dt != DT_F32 && Y->dt != DT_F64) || A->dt != Y->dt || B->dt != Y->dt ||
+	    A->shape.rank != 2 || B->shape.rank != 2 || Y->shape.rank != 2)
+		return LW_CALL;
+	Tile tp = {ir_attr_i(n, "transA", 0) != 0, ir_attr_i(n, "transB", 0) != 0,
+	           ir_attr_f(n, "alpha", 1.0), ir_attr_f(n, "beta", 1.0), IR_NONE, 1, 1};
+	Dim M = A->shape.d[tp.ta ? 1 : 0], K = A->shape.d[tp.ta ? 0 : 1];
+	Dim N = B->shape.d[tp.tb ? 0 : 1], kb = B->shape.d[tp.tb ? 1 : 0];
+	if (kb != K || Y->shape.d[0] != M || Y->shape.d[1] != N)
+		return LW_CALL;
+	if (n->nin > 2 && n->in[2] != IR_NONE) {
+		const Value *C = &g->val[n->in[2]];
+		int rc = C->shape.rank;
+		if (C->dt != Y->dt || rc > 2)
+			return LW_CALL;
+		tp.c = n->in[2];
+		tp.cm = rc == 2 ? C->shape.d[0] : 1;
+		tp.cn = rc >= 1 ? C->shape.d[rc - 1] : 1;
+		if ((tp.cm != 1 && tp.cm != M) || (tp.cn != 1 && tp.cn != N))
+			return LW_CALL;
 	}
-	kir_store(k, lk, true, As, sidx, kir_sel(k, aok, av, zero));
-	kir_store(k, lk, true, Bs, sidx, kir_sel(k, bok, bv, zero));
-	kir_barrier(k, lk);
-	int lkk = kir_loop(k, lk, z, ts, 1, KP_SERIAL);
-	int kk = kir_var(k, k->s[lkk].var);
-	kir_acc(k, lkk, true, acc, KB_ADD, z,
-	        kir_bin(k, KB_MUL, kir_lread(k, As, kir_add(k, kir_mul(k, tyv, ts), kk)),
-	                kir_lread(k, Bs, kir_add(k, kir_mul(k, kk, ts), tx))));
-	kir_barrier(k, lk);
-	int ok = kir_bin(k, KB_AND, kir_bin(k, KB_LT, row, xM), kir_bin(k, KB_LT, col, xN));
-	int iff = kir_if(k, ly, ok);
-	kir_store(k, iff, false, (int)n->out[0],
-	          kir_add(k, kir_mul(k, b, kir_mul(k, xM, xN)), kir_add(k, kir_mul(k, row, xN), col)),
-	          kir_lread(k, acc, z));
-	return LW_OK;
+	return tiles(L, n, 1, M, N, K, false, &tp);
 }
 
 int lower_gpu_rows(Low *L, Node *n)
 {
 	switch (n->op) {
 	case OP_MatMul: return matmul(L, n);
+	case OP_Gemm: return gemm(L, n);
 	case OP_Softmax: case OP_LogSoftmax: return softmax(L, n);
 	case OP_ReduceSum: case OP_ReduceMean: case OP_ReduceMax: case OP_ReduceMin:
 		return reduce(L, n);
