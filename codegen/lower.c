@@ -223,10 +223,14 @@ static int lower_node(Low *L, Node *n)
 	case OP_Concat: return lower_concat(L, n);
 	case OP_Slice: return lower_slice(L, n);
 	case OP_Gather: return lower_gather(L, n);
+	case OP_LayerNormalization: case OP_GlobalAveragePool: case OP_GlobalMaxPool:
+		if (L->p->gpu && lower_gpu_rows(L, n) == LW_OK)   /* GPU targets: block per row */
+			return LW_OK;
+		return lower_more(L, n);
 	case OP_ArgMax: case OP_ArgMin: case OP_Trilu: case OP_GatherElements: case OP_CumSum:
-	case OP_Expand: case OP_LayerNormalization: case OP_BatchNormalization: case OP_Split:
+	case OP_Expand: case OP_BatchNormalization: case OP_Split:
 	case OP_Shape: case OP_Size: case OP_ConstantOfShape: case OP_MaxPool: case OP_AveragePool:
-	case OP_GlobalAveragePool: case OP_GlobalMaxPool: case OP_CumProd:
+	case OP_CumProd:
 	case OP_NegativeLogLikelihoodLoss:
 		return lower_more(L, n);
 	default:
@@ -284,6 +288,8 @@ int cg_lower(Graph *g, KProg *p, Diag *d)
 				ok = false;
 		if (ok && p->gpu && (n->op == OP_Conv || n->op == OP_fused_conv))
 			rc = lower_gpu_conv(&L, n);   /* GPU targets: device conv */
+		if (ok && p->gpu && n->op == OP_fused_matmul)
+			rc = lower_gpu_rows(&L, n);   /* GPU targets: device tiles + epilogue */
 		if (ok && rc == LW_CALL)
 			rc = lower_lib(&L, n);
 		if (ok && rc == LW_CALL)
