@@ -317,6 +317,7 @@ int cg_compile(Graph *g, const CgOptions *o, Diag *d)
 	p.vec = t->vector_bytes;
 	p.gpu = t->kind != TK_CPU;
 	p.prec = o->precision;
+	p.wgmma = t->kind == TK_CUDA && t->arch && strcmp(t->arch, "sm_90a") == 0;
 	p.warp = (t->kind == TK_CUDA || t->kind == TK_HIP) && t->gpu ? t->gpu->warp : 0;
 	if (p.prec != KPREC_FP32 && !p.gpu)
 		return diag_set(d, E_USAGE, "--precision other than fp32 applies to GPU targets only "

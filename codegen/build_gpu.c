@@ -27,6 +27,10 @@ static const char *tool(const char *env, const char *dflt)
 /* CUDA C -> PTX (malloc'd, NUL-terminated) for virtual arch varch */
 static int nvrtc_ptx(const char *src, const char *varch, char **ptx, size_t *n, Diag *d)
 {
+	/* wgmma (sm_90a's tensor-core MatMul, render_gpu_mma.c) exists only in
+	 * the arch-specific PTX target: such code is compiled for compute_90a */
+	if (strcmp(varch, "compute_90") == 0 && strstr(src, "wgmma.mma_async"))
+		varch = "compute_90a";
 #ifdef VIBEE_HAVE_NVRTC
 	nvrtcProgram prog;
 	if (nvrtcCreateProgram(&prog, src, "model.cu", 0, NULL, NULL) != NVRTC_SUCCESS)

@@ -143,6 +143,7 @@ typedef struct KProg {
 	bool gpu;            /* GPU target: mark every independent outer loop KP_THREAD */
 	int prec;            /* GPU f32 MatMul operand precision: KPREC_* */
 	int warp;            /* lanes of a warp-shuffle reduction (CUDA 32, HIP 64); 0: none */
+	bool wgmma;          /* sm_90a: --precision MatMul tiles as wgmma (render_gpu_mma.c) */
 	struct CgSubs *subs; /* compiled control-flow subgraphs (subgraph.h), or NULL */
 } KProg;
 enum { KPREC_FP32, KPREC_TF32, KPREC_FP16, KPREC_BF16 };

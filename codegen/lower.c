@@ -215,15 +215,22 @@ static int lower_node(Low *L, Node *n)
 		if (L->p->gpu && lower_gpu_rows(L, n) == LW_OK)   /* GPU: shared-memory tiles */
 			return LW_OK;
 		return lower_matmul(L, n);
-	case OP_Gemm: return lower_gemm(L, n);
+	case OP_Gemm:
+		if (L->p->gpu && lower_gpu_rows(L, n) == LW_OK)   /* GPU: shared-memory tiles */
+			return LW_OK;
+		return lower_gemm(L, n);
 	case OP_Transpose: return lower_transpose(L, n);
 	case OP_Concat: return lower_concat(L, n);
 	case OP_Slice: return lower_slice(L, n);
 	case OP_Gather: return lower_gather(L, n);
+	case OP_LayerNormalization: case OP_GlobalAveragePool: case OP_GlobalMaxPool:
+		if (L->p->gpu && lower_gpu_rows(L, n) == LW_OK)   /* GPU targets: block per row */
+			return LW_OK;
+		return lower_more(L, n);
 	case OP_ArgMax: case OP_ArgMin: case OP_Trilu: case OP_GatherElements: case OP_CumSum:
-	case OP_Expand: case OP_LayerNormalization: case OP_BatchNormalization: case OP_Split:
+	case OP_Expand: case OP_BatchNormalization: case OP_Split:
 	case OP_Shape: case OP_Size: case OP_ConstantOfShape: case OP_MaxPool: case OP_AveragePool:
-	case OP_GlobalAveragePool: case OP_GlobalMaxPool: case OP_CumProd:
+	case OP_CumProd:
 	case OP_NegativeLogLikelihoodLoss:
 		return lower_more(L, n);
 	default:
@@ -283,6 +290,8 @@ int cg_lower(Graph *g, KProg *p, Diag *d)
 			rc = lower_gpu_conv(&L, n);   /* GPU targets: device conv */
 		if (ok && p->gpu && n->op == OP_attention)
 			rc = lower_gpu_attn(&L, n);   /* GPU targets: device flash attention */
+		if (ok && p->gpu && n->op == OP_fused_matmul)
+			rc = lower_gpu_rows(&L, n);   /* GPU targets: device tiles + epilogue */
 		if (ok && rc == LW_CALL)
 			rc = lower_lib(&L, n);
 		if (ok && rc == LW_CALL)

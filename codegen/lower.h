@@ -67,4 +67,8 @@ int lower_more(Low *L, Node *n);       /* lower_more.c: ArgMax/ArgMin, Trilu, ..
 int lower_gpu_rows(Low *L, Node *n);   /* lower_gpu.c, GPU targets only */
 int lower_gpu_conv(Low *L, Node *n);   /* lower_gpu_conv.c, GPU targets only */
 int lower_gpu_attn(Low *L, Node *n);   /* lower_gpu_attn.c, GPU targets only */
+/* fused_conv / fused_matmul activation (lower_gpu_conv.c): kind 0 none,
+ * 1 Relu, 2 Gelu (erf), 3 Silu, -1 unknown; lower_gpu_act applies it to f32 v */
+int lower_gpu_act_kind(const Node *n);
+int lower_gpu_act(Kernel *k, int kind, int v);
 #endif

@@ -227,6 +227,96 @@ static int nn(Kernel *k, int fn, int a, int b)   /* non-negative index div/mod *
 	return e;
 }
 
+/* A tile-lowered product: Y = alpha op(A) op(B) + beta C (Gemm; MatMul:
+ * no transposes, alpha 1, no C). cm, cn: C's dims aligned to [M, N] (1:
+ * broadcast). */
+typedef struct Tile {
+	bool ta, tb;
+	double alpha, beta;
+	uint32_t c;
+	Dim cm, cn;
+	uint32_t bias, res;   /* fused_matmul: bias [N], residual (Y's shape), or IR_NONE */
+	int act;              /* fused_matmul: lower_gpu_act kind */
+} Tile;
+
+static int tiles(Low *L, Node *n, Dim bat, Dim M, Dim N, Dim K, bool bbatch, const Tile *tp)
+{
+	Graph *g = L->g;
+	const Value *Y = &g->val[n->out[0]];
+	Kernel *k = kir_kernel(L->p, KK_LOOP, L->nid);
+	int ty = kir_ty(Y->dt), z = kir_const_i(k, 0), ts = kir_const_i(k, TS);
+	int xM = kir_dim(k, M), xN = kir_dim(k, N), xK = kir_dim(k, K);
+	int mt = nn(k, KB_DIV, kir_add(k, xM, kir_const_i(k, TS - 1)), ts);
+	int nt = nn(k, KB_DIV, kir_add(k, xN, kir_const_i(k, TS - 1)), ts);
+	int bl = kir_loop(k, -1, z, kir_mul(k, kir_dim(k, bat), kir_mul(k, mt, nt)), 1, KP_GPU_BLOCK);
+	int t = kir_var(k, k->s[bl].var);
+	int lx = kir_loop(k, bl, z, ts, 1, KP_GPU_THREAD);
+	int tx = kir_var(k, k->s[lx].var);
+	int ly = kir_loop(k, lx, z, ts, 1, KP_GPU_THREAD);
+	int tyv = kir_var(k, k->s[ly].var);
+	int b = nn(k, KB_DIV, t, kir_mul(k, mt, nt));
+	int row = kir_add(k, kir_mul(k, nn(k, KB_MOD, nn(k, KB_DIV, t, nt), mt), ts), tyv);
+	int col = kir_add(k, kir_mul(k, nn(k, KB_MOD, t, nt), ts), tx);
+	int abase = kir_mul(k, b, kir_mul(k, xM, xK));
+	int bbase = !bbatch ? z : kir_mul(k, b, kir_mul(k, xK, xN));
+	int As = kir_local(k, ty, TS * TS, KM_SHARED), Bs = kir_local(k, ty, TS * TS, KM_SHARED);
+	int acc = kir_local(k, ty, 1, KM_PRIVATE);
+	kir_store(k, ly, true, acc, z, kir_const_t(k, ty, 0));
+	int lk = kir_loop(k, ly, z, xK, TS, KP_SERIAL);
+	int k0 = kir_var(k, k->s[lk].var);
+	int sidx = kir_add(k, kir_mul(k, tyv, ts), tx);
+	int ak = kir_add(k, k0, tx), bk = kir_add(k, k0, tyv);
+	int zero = kir_const_t(k, ty, 0);
+	int aok = kir_bin(k, KB_AND, kir_bin(k, KB_LT, row, xM), kir_bin(k, KB_LT, ak, xK));
+	int bok = kir_bin(k, KB_AND, kir_bin(k, KB_LT, bk, xK), kir_bin(k, KB_LT, col, xN));
+	int aidx = tp->ta ? kir_add(k, kir_mul(k, ak, xM), row) : kir_add(k, kir_mul(k, row, xK), ak);
+	int bidx = tp->tb ? kir_add(k, kir_mul(k, col, xK), bk) : kir_add(k, kir_mul(k, bk, xN), col);
+	int av = kir_load(k, n->in[0], kir_add(k, abase, aidx));
+	int bv = kir_load(k, n->in[1], kir_add(k, bbase, bidx));
+	if (n->op == OP_MatMul && Y->dt == DT_F32 && L->p->prec != KPREC_FP32) {
+		/* --precision: the operands as a tensor core reads them */
+		static const int rnd[] = {[KPREC_TF32] = KU_RTF32, [KPREC_FP16] = KU_RF16,
+		                          [KPREC_BF16] = KU_RBF16};
+		av = kir_un(k, rnd[L->p->prec], av);
+		bv = kir_un(k, rnd[L->p->prec], bv);
+		int32_t mm[8] = {xM, xN, xK, kir_param(k, n->in[0], false),
+		                 kir_param(k, n->in[1], false), kir_param(k, n->out[0], true), bbatch, 1};
+		memcpy(k->mm, mm, sizeof mm);
+	}
+	kir_store(k, lk, true, As, sidx, kir_sel(k, aok, av, zero));
+	kir_store(k, lk, true, Bs, sidx, kir_sel(k, bok, bv, zero));
+	kir_barrier(k, lk);
+	int lkk = kir_loop(k, lk, z, ts, 1, KP_SERIAL);
+	int kk = kir_var(k, k->s[lkk].var);
+	kir_acc(k, lkk, true, acc, KB_ADD, z,
+	        kir_bin(k, KB_MUL, kir_lread(k, As, kir_add(k, kir_mul(k, tyv, ts), kk)),
+	                kir_lread(k, Bs, kir_add(k, kir_mul(k, kk, ts), tx))));
+	kir_barrier(k, lk);
+	int ok = kir_bin(k, KB_AND, kir_bin(k, KB_LT, row, xM), kir_bin(k, KB_LT, col, xN));
+	int iff = kir_if(k, ly, ok);
+	int v = kir_lread(k, acc, z);
+	if (tp->alpha != 1.0)   /* the Gemm epilogue, as lower_mm.c: alpha*y + beta*c */
+		v = kir_bin(k, KB_MUL, v, kir_const_t(k, ty, tp->alpha));
+	if (tp->c != IR_NONE && tp->beta != 0.0) {
+		int ci = z;
+		if (tp->cm != 1)
+			ci = kir_mul(k, row, kir_dim(k, tp->cn));
+		if (tp->cn != 1)
+			ci = kir_add(k, ci, col);
+		int cv = kir_load(k, tp->c, ci);
+		if (tp->beta != 1.0)
+			cv = kir_bin(k, KB_MUL, cv, kir_const_t(k, ty, tp->beta));
+		v = kir_bin(k, KB_ADD, v, cv);
+	}
+	int yi = kir_add(k, kir_mul(k, b, kir_mul(k, xM, xN)), kir_add(k, kir_mul(k, row, xN), col));
+	if (tp->bias != IR_NONE)   /* fused_matmul's epilogue (ir/ref_fused.c) */
+		v = kir_bin(k, KB_ADD, v, kir_load(k, tp->bias, col));
+	if (tp->res != IR_NONE)
+		v = kir_bin(k, KB_ADD, v, kir_load(k, tp->res, yi));
+	kir_store(k, iff, false, (int)n->out[0], yi, lower_gpu_act(k, tp->act, v));
+	return LW_OK;
+}
+
 static int matmul(Low *L, Node *n)
 {
 	Graph *g = L->g;
@@ -244,65 +334,194 @@ static int matmul(Low *L, Node *n)
 			return LW_CALL;   /* broadcasting batch dims: the generic lowering */
 		bat = ir_dim_bin(g, DX_MUL, bat, Y->shape.d[d]);
 	}
-	Kernel *k = kir_kernel(L->p, KK_LOOP, L->nid);
-	int ty = kir_ty(Y->dt), z = kir_const_i(k, 0), ts = kir_const_i(k, TS);
-	int xM = kir_dim(k, M), xN = kir_dim(k, N), xK = kir_dim(k, K);
-	int mt = nn(k, KB_DIV, kir_add(k, xM, kir_const_i(k, TS - 1)), ts);
-	int nt = nn(k, KB_DIV, kir_add(k, xN, kir_const_i(k, TS - 1)), ts);
-	int bl = kir_loop(k, -1, z, kir_mul(k, kir_dim(k, bat), kir_mul(k, mt, nt)), 1, KP_GPU_BLOCK);
-	int t = kir_var(k, k->s[bl].var);
-	int lx = kir_loop(k, bl, z, ts, 1, KP_GPU_THREAD);
-	int tx = kir_var(k, k->s[lx].var);
-	int ly = kir_loop(k, lx, z, ts, 1, KP_GPU_THREAD);
-	int tyv = kir_var(k, k->s[ly].var);
-	int b = nn(k, KB_DIV, t, kir_mul(k, mt, nt));
-	int row = kir_add(k, kir_mul(k, nn(k, KB_MOD, nn(k, KB_DIV, t, nt), mt), ts), tyv);
-	int col = kir_add(k, kir_mul(k, nn(k, KB_MOD, t, nt), ts), tx);
-	int abase = kir_mul(k, b, kir_mul(k, xM, xK));
-	int bbase = rb == 2 ? z : kir_mul(k, b, kir_mul(k, xK, xN));
-	int As = kir_local(k, ty, TS * TS, KM_SHARED), Bs = kir_local(k, ty, TS * TS, KM_SHARED);
-	int acc = kir_local(k, ty, 1, KM_PRIVATE);
-	kir_store(k, ly, true, acc, z, kir_const_t(k, ty, 0));
-	int lk = kir_loop(k, ly, z, xK, TS, KP_SERIAL);
-	int k0 = kir_var(k, k->s[lk].var);
-	int sidx = kir_add(k, kir_mul(k, tyv, ts), tx);
-	int ak = kir_add(k, k0, tx), bk = kir_add(k, k0, tyv);
-	int zero = kir_const_t(k, ty, 0);
-	int aok = kir_bin(k, KB_AND, kir_bin(k, KB_LT, row, xM), kir_bin(k, KB_LT, ak, xK));
-	int bok = kir_bin(k, KB_AND, kir_bin(k, KB_LT, bk, xK), kir_bin(k, KB_LT, col, xN));
-	int av = kir_load(k, n->in[0], kir_add(k, abase, kir_add(k, kir_mul(k, row, xK), ak)));
-	int bv = kir_load(k, n->in[1], kir_add(k, bbase, kir_add(k, kir_mul(k, bk, xN), col)));
-	if (Y->dt == DT_F32 && L->p->prec != KPREC_FP32) {
-		/* --precision: the operands as a tensor core reads them */
-		static const int rnd[] = {[KPREC_TF32] = KU_RTF32, [KPREC_FP16] = KU_RF16,
-		                          [KPREC_BF16] = KU_RBF16};
-		av = kir_un(k, rnd[L->p->prec], av);
-		bv = kir_un(k, rnd[L->p->prec], bv);
-		int32_t mm[8] = {xM, xN, xK, kir_param(k, n->in[0], false),
-		                 kir_param(k, n->in[1], false), kir_param(k, n->out[0], true), rb != 2, 1};
-		memcpy(k->mm, mm, sizeof mm);
+	Tile tp = {false, false, 1.0, 0.0, IR_NONE, 1, 1, IR_NONE, IR_NONE, 0};
+	if (n->op == OP_fused_matmul) {   /* + bias [N], + residual, activation */
+		if (Y->dt != DT_F32 || (tp.act = lower_gpu_act_kind(n)) < 0)
+			return LW_CALL;
+		if (n->nin > 2 && n->in[2] != IR_NONE) {
+			const Value *C = &g->val[n->in[2]];
+			if (C->dt != DT_F32 || C->shape.rank != 1 || C->shape.d[0] != N)
+				return LW_CALL;
+			tp.bias = n->in[2];
+		}
+		if (n->nin > 3 && n->in[3] != IR_NONE) {
+			const Value *Rv = &g->val[n->in[3]];
+			if (Rv->dt != DT_F32 || Rv->shape.rank != ro)
+				return LW_CALL;
+			for (int d = 0; d < ro; d++)
+				if (Rv->shape.d[d] != Y->shape.d[d])
+					return LW_CALL;
+			tp.res = n->in[3];
+		}
 	}
-	kir_store(k, lk, true, As, sidx, kir_sel(k, aok, av, zero));
-	kir_store(k, lk, true, Bs, sidx, kir_sel(k, bok, bv, zero));
-	kir_barrier(k, lk);
-	int lkk = kir_loop(k, lk, z, ts, 1, KP_SERIAL);
-	int kk = kir_var(k, k->s[lkk].var);
-	kir_acc(k, lkk, true, acc, KB_ADD, z,
-	        kir_bin(k, KB_MUL, kir_lread(k, As, kir_add(k, kir_mul(k, tyv, ts), kk)),
-	                kir_lread(k, Bs, kir_add(k, kir_mul(k, kk, ts), tx))));
-	kir_barrier(k, lk);
-	int ok = kir_bin(k, KB_AND, kir_bin(k, KB_LT, row, xM), kir_bin(k, KB_LT, col, xN));
-	int iff = kir_if(k, ly, ok);
-	kir_store(k, iff, false, (int)n->out[0],
-	          kir_add(k, kir_mul(k, b, kir_mul(k, xM, xN)), kir_add(k, kir_mul(k, row, xN), col)),
-	          kir_lread(k, acc, z));
+	return tiles(L, n, bat, M, N, K, rb != 2, &tp);
+}
+
+/* Gemm of 2-D f32/f64 A, B (transA/transB), alpha, beta and a C that
+ * broadcasts to [M, N] (rank <= 2); anything else: the generic lowering. */
+static int gemm(Low *L, Node *n)
+{
+	Graph *g = L->g;
+	const Value *A = &g->val[n->in[0]], *B = &g->val[n->in[1]], *Y = &g->val[n->out[0]];
+	if ((Y->dt != DT_F32 && Y->dt != DT_F64) || A->dt != Y->dt || B->dt != Y->dt ||
+	    A->shape.rank != 2 || B->shape.rank != 2 || Y->shape.rank != 2)
+		return LW_CALL;
+	Tile tp = {ir_attr_i(n, "transA", 0) != 0, ir_attr_i(n, "transB", 0) != 0,
+	           ir_attr_f(n, "alpha", 1.0), ir_attr_f(n, "beta", 1.0), IR_NONE, 1, 1, IR_NONE, IR_NONE, 0};
+	Dim M = A->shape.d[tp.ta ? 1 : 0], K = A->shape.d[tp.ta ? 0 : 1];
+	Dim N = B->shape.d[tp.tb ? 0 : 1], kb = B->shape.d[tp.tb ? 1 : 0];
+	if (kb != K || Y->shape.d[0] != M || Y->shape.d[1] != N)
+		return LW_CALL;
+	if (n->nin > 2 && n->in[2] != IR_NONE) {
+		const Value *C = &g->val[n->in[2]];
+		int rc = C->shape.rank;
+		if (C->dt != Y->dt || rc > 2)
+			return LW_CALL;
+		tp.c = n->in[2];
+		tp.cm = rc == 2 ? C->shape.d[0] : 1;
+		tp.cn = rc >= 1 ? C->shape.d[rc - 1] : 1;
+		if ((tp.cm != 1 && tp.cm != M) || (tp.cn != 1 && tp.cn != N))
+			return LW_CALL;
+	}
+	return tiles(L, n, 1, M, N, K, false, &tp);
+}
+
+/* LayerNormalization of a float X over axes [axis, r): one block per row,
+ * mean = sum x / N and var = sum (x - mean)^2 / N by two block reductions
+ * (accumulated in f32, f64 for f64 X, as lower_more.c's CPU loop), then
+ * y = (x - mean) * (1 / sqrt(var + eps)) * scale + bias; thread 0 writes
+ * the optional Mean / InvStdDev (f32). Scale and bias must hold N elements
+ * laid out as X's normalized dims (leading 1s allowed) or one element;
+ * other broadcasts take the generic lowering. */
+static int ln_x(Kernel *k, void *cv, int j)
+{
+	Ctx *c = cv;
+	return kir_cast(k, c->ty, ld(k, cv, j));
+}
+static int ln_sq(Kernel *k, void *cv, int j)
+{
+	Ctx *c = cv;
+	int d = kir_bin(k, KB_SUB, ln_x(k, cv, j), kir_lread(k, c->mx, kir_const_i(k, 0)));
+	return kir_bin(k, KB_MUL, d, d);
+}
+
+/* 1: p has x's dims [ax, r) (after leading 1s); 0: one element; -1: other */
+static int ln_param(const Value *x, const Value *p, int ax)
+{
+	int r = x->shape.rank, rp = p->shape.rank, lead = rp - (r - ax);
+	bool one = true;
+	for (int d = 0; d < rp; d++)
+		one = one && p->shape.d[d] == 1;
+	if (one)
+		return 0;
+	if (lead < 0)
+		return -1;
+	for (int d = 0; d < rp; d++)
+		if (d < lead ? p->shape.d[d] != 1 : p->shape.d[d] != x->shape.d[ax + d - lead])
+			return -1;
+	return 1;
+}
+
+static int lnorm(Low *L, Node *n)
+{
+	Graph *g = L->g;
+	const Value *x = &g->val[n->in[0]], *sc = &g->val[n->in[1]];
+	const Value *bv = n->nin > 2 && n->in[2] != IR_NONE ? &g->val[n->in[2]] : NULL;
+	int r = x->shape.rank;
+	if (r == 0 || !dt_is_float(x->dt))
+		return LW_CALL;
+	int64_t axis = ir_attr_i(n, "axis", -1);
+	if (axis < 0)
+		axis += r;
+	if (axis < 0 || axis >= r)
+		return LW_CALL;   /* the generic lowering reports it */
+	for (int i = 1; i < n->nout; i++)   /* Mean/InvStdDev: f32 (stash_type) only */
+		if (n->out[i] != IR_NONE && g->val[n->out[i]].dt != DT_F32 &&
+		    g->val[n->out[i]].dt != DT_UNDEF)
+			return LW_CALL;
+	int fs = ln_param(x, sc, (int)axis), fb = bv ? ln_param(x, bv, (int)axis) : 0;
+	if (fs < 0 || fb < 0)
+		return LW_CALL;
+	bool keep[IR_MAXRANK];
+	for (int d = 0; d < r; d++)
+		keep[d] = d < axis;
+	Dim R, N;
+	if (!rows(g, &x->shape, keep, &R, &N))
+		return LW_CALL;
+	double eps = ir_attr_f(n, "epsilon", 1e-5);
+	int tl, tv, rv;
+	int ki = begin(L, R, &tl, &tv, &rv);   /* may move p->k */
+	Kernel *k = &L->p->k[ki];
+	int ty = x->dt == DT_F64 ? DT_F64 : DT_F32, z = kir_const_i(k, 0), nrow = kir_dim(k, N);
+	int sh = kir_local(k, ty, GPU_ROW_THREADS, KM_SHARED);
+	int acc = kir_local(k, ty, 1, KM_PRIVATE), mean = kir_local(k, ty, 1, KM_PRIVATE);
+	int rs = kir_local(k, ty, 1, KM_PRIVATE);
+	Ctx c = {n->in[0], n->out[0], kir_mul(k, rv, nrow), mean, ty};
+	int fcnt = kir_cast(k, ty, nrow);
+	row_reduce(k, tl, tv, nrow, acc, sh, KB_ADD, 0, ln_x, &c, L->p->warp);
+	kir_store(k, tl, true, mean, z, kir_bin(k, KB_DIV, kir_lread(k, acc, z), fcnt));
+	row_reduce(k, tl, tv, nrow, acc, sh, KB_ADD, 0, ln_sq, &c, L->p->warp);
+	kir_store(k, tl, true, rs, z, kir_bin(k, KB_DIV, kir_const_t(k, ty, 1),
+	          kir_un(k, KU_SQRT, kir_bin(k, KB_ADD, kir_bin(k, KB_DIV, kir_lread(k, acc, z), fcnt),
+	                                     kir_const_t(k, ty, eps)))));
+	int lj = kir_loop(k, tl, tv, nrow, GPU_ROW_THREADS, KP_SERIAL);
+	int j = kir_var(k, k->s[lj].var);
+	int y = kir_bin(k, KB_MUL, kir_bin(k, KB_SUB, ln_x(k, &c, j), kir_lread(k, mean, z)),
+	                kir_lread(k, rs, z));
+	y = kir_bin(k, KB_MUL, y, kir_cast(k, ty, kir_load(k, n->in[1], fs ? j : z)));
+	if (bv)
+		y = kir_bin(k, KB_ADD, y, kir_cast(k, ty, kir_load(k, n->in[2], fb ? j : z)));
+	kir_store(k, lj, false, (int)n->out[0], at(k, &c, j),
+	          kir_cast(k, kir_ty(g->val[n->out[0]].dt), y));
+	int iff = kir_if(k, tl, kir_bin(k, KB_EQ, tv, z));
+	if (n->nout > 1 && n->out[1] != IR_NONE && g->val[n->out[1]].dt == DT_F32)
+		kir_store(k, iff, false, (int)n->out[1], rv, kir_cast(k, DT_F32, kir_lread(k, mean, z)));
+	if (n->nout > 2 && n->out[2] != IR_NONE && g->val[n->out[2]].dt == DT_F32)
+		kir_store(k, iff, false, (int)n->out[2], rv, kir_cast(k, DT_F32, kir_lread(k, rs, z)));
+	return LW_OK;
+}
+
+/* GlobalAveragePool / GlobalMaxPool of a float [N, C, spatial...] X: one
+ * block per (n, c) row of the spatial elements, as ReduceMean / ReduceMax
+ * over the suffix axes 2 .. r-1. */
+static int gpool(Low *L, Node *n)
+{
+	Graph *g = L->g;
+	const Value *x = &g->val[n->in[0]];
+	int r = x->shape.rank;
+	if (r < 3 || !dt_is_float(x->dt) || g->val[n->out[0]].shape.rank != r)
+		return LW_CALL;
+	bool keep[IR_MAXRANK];
+	for (int d = 0; d < r; d++)
+		keep[d] = d < 2;
+	Dim R, N;
+	if (!rows(g, &x->shape, keep, &R, &N))
+		return LW_CALL;
+	bool mx = n->op == OP_GlobalMaxPool;
+	int tl, tv, rv;
+	int ki = begin(L, R, &tl, &tv, &rv);   /* may move p->k */
+	Kernel *k = &L->p->k[ki];
+	int ty = kir_ty(x->dt), z = kir_const_i(k, 0), nrow = kir_dim(k, N);
+	int sh = kir_local(k, ty, GPU_ROW_THREADS, KM_SHARED);
+	int acc = kir_local(k, ty, 1, KM_PRIVATE);
+	Ctx c = {n->in[0], n->out[0], kir_mul(k, rv, nrow), -1, ty};
+	row_reduce(k, tl, tv, nrow, acc, sh, mx ? KB_MAX : KB_ADD, mx ? -INFINITY : 0, ld, &c,
+	           L->p->warp);
+	int res = kir_lread(k, acc, z);
+	if (!mx)
+		res = kir_bin(k, KB_DIV, res, kir_cast(k, ty, nrow));
+	int iff = kir_if(k, tl, kir_bin(k, KB_EQ, tv, z));
+	kir_store(k, iff, false, (int)n->out[0], rv, kir_cast(k, kir_ty(g->val[n->out[0]].dt), res));
 	return LW_OK;
 }
 
 int lower_gpu_rows(Low *L, Node *n)
 {
 	switch (n->op) {
-	case OP_MatMul: return matmul(L, n);
+	case OP_MatMul: case OP_fused_matmul: return matmul(L, n);
+	case OP_Gemm: return gemm(L, n);
+	case OP_LayerNormalization: return lnorm(L, n);
+	case OP_GlobalAveragePool: case OP_GlobalMaxPool: return gpool(L, n);
 	case OP_Softmax: case OP_LogSoftmax: return softmax(L, n);
 	case OP_ReduceSum: case OP_ReduceMean: case OP_ReduceMax: case OP_ReduceMin:
 		return reduce(L, n);

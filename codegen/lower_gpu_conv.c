@@ -43,16 +43,17 @@ static int ci(Kernel *k, int64_t v) { return kir_const_i(k, v); }
 static int lt(Kernel *k, int a, int b) { return kir_bin(k, KB_LT, a, b); }
 static int and2(Kernel *k, int a, int b) { return kir_bin(k, KB_AND, a, b); }
 
-/* activation attribute of fused_conv: 0 none, 1 Relu, 2 Gelu, 3 Silu, -1 other */
-static int act_kind(const Node *n)
+/* activation attribute of fused_conv / fused_matmul: 0 none, 1 Relu, 2 Gelu,
+ * 3 Silu, -1 other */
+int lower_gpu_act_kind(const Node *n)
 {
-	if (n->op != OP_fused_conv)
+	if (n->op != OP_fused_conv && n->op != OP_fused_matmul)
 		return 0;
 	const char *a = ir_attr_s(n, "activation", "");
 	return !*a ? 0 : !strcmp(a, "Relu") ? 1 : !strcmp(a, "Gelu") ? 2 : !strcmp(a, "Silu") ? 3 : -1;
 }
 
-static int act(Kernel *k, int kind, int v)
+int lower_gpu_act(Kernel *k, int kind, int v)
 {
 	int zero = kir_const_f(k, DT_F32, 0), one = kir_const_f(k, DT_F32, 1);
 	switch (kind) {
@@ -89,7 +90,7 @@ int lower_gpu_conv(Low *L, Node *n)
 			if (rs->d[i] != ys->d[i])
 				return LW_CALL;
 	}
-	int ak = act_kind(n);
+	int ak = lower_gpu_act_kind(n);
 	if (ak < 0)
 		return LW_CALL;
 	int64_t G = c.grp, Cg = c.c / G, Mg = c.m / G, P = c.oh * c.ow, KHW = c.kh * c.kw;
@@ -171,6 +172,6 @@ int lower_gpu_conv(Low *L, Node *n)
 		v = kir_bin(k, KB_ADD, v, kir_load(k, bias, oc));
 	if (res != IR_NONE)
 		v = kir_bin(k, KB_ADD, v, kir_load(k, res, yi));
-	kir_store(k, iff, false, (int)c.y, yi, act(k, ak, v));
+	kir_store(k, iff, false, (int)c.y, yi, lower_gpu_act(k, ak, v));
 	return LW_OK;
 }

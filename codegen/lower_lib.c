@@ -456,7 +456,8 @@ int lower_lib(Low *L, Node *n)
 	/* GPU targets: ops with device loop lowerings stay device kernels; the
 	 * library kernels run on the host */
 	if (L->p->gpu && (n->op == OP_MatMul || n->op == OP_Gemm ||
-	                  n->op == OP_LayerNormalization))
+	                  n->op == OP_LayerNormalization || n->op == OP_MaxPool ||
+	                  n->op == OP_GlobalAveragePool))
 		return LW_CALL;
 	if (n->op == OP_MatMul || n->op == OP_Gemm || is_fused_mm(n->op))
 		return lower_gemm_lib(L, n);

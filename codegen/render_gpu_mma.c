@@ -1,7 +1,8 @@
 /* --precision=tf32|fp16|bf16 on GPU targets: the rounding helpers every
  * dialect gets (operands rounded as a tensor core reads them), and the
  * tensor-core bodies of lower_gpu.c's 16x16 MatMul tile launches:
- * CUDA mma.sync (m16n8k8 tf32, m16n8k16 f16/bf16, sm_80 and newer) and HIP
+ * CUDA mma.sync (m16n8k8 tf32, m16n8k16 f16/bf16, sm_80 and newer), CUDA
+ * wgmma on sm_90a (h100, h200: KProg.wgmma; wgmma_body below) and HIP
  * MFMA (v_mfma_f32_16x16x16 f16/bf16, gfx90a/gfx940). OpenCL, HIP tf32 and
  * f64 keep the KIR loop nest, with the same rounding, accumulating in fp32:
  * that is the path whose numerics the tests check on PoCL. */
@@ -150,6 +151,104 @@ static void hip_body(CgExpr *x)
 	x->k->mm[5]);
 }
 
+/* The sm_90a body (KProg.wgmma): warpgroup 0 (threads 0..127) issues one
+ * wgmma.mma_async per k step, m64n16k8 .tf32 (two per 16-wide k chunk) or
+ * m64n16k16 .f16/.bf16, both operands in shared memory named by matrix
+ * descriptors, f32 accumulators in registers. PTX ISA rules used:
+ *   descriptor (64 bits): start address (shared, bytes >> 4) in bits 0-13,
+ *     leading-dimension byte offset >> 4 in 16-29, stride-dimension byte
+ *     offset >> 4 in 32-45, base offset 0 (bits 49-51), swizzle 0 (62-63:
+ *     none, the "interleaved" canonical layout);
+ *   no swizzle, K-major: the operand is made of core matrices of 8 rows x
+ *     16 bytes (8 x 4 tf32, 8 x 8 f16/bf16), each 128 contiguous bytes (row
+ *     after row); LBO = bytes between core matrices adjacent in K, SBO =
+ *     between core matrices adjacent in M (A) or N (B); tf32 allows K-major
+ *     A and B only, so B is staged transposed (n rows of k), and the f16/bf16
+ *     form says so with imm-trans-a = imm-trans-b = 0;
+ *   order: generic stores to shared memory, fence.proxy.async (they become
+ *     visible to the async proxy wgmma reads through), barrier, then in the
+ *     warpgroup wgmma.fence, the mma, wgmma.commit_group, wgmma.wait_group 0
+ *     (done before the registers are read or the tiles overwritten);
+ *   accumulator fragment of m64nN: warp w holds rows 16w .. 16w + 15; lane
+ *     l (g = l / 4, q = l % 4) holds, for each 8-column block j, d[4j + i]
+ *     at row 16w + g + 8 (i / 2 % 2), column 8j + 2q + i % 2.
+ * Here the byte offset of element (r, k) of a 16-wide k chunk is
+ *     (k / kc) * 128 + (r / 8) * SBO + (r % 8) * 16 + (k % kc) * e
+ * (e the element bytes, kc = 16 / e, LBO = 128, SBO = 128 * 16 / kc).
+ * M = 64 is the smallest wgmma shape and the block's tile has 16 rows:
+ * A's rows 16 .. 63 are zero and only warp 0's results are stored (3/4 of
+ * the tensor-core work is wasted; a 64-row tile would use it). */
+static void wgmma_body(CgExpr *x)
+{
+	CBuf *b = x->b;
+	const Kernel *k = x->k;
+	int prec = x->p->prec;
+	bool tf = prec == KPREC_TF32;
+	const char *cvt = tf ? "__float_as_uint(vrnd_tf32" : prec == KPREC_FP16 ?
+	                  "vf32_to_f16((float)" : "vf32_to_bf16((float)";
+	cb_puts(b, "\tconst vi64 M = ");
+	cg_expr(x, k->mm[0]);
+	cb_puts(b, ", N = ");
+	cg_expr(x, k->mm[1]);
+	cb_puts(b, ", K = ");
+	cg_expr(x, k->mm[2]);
+	cb_puts(b, ";\n");
+	cb_printf(b,
+	"\tconst vi64 mt = (M + 15) / 16, nt = (N + 15) / 16, t = (vi64)blockIdx.x;\n"
+	"\tconst vi64 bt = t / (mt * nt), r0 = t / nt %% mt * 16, c0 = t %% nt * 16;\n"
+	"\tconst int tx = (int)threadIdx.x, ty = (int)threadIdx.y, tid = ty * 16 + tx;\n"
+	"\tconst float *A = p%d + bt * M * K, *B = p%d + %s;\n"
+	"\t/* wgmma operands (K-major, no swizzle): A 64 x 16, B 16 (n) x 16 (k) */\n"
+	"\t__shared__ __align__(128) %s As[64 * 16], Bs[16 * 16];\n"
+	"\t#define VW(r, c) (%s)\n"
+	"\tfor (int i = tid; i < 64 * 16; i += 256)\n"
+	"\t\tAs[i] = 0;\n"
+	"\tfloat d0 = 0.0f, d1 = 0.0f, d2 = 0.0f, d3 = 0.0f, d4 = 0.0f, d5 = 0.0f, d6 = 0.0f, "
+	"d7 = 0.0f;\n"
+	"\tfor (vi64 k0 = 0; k0 < K; k0 += 16) {\n"
+	"\t\t__syncthreads();\n"
+	"\t\tconst vi64 ar = r0 + ty, ak = k0 + tx, bk = k0 + ty, bc = c0 + tx;\n"
+	"\t\tAs[VW(ty, tx)] = %s(ar < M && ak < K ? A[ar * K + ak] : 0.0f));\n"
+	"\t\tBs[VW(tx, ty)] = %s(bk < K && bc < N ? B[bk * N + bc] : 0.0f));\n"
+	"\t\tasm volatile(\"fence.proxy.async.shared::cta;\" ::: \"memory\");\n"
+	"\t\t__syncthreads();\n"
+	"\t\tif (tid < 128) {\n"
+	"\t\t\tconst vu64 lo = (vu64)(128 >> 4) << 16 | (vu64)(%d >> 4) << 32;\n"
+	"\t\t\tconst vu64 da = ((vu64)(__cvta_generic_to_shared(As) & 0x3ffff) >> 4) | lo;\n"
+	"\t\t\tconst vu64 db = ((vu64)(__cvta_generic_to_shared(Bs) & 0x3ffff) >> 4) | lo;\n",
+	k->mm[3], k->mm[4], k->mm[6] ? "bt * K * N" : "0", tf ? "vu32" : "vu16",
+	tf ? "((c) >> 2) * 32 + ((r) >> 3) * 128 + ((r) & 7) * 4 + ((c) & 3)"
+	   : "((c) >> 3) * 64 + ((r) >> 3) * 128 + ((r) & 7) * 8 + ((c) & 7)",
+	cvt, cvt, tf ? 512 : 256);
+	/* tf32: the second k step of 8 starts 2 core matrices (256 bytes) on:
+	 * the start address field advances by 256 >> 4 */
+	cb_printf(b,
+	"\t\t\tfor (int s = 0; s < %d; s++)\n"
+	"\t\t\t\tasm volatile(\"{\\n\\t.reg .pred p;\\n\\tsetp.ne.b32 p, %%10, 0;\\n\\t\"\n"
+	"\t\t\t\t    \"wgmma.fence.sync.aligned;\\n\\t\"\n"
+	"\t\t\t\t    \"wgmma.mma_async.sync.aligned.%s \"\n"
+	"\t\t\t\t    \"{%%0, %%1, %%2, %%3, %%4, %%5, %%6, %%7}, %%8, %%9, p, 1, 1%s;\\n\\t\"\n"
+	"\t\t\t\t    \"wgmma.commit_group.sync.aligned;\\n\\t\"\n"
+	"\t\t\t\t    \"wgmma.wait_group.sync.aligned 0;\\n\\t}\"\n"
+	"\t\t\t\t    : \"+f\"(d0), \"+f\"(d1), \"+f\"(d2), \"+f\"(d3), \"+f\"(d4), \"+f\"(d5), "
+	"\"+f\"(d6), \"+f\"(d7)\n"
+	"\t\t\t\t    : \"l\"(da + (vu64)s * 16), \"l\"(db + (vu64)s * 16), \"r\"(1) : \"memory\");\n"
+	"\t\t}\n"
+	"\t}\n"
+	"\t#undef VW\n"
+	"\tif (tid < 32) {\n"
+	"\t\tconst int g = tid >> 2, q = tid & 3;\n"
+	"\t\tconst float dv[8] = {d0, d1, d2, d3, d4, d5, d6, d7};\n"
+	"\t\tfor (int i = 0; i < 8; i++) {\n"
+	"\t\t\tconst vi64 row = r0 + g + ((i >> 1) & 1) * 8, col = c0 + (i >> 2) * 8 + 2 * q + (i & 1);\n"
+	"\t\t\tif (row < M && col < N)\n"
+	"\t\t\t\tp%d[bt * M * N + row * N + col] = dv[i];\n"
+	"\t\t}\n"
+	"\t}\n",
+	tf ? 2 : 1, tf ? "m64n16k8.f32.tf32.tf32" : prec == KPREC_FP16 ? "m64n16k16.f32.f16.f16" :
+	"m64n16k16.f32.bf16.bf16", tf ? "" : ", 0, 0", k->mm[5]);
+}
+
 void cg_gpu_mma_types(CBuf *b, int dialect)
 {
 	if (dialect == GD_HIP)
@@ -160,7 +259,9 @@ void cg_gpu_mma_types(CBuf *b, int dialect)
 
 void cg_gpu_mma_body(CgExpr *x, int dialect)
 {
-	if (dialect == GD_CUDA)
+	if (dialect == GD_CUDA && x->p->wgmma)
+		wgmma_body(x);
+	else if (dialect == GD_CUDA)
 		cuda_body(x);
 	else
 		hip_body(x);

@@ -63,37 +63,42 @@ extern "C" __global__ void vk0_0(vu8 *b0, vi64 o0, vu8 *b1, vi64 o1, vu8 *b2, vi
 	const vi64 bt = t / (mt * nt), r0 = t / nt % mt * 16, c0 = t % nt * 16;
 	const int tx = (int)threadIdx.x, ty = (int)threadIdx.y, tid = ty * 16 + tx;
 	const float *A = p0 + bt * M * K, *B = p1 + 0;
-	__shared__ vu16 As[256], Bs[256];
-	float c0v = 0.0f, c1v = 0.0f, c2v = 0.0f, c3v = 0.0f;
+	/* wgmma operands (K-major, no swizzle): A 64 x 16, B 16 (n) x 16 (k) */
+	__shared__ __align__(128) vu16 As[64 * 16], Bs[16 * 16];
+	#define VW(r, c) (((c) >> 3) * 64 + ((r) >> 3) * 128 + ((r) & 7) * 8 + ((c) & 7))
+	for (int i = tid; i < 64 * 16; i += 256)
+		As[i] = 0;
+	float d0 = 0.0f, d1 = 0.0f, d2 = 0.0f, d3 = 0.0f, d4 = 0.0f, d5 = 0.0f, d6 = 0.0f, d7 = 0.0f;
 	for (vi64 k0 = 0; k0 < K; k0 += 16) {
+		__syncthreads();
 		const vi64 ar = r0 + ty, ak = k0 + tx, bk = k0 + ty, bc = c0 + tx;
-		As[tid] = vf32_to_bf16((float)(ar < M && ak < K ? A[ar * K + ak] : 0.0f));
-		Bs[tid] = vf32_to_bf16((float)(bk < K && bc < N ? B[bk * N + bc] : 0.0f));
+		As[VW(ty, tx)] = vf32_to_bf16((float)(ar < M && ak < K ? A[ar * K + ak] : 0.0f));
+		Bs[VW(tx, ty)] = vf32_to_bf16((float)(bk < K && bc < N ? B[bk * N + bc] : 0.0f));
+		asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
 		__syncthreads();
-		if (tid < 64) {
-			const int lane = tid & 31, g = lane >> 2, q = lane & 3, n0 = (tid >> 5) * 8;
-			#define VP(s, i, j) ((vu32)s[i] | (vu32)s[j] << 16)
-			vu32 a0 = VP(As, g * 16 + 2 * q, g * 16 + 2 * q + 1);
-			vu32 a1 = VP(As, (g + 8) * 16 + 2 * q, (g + 8) * 16 + 2 * q + 1);
-			vu32 a2 = VP(As, g * 16 + 2 * q + 8, g * 16 + 2 * q + 9);
-			vu32 a3 = VP(As, (g + 8) * 16 + 2 * q + 8, (g + 8) * 16 + 2 * q + 9);
-			vu32 fb0 = VP(Bs, 2 * q * 16 + n0 + g, (2 * q + 1) * 16 + n0 + g);
-			vu32 fb1 = VP(Bs, (2 * q + 8) * 16 + n0 + g, (2 * q + 9) * 16 + n0 + g);
-			#undef VP
-			asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
-			    "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
-			    : "+f"(c0v), "+f"(c1v), "+f"(c2v), "+f"(c3v)
-			    : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(fb0), "r"(fb1));
+		if (tid < 128) {
+			const vu64 lo = (vu64)(128 >> 4) << 16 | (vu64)(256 >> 4) << 32;
+			const vu64 da = ((vu64)(__cvta_generic_to_shared(As) & 0x3ffff) >> 4) | lo;
+			const vu64 db = ((vu64)(__cvta_generic_to_shared(Bs) & 0x3ffff) >> 4) | lo;
+			for (int s = 0; s < 1; s++)
+				asm volatile("{\n\t.reg .pred p;\n\tsetp.ne.b32 p, %10, 0;\n\t"
+				    "wgmma.fence.sync.aligned;\n\t"
+				    "wgmma.mma_async.sync.aligned.m64n16k16.f32.bf16.bf16 "
+				    "{%0, %1, %2, %3, %4, %5, %6, %7}, %8, %9, p, 1, 1, 0, 0;\n\t"
+				    "wgmma.commit_group.sync.aligned;\n\t"
+				    "wgmma.wait_group.sync.aligned 0;\n\t}"
+				    : "+f"(d0), "+f"(d1), "+f"(d2), "+f"(d3), "+f"(d4), "+f"(d5), "+f"(d6), "+f"(d7)
+				    : "l"(da + (vu64)s * 16), "l"(db + (vu64)s * 16), "r"(1) : "memory");
 		}
-		__syncthreads();
 	}
-	if (tid < 64) {
-		const int lane = tid & 31, g = lane >> 2, q = lane & 3;
-		const float cv[4] = {c0v, c1v, c2v, c3v};
-		for (int i = 0; i < 4; i++) {
-			const vi64 row = r0 + g + (i >> 1) * 8, col = c0 + (tid >> 5) * 8 + 2 * q + (i & 1);
+	#undef VW
+	if (tid < 32) {
+		const int g = tid >> 2, q = tid & 3;
+		const float dv[8] = {d0, d1, d2, d3, d4, d5, d6, d7};
+		for (int i = 0; i < 8; i++) {
+			const vi64 row = r0 + g + ((i >> 1) & 1) * 8, col = c0 + (i >> 2) * 8 + 2 * q + (i & 1);
 			if (row < M && col < N)
-				p2[bt * M * N + row * N + col] = cv[i];
+				p2[bt * M * N + row * N + col] = dv[i];
 		}
 	}
 }
