@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 #include "lower.h"
+#include "gpu.h"
 
 static int cf(Kernel *k, int ty, double v) { return kir_const_t(k, ty, v); }
 static int bin(Kernel *k, int fn, int a, int b) { return kir_bin(k, fn, a, b); }
@@ -320,7 +321,7 @@ bool cg_group_member(const Graph *g, uint32_t ni)
 
 static int data_ins(const Node *n)
 {
-	return n->op == OP_Slice || n->op == OP_Expand ? 1 : n->nin;
+	return n->op == OP_Slice || n->op == OP_Expand || cg_is_alias_op(n->op) ? 1 : n->nin;
 }
 
 /* The members of root's group, in node order (they precede the root):
@@ -486,6 +487,49 @@ static bool bcast_idx(Kernel *k, const Shape *s, const Shape *o, const int *idx,
 
 static int gnode(Low *L, Kernel *k, uint32_t ni, const int *idx, int64_t gid, int depth);
 
+static int nonneg(Kernel *k, int fn, int a, int b)   /* index div/mod, operands >= 0 */
+{
+	int e = kir_bin(k, fn, a, b);
+	k->x[e].c = KX_NONNEG;
+	return e;
+}
+
+/* Indices ii in xs of the element at indices idx of its reshape ys: dims of
+ * size 1 added or removed map one to one; any other static reshape goes
+ * through the row-major linear index. */
+static bool reshape_idx(Low *L, Kernel *k, const Shape *xs, const Shape *ys, const int *idx,
+                        int *ii)
+{
+	int a = 0, b = 0;
+	bool ones = true;
+	for (;;) {
+		while (a < xs->rank && xs->d[a] == 1)
+			ii[a++] = kir_const_i(k, 0);
+		while (b < ys->rank && ys->d[b] == 1)
+			b++;
+		if (a == xs->rank || b == ys->rank)
+			break;
+		if (xs->d[a] != ys->d[b]) {
+			ones = false;
+			break;
+		}
+		ii[a++] = idx[b++];
+	}
+	if (ones && a == xs->rank && b == ys->rank)
+		return true;
+	if (shape_numel_static(xs) < 0 || shape_numel_static(ys) < 0)
+		return false;
+	int lin = row_major_index(L, k, ys, idx);
+	for (int d = 0; d < xs->rank; d++) {
+		int64_t st = 1;
+		for (int e = d + 1; e < xs->rank; e++)
+			st *= xs->d[e];
+		int q = st == 1 ? lin : nonneg(k, KB_DIV, lin, kir_const_i(k, st));
+		ii[d] = d == 0 ? q : nonneg(k, KB_MOD, q, kir_const_i(k, xs->d[d]));
+	}
+	return true;
+}
+
 /* Value v at per-dim indices idx (v's rank). */
 static int gload(Low *L, Kernel *k, uint32_t v, const int *idx, int64_t gid, int depth)
 {
@@ -571,6 +615,16 @@ static int gnode(Low *L, Kernel *k, uint32_t ni, const int *idx, int64_t gid, in
 	}
 	if (n->op == OP_Concat)
 		return gconcat(L, k, n, idx, gid, depth);
+	if (cg_is_alias_op(n->op) && n->nin >= 1 && n->in[0] < g->nval) {
+		uint32_t x = n->in[0];
+		const Value *xv = &g->val[x];
+		if (xv->kind != VK_NODE || group_of(&g->node[xv->def]) != gid ||
+		    !cg_group_member(g, xv->def))   /* a view of a stored value: same linear index */
+			return kir_load(k, x, row_major_index(L, k, ys, idx));
+		if (!reshape_idx(L, k, &xv->shape, ys, idx, ii))
+			return -1;
+		return gload(L, k, x, ii, gid, depth);
+	}
 	if (!ew_simple(g, n))
 		return -1;
 	int xs[2];
@@ -615,6 +669,8 @@ static int lower_members(Low *L, const uint32_t *mem, int nm)
 		uint32_t i = mem[q];
 		Node *m = &g->node[i];
 		L->nid = i;
+		if (cg_is_alias_op(m->op))
+			continue;   /* a view: cg_lower made it an alias of its input */
 		int rc = m->op == OP_Transpose ? lower_transpose(L, m)
 		         : m->op == OP_Slice ? lower_slice(L, m)
 		         : m->op == OP_Concat ? lower_concat(L, m)

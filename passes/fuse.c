@@ -312,9 +312,35 @@ static void set_group(Graph *g, uint32_t ni, int64_t id)
 	a->i = id;
 }
 
+/* Can a reshape from xs to ys be index arithmetic (codegen/lower_ew.c)?
+ * Only dims of size 1 added or removed, or both shapes static. */
+static bool view_ok(const Shape *xs, const Shape *ys)
+{
+	int a = 0, b = 0;
+	for (;;) {
+		while (a < xs->rank && xs->d[a] == 1)
+			a++;
+		while (b < ys->rank && ys->d[b] == 1)
+			b++;
+		if (a == xs->rank || b == ys->rank || xs->d[a] != ys->d[b])
+			break;
+		a++;
+		b++;
+	}
+	if (a == xs->rank && b == ys->rank)
+		return true;
+	int64_t nx = 1, ny = 1;
+	for (int d = 0; d < xs->rank; d++)
+		nx = xs->d[d] < 0 || nx < 0 ? -1 : nx * xs->d[d];
+	for (int d = 0; d < ys->rank; d++)
+		ny = ys->d[d] < 0 || ny < 0 ? -1 : ny * ys->d[d];
+	return nx >= 0 && nx == ny;
+}
+
 /* Data movement that a group computes as index arithmetic of its consumer
  * (codegen/lower_ew.c): Transpose, Slice with constant parameters, Expand
- * to its inferred shape, Concat. Every output element is one load. */
+ * to its inferred shape, Concat, the Reshape family (view_ok). Every output
+ * element is one load. */
 static bool move_node(const Graph *g, const Node *n)
 {
 	if (n->dead || n->nout != 1 || n->nin < 1 || !is_f32(g, n->out[0]) ||
@@ -331,6 +357,8 @@ static bool move_node(const Graph *g, const Node *n)
 	case OP_Expand:
 		return n->nin == 2 && is_f32(g, n->in[0]) &&
 		       g->val[n->in[0]].shape.rank <= g->val[n->out[0]].shape.rank;
+	case OP_Reshape: case OP_Squeeze: case OP_Unsqueeze: case OP_Flatten:
+		return is_f32(g, n->in[0]) && view_ok(&g->val[n->in[0]].shape, &g->val[n->out[0]].shape);
 	case OP_Concat:
 		for (int j = 0; j < n->nin; j++)
 			if (n->in[j] == IR_NONE || !is_f32(g, n->in[j]) ||
@@ -344,7 +372,8 @@ static bool move_node(const Graph *g, const Node *n)
 /* The inputs of member n that the group reads as data. */
 static int data_inputs(const Node *n)
 {
-	return n->op == OP_Slice || n->op == OP_Expand ? 1 : n->nin;
+	return n->op == OP_Slice || n->op == OP_Expand || n->op == OP_Reshape ||
+	       n->op == OP_Squeeze || n->op == OP_Unsqueeze ? 1 : n->nin;
 }
 
 /* Is n a sum or mean over the last axis of a tensor of root r's shape,

@@ -80,6 +80,29 @@ def catmid():
 	return model("catmid", keep, ins, ["r"])
 
 
+def interleave():
+	"""Interleaved rotary embedding: even/odd stepped Slices, Unsqueeze, Concat
+	on a new last axis, a Reshape merging it back (div/mod index arithmetic)
+	and a Squeeze/Unsqueeze pair, all inside the group of the final Mul."""
+	n = [const("s0", [0]), const("s1", [1]), const("big", [1 << 62]), const("ax", [-1]),
+		const("st", [2]), const("shp", [2, 3, 8]), const("u", [-1]), const("ua", [0]),
+		helper.make_node("Slice", ["x", "s0", "big", "ax", "st"], ["ev"]),
+		helper.make_node("Slice", ["x", "s1", "big", "ax", "st"], ["od"]),
+		helper.make_node("Mul", ["ev", "c"], ["ec"]), helper.make_node("Mul", ["od", "s"], ["os"]),
+		helper.make_node("Sub", ["ec", "os"], ["ra"]),
+		helper.make_node("Mul", ["ev", "s"], ["es"]), helper.make_node("Mul", ["od", "c"], ["oc"]),
+		helper.make_node("Add", ["es", "oc"], ["rb"]),
+		helper.make_node("Unsqueeze", ["ra", "u"], ["ua1"]),
+		helper.make_node("Unsqueeze", ["rb", "u"], ["ub1"]),
+		helper.make_node("Concat", ["ua1", "ub1"], ["cat"], axis=-1),
+		helper.make_node("Reshape", ["cat", "shp"], ["rs"]),
+		helper.make_node("Unsqueeze", ["rs", "ua"], ["r1"]),
+		helper.make_node("Squeeze", ["r1", "ua"], ["r2"]),
+		helper.make_node("Mul", ["r2", "w"], ["y"])]
+	return model("interleave", n, [("x", [2, 3, 8]), ("c", [3, 4]), ("s", [3, 4]), ("w", [8])],
+		["y"])
+
+
 def rms():
 	"""RMSNorm as PyTorch exports it (Pow, ReduceMean, Add eps, Sqrt, Div 1/..,
 	Mul x, Mul weight), on a residual sum that a second output also reads;
@@ -182,7 +205,7 @@ def main():
 	if len(sys.argv) < 4:
 		print(__doc__ or "usage: fuse_check.py VIBEEC VIBEE_RUN WORKDIR [vibeec args]")
 		return 2
-	cases = [(rope, None), (mixed, None), (catmid, None), (dyn, 3), (rms, None), (rms_dyn, 4), (ln_decomposed, None)]
+	cases = [(rope, None), (mixed, None), (catmid, None), (interleave, None), (dyn, 3), (rms, None), (rms_dyn, 4), (ln_decomposed, None)]
 	return 0 if run(sys.argv[1:], cases) else 1
 
 
