@@ -199,6 +199,8 @@ int nest_dim_var(const Nest *n, int d)
 /* ---- the driver ------------------------------------------------------- */
 static int lower_node(Low *L, Node *n)
 {
+	if (L->p->opt > 0 && cg_group_member(L->g, L->nid))
+		return LW_OK;   /* computed in its fuse_group's root (lower_ew.c) */
 	switch (n->op) {
 	case OP_Softmax: case OP_LogSoftmax:
 		if (L->p->gpu && lower_gpu_rows(L, n) == LW_OK)   /* GPU targets: block per row */

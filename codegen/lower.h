@@ -71,4 +71,19 @@ int lower_gpu_attn(Low *L, Node *n);   /* lower_gpu_attn.c, GPU targets only */
  * 1 Relu, 2 Gelu (erf), 3 Silu, -1 unknown; lower_gpu_act applies it to f32 v */
 int lower_gpu_act_kind(const Node *n);
 int lower_gpu_act(Kernel *k, int kind, int v);
+/* lower_move.c: a Transpose's permutation, a constant Slice's per-dim start
+ * and step (LW_CALL when they are not known at compile time). */
+int lw_transpose_perm(Low *L, Node *n, int64_t *perm);
+int lw_slice_params(Low *L, Node *n, int64_t *start, int64_t *step);
+/* lower_ew.c: is node ni a fuse_group member computed inside its group's
+ * root (the caller emits nothing for it)? */
+bool cg_group_member(const Graph *g, uint32_t ni);
+/* lower_ew.c for lower_rows.c: an elementwise node's value from operand
+ * values; its fuse_group id (-1: none); operand indices by broadcasting. */
+int lw_ew_value(Kernel *k, const Node *n, Graph *g, const int *xs, int nx);
+bool lw_ew_simple(const Graph *g, const Node *n);
+int64_t lw_group_of(const Node *n);
+bool lw_bcast_idx(Kernel *k, const Shape *s, const Shape *o, const int *idx, int *oi);
+/* lower_rows.c: a group with a row reduction (members mem, node order). */
+int lower_group_rows(Low *L, Node *root, const uint32_t *mem, int nm);
 #endif

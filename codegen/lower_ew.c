@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 #include "lower.h"
+#include "gpu.h"
 
 static int cf(Kernel *k, int ty, double v) { return kir_const_t(k, ty, v); }
 static int bin(Kernel *k, int fn, int a, int b) { return kir_bin(k, fn, a, b); }
@@ -285,6 +286,96 @@ static bool is_member(const Graph *g, uint32_t ni)
 	              (size_t)g->val[u->out[0]].shape.rank * sizeof(Dim)) == 0;
 }
 
+/* A node of a group whose every use is inside the group (the group's root
+ * is the one that is not): its value is computed in the root's loop. */
+bool cg_group_member(const Graph *g, uint32_t ni)
+{
+	if (ni >= g->nnode)
+		return false;
+	const Node *n = &g->node[ni];
+	int64_t gid = group_of(n);
+	if (gid < 0 || n->dead || n->nout != 1)
+		return false;
+	uint32_t v = n->out[0];
+	for (uint32_t o = 0; o < g->nout; o++)
+		if (g->out[o] == v)
+			return false;
+	int users = 0;
+	for (uint32_t i = ni + 1; i < g->nnode; i++) {
+		const Node *m = &g->node[i];
+		if (m->dead)
+			continue;
+		bool uses = false;
+		for (int j = 0; j < m->nin; j++)
+			uses |= m->in[j] == v;
+		for (int j = 0; j < m->nattr; j++)
+			uses |= m->attr[j].kind == AK_TENSOR && m->attr[j].t == v;
+		if (uses) {
+			if (group_of(m) != gid)
+				return false;
+			users++;
+		}
+	}
+	return users > 0;
+}
+
+static int data_ins(const Node *n)
+{
+	return n->op == OP_Slice || n->op == OP_Expand || cg_is_alias_op(n->op) ? 1 : n->nin;
+}
+
+/* The members of root's group, in node order (they precede the root):
+ * the producers reachable from the root through members. */
+static int group_members(const Graph *g, uint32_t root, uint32_t *mem, int max)
+{
+	int64_t gid = group_of(&g->node[root]);
+	int nm = 0;
+	uint32_t st[256];
+	int sp = 0;
+	st[sp++] = root;
+	while (sp > 0) {
+		const Node *c = &g->node[st[--sp]];
+		for (int j = 0; j < data_ins(c); j++) {
+			uint32_t v = c->in[j];
+			if (v >= g->nval || g->val[v].kind != VK_NODE)
+				continue;
+			uint32_t m = g->val[v].def;
+			if (m >= root || group_of(&g->node[m]) != gid)
+				continue;
+			bool seen = false;
+			for (int i = 0; i < nm && !seen; i++)
+				seen = mem[i] == m;
+			if (seen || !cg_group_member(g, m))
+				continue;
+			if (nm >= max || sp >= 256)
+				return -1;
+			mem[nm++] = m;
+			st[sp++] = m;
+		}
+	}
+	for (int i = 1; i < nm; i++)   /* insertion sort: node order */
+		for (int j = i; j > 0 && mem[j - 1] > mem[j]; j--) {
+			uint32_t t = mem[j];
+			mem[j] = mem[j - 1];
+			mem[j - 1] = t;
+		}
+	return nm;
+}
+
+/* Only elementwise members of the root's shape: the merged-loop lowering. */
+static bool group_plain(const Graph *g, uint32_t root, const uint32_t *mem, int nm)
+{
+	const Shape *rs = &g->val[g->node[root].out[0]].shape;
+	for (int i = 0; i < nm; i++) {
+		const Node *m = &g->node[mem[i]];
+		const Shape *s = &g->val[m->out[0]].shape;
+		if (!ew_simple(g, m) || s->rank != rs->rank ||
+		    memcmp(s->d, rs->d, (size_t)rs->rank * sizeof(Dim)))
+			return false;
+	}
+	return true;
+}
+
 /* Leaves (values loaded from memory) of the group expression at v. */
 static bool leaves(const Graph *g, uint32_t v, int64_t gid, uint32_t *lv, int *nl)
 {
@@ -363,23 +454,234 @@ static int lower_group(Low *L, Node *n)
 	return LW_OK;
 }
 
-/* Lower the members of n's group (before it, in order) as loops of their
- * own: the fallback when the group cannot be one loop. */
-static int lower_members(Low *L, uint32_t root)
+/* ---- groups with data-movement members ---------------------------------
+ * The root's loop nest has one loop per dim; each member is evaluated at
+ * per-dim index expressions of its own output: an elementwise member maps
+ * them to its operands by broadcasting, a Transpose permutes them, a Slice
+ * takes start + i * step, an Expand broadcasts, a Concat selects the input
+ * by the axis index (each input's index clamped into its own range, so no
+ * load is out of bounds whichever way the select is computed). Values that
+ * are not members are loaded at the row-major index of the result. */
+
+/* Indices oi of an operand of shape s read by broadcasting into shape o at
+ * indices idx; false when the shapes do not broadcast. */
+static bool bcast_idx(Kernel *k, const Shape *s, const Shape *o, const int *idx, int *oi)
+{
+	if (s->rank > o->rank)
+		return false;
+	for (int d = 0; d < s->rank; d++) {
+		int od = d + o->rank - s->rank;
+		Dim sd = s->d[d], x = o->d[od];
+		if (sd == x)
+			oi[d] = idx[od];
+		else if (sd == 1)
+			oi[d] = kir_const_i(k, 0);
+		else if (sd >= 0 && x >= 0)
+			return false;
+		else
+			oi[d] = kir_sel(k, kir_bin(k, KB_EQ, kir_dim(k, sd), kir_const_i(k, 1)),
+			                kir_const_i(k, 0), idx[od]);
+	}
+	return true;
+}
+
+static int gnode(Low *L, Kernel *k, uint32_t ni, const int *idx, int64_t gid, int depth);
+
+static int nonneg(Kernel *k, int fn, int a, int b)   /* index div/mod, operands >= 0 */
+{
+	int e = kir_bin(k, fn, a, b);
+	k->x[e].c = KX_NONNEG;
+	return e;
+}
+
+/* Indices ii in xs of the element at indices idx of its reshape ys: dims of
+ * size 1 added or removed map one to one; any other static reshape goes
+ * through the row-major linear index. */
+static bool reshape_idx(Low *L, Kernel *k, const Shape *xs, const Shape *ys, const int *idx,
+                        int *ii)
+{
+	int a = 0, b = 0;
+	bool ones = true;
+	for (;;) {
+		while (a < xs->rank && xs->d[a] == 1)
+			ii[a++] = kir_const_i(k, 0);
+		while (b < ys->rank && ys->d[b] == 1)
+			b++;
+		if (a == xs->rank || b == ys->rank)
+			break;
+		if (xs->d[a] != ys->d[b]) {
+			ones = false;
+			break;
+		}
+		ii[a++] = idx[b++];
+	}
+	if (ones && a == xs->rank && b == ys->rank)
+		return true;
+	if (shape_numel_static(xs) < 0 || shape_numel_static(ys) < 0)
+		return false;
+	int lin = row_major_index(L, k, ys, idx);
+	for (int d = 0; d < xs->rank; d++) {
+		int64_t st = 1;
+		for (int e = d + 1; e < xs->rank; e++)
+			st *= xs->d[e];
+		int q = st == 1 ? lin : nonneg(k, KB_DIV, lin, kir_const_i(k, st));
+		ii[d] = d == 0 ? q : nonneg(k, KB_MOD, q, kir_const_i(k, xs->d[d]));
+	}
+	return true;
+}
+
+/* Value v at per-dim indices idx (v's rank). */
+static int gload(Low *L, Kernel *k, uint32_t v, const int *idx, int64_t gid, int depth)
 {
 	Graph *g = L->g;
-	int64_t gid = group_of(&g->node[root]);
-	uint32_t save = L->nid;
-	for (uint32_t i = 0; i < root; i++) {
-		if (g->node[i].dead || group_of(&g->node[i]) != gid || !is_member(g, i))
+	if (v >= g->nval || depth > 64)
+		return -1;
+	const Value *x = &g->val[v];
+	if (x->kind == VK_NODE && group_of(&g->node[x->def]) == gid && cg_group_member(g, x->def))
+		return gnode(L, k, x->def, idx, gid, depth + 1);
+	return kir_load(k, v, row_major_index(L, k, &x->shape, idx));
+}
+
+static int gconcat(Low *L, Kernel *k, Node *n, const int *idx, int64_t gid, int depth)
+{
+	Graph *g = L->g;
+	const Shape *ys = &g->val[n->out[0]].shape;
+	int r = ys->rank;
+	int64_t axis = ir_attr_i(n, "axis", 0);
+	if (axis < 0)
+		axis += r;
+	if (axis < 0 || axis >= r || n->nin < 1 || n->nin > 64)
+		return -1;
+	Dim off[65];
+	off[0] = 0;
+	for (int j = 0; j < n->nin; j++) {
+		if (n->in[j] == IR_NONE || g->val[n->in[j]].shape.rank != r)
+			return -1;
+		off[j + 1] = ir_dim_bin(g, DX_ADD, off[j], g->val[n->in[j]].shape.d[axis]);
+	}
+	int val = -1;
+	for (int j = n->nin; j-- > 0;) {
+		const Shape *xs = &g->val[n->in[j]].shape;
+		if (xs->d[axis] == 0)
 			continue;
+		int ii[IR_MAXRANK];
+		memcpy(ii, idx, (size_t)r * sizeof *ii);
+		int a = idx[axis];
+		if (off[j] != 0)
+			a = kir_bin(k, KB_MAX, kir_bin(k, KB_SUB, a, kir_dim(k, off[j])), kir_const_i(k, 0));
+		if (val >= 0)   /* not the last input: clamp from above too */
+			a = kir_min(k, a, kir_bin(k, KB_SUB, kir_dim(k, xs->d[axis]), kir_const_i(k, 1)));
+		ii[axis] = a;
+		int x = gload(L, k, n->in[j], ii, gid, depth);
+		if (x < 0)
+			return -1;
+		val = val < 0 ? x : kir_sel(k, kir_bin(k, KB_LT, idx[axis], kir_dim(k, off[j + 1])), x, val);
+	}
+	return val;
+}
+
+/* Member (or root) ni at indices idx of its output. */
+static int gnode(Low *L, Kernel *k, uint32_t ni, const int *idx, int64_t gid, int depth)
+{
+	Graph *g = L->g;
+	Node *n = &g->node[ni];
+	const Shape *ys = &g->val[n->out[0]].shape;
+	int ii[IR_MAXRANK];
+	if (n->op == OP_Transpose || n->op == OP_Slice || n->op == OP_Expand) {
+		const Shape *xs = &g->val[n->in[0]].shape;
+		int64_t a[IR_MAXRANK], b[IR_MAXRANK];
+		uint32_t save = L->nid;
+		L->nid = ni;   /* errors name the member */
+		int rc = n->op == OP_Transpose ? lw_transpose_perm(L, n, a)
+		         : n->op == OP_Slice ? lw_slice_params(L, n, a, b) : LW_OK;
+		L->nid = save;
+		if (rc != LW_OK)
+			return -1;
+		if (n->op == OP_Transpose) {
+			if (xs->rank != ys->rank)
+				return -1;
+			for (int d = 0; d < ys->rank; d++)
+				ii[a[d]] = idx[d];
+		} else if (n->op == OP_Slice) {
+			if (xs->rank != ys->rank)
+				return -1;
+			for (int d = 0; d < ys->rank; d++)
+				ii[d] = a[d] == 0 && b[d] == 1 ? idx[d]
+				        : kir_add(k, kir_const_i(k, a[d]), kir_mul(k, idx[d], kir_const_i(k, b[d])));
+		} else if (!bcast_idx(k, xs, ys, idx, ii)) {
+			return -1;
+		}
+		return gload(L, k, n->in[0], ii, gid, depth);
+	}
+	if (n->op == OP_Concat)
+		return gconcat(L, k, n, idx, gid, depth);
+	if (cg_is_alias_op(n->op) && n->nin >= 1 && n->in[0] < g->nval) {
+		uint32_t x = n->in[0];
+		const Value *xv = &g->val[x];
+		if (xv->kind != VK_NODE || group_of(&g->node[xv->def]) != gid ||
+		    !cg_group_member(g, xv->def))   /* a view of a stored value: same linear index */
+			return kir_load(k, x, row_major_index(L, k, ys, idx));
+		if (!reshape_idx(L, k, &xv->shape, ys, idx, ii))
+			return -1;
+		return gload(L, k, x, ii, gid, depth);
+	}
+	if (!ew_simple(g, n))
+		return -1;
+	int xs[2];
+	for (int j = 0; j < n->nin; j++) {
+		if (!bcast_idx(k, &g->val[n->in[j]].shape, ys, idx, ii))
+			return -1;
+		if ((xs[j] = gload(L, k, n->in[j], ii, gid, depth)) < 0)
+			return -1;
+	}
+	return value(k, n, g, xs, n->nin);
+}
+
+static int lower_group_move(Low *L, Node *n)
+{
+	Graph *g = L->g;
+	const Value *out = &g->val[n->out[0]];
+	Kernel *k = kir_kernel(L->p, KK_LOOP, L->nid);
+	Nest ne;
+	if (nest_build(L, k, &ne, &out->shape, NULL, 0, false, -1, true) != LW_OK) {
+		drop_last(L->p);
+		return LW_CALL;
+	}
+	int idx[IR_MAXRANK];
+	for (int d = 0; d < out->shape.rank; d++)
+		idx[d] = nest_dim_var(&ne, d);
+	int v = gnode(L, k, L->nid, idx, group_of(n), 0);
+	if (v < 0) {
+		drop_last(L->p);
+		return LW_CALL;
+	}
+	kir_store(k, ne.inner, false, (int)n->out[0], nest_out_index(L, k, &ne), v);
+	return LW_OK;
+}
+
+/* Lower the members of n's group (before it, in order) as kernels of their
+ * own: the fallback when the group cannot be one loop. */
+static int lower_members(Low *L, const uint32_t *mem, int nm)
+{
+	Graph *g = L->g;
+	uint32_t save = L->nid;
+	for (int q = 0; q < nm; q++) {
+		uint32_t i = mem[q];
+		Node *m = &g->node[i];
 		L->nid = i;
-		int rc = lower_ew_one(L, &g->node[i]);
+		if (cg_is_alias_op(m->op))
+			continue;   /* a view: cg_lower made it an alias of its input */
+		int rc = m->op == OP_Transpose ? lower_transpose(L, m)
+		         : m->op == OP_Slice ? lower_slice(L, m)
+		         : m->op == OP_Concat ? lower_concat(L, m)
+		         : m->op == OP_Expand ? lower_more(L, m)
+		         : m->op == OP_ReduceMean || m->op == OP_ReduceSum ? lower_reduce(L, m)
+		         : lower_ew_one(L, m);
 		if (rc == LW_CALL) {
-			Node *m = &g->node[i];
 			Kernel *k = kir_kernel(L->p, KK_CALL, i);
 			for (int j = 0; j < m->nin; j++)
-				kir_param(k, m->in[j], false);
+				if (m->in[j] != IR_NONE)
+					kir_param(k, m->in[j], false);
 			kir_param(k, m->out[0], true);
 		} else if (rc != LW_OK) {
 			L->nid = save;
@@ -390,15 +692,47 @@ static int lower_members(Low *L, uint32_t root)
 	return LW_OK;
 }
 
+int lw_ew_value(Kernel *k, const Node *n, Graph *g, const int *xs, int nx)
+{
+	return value(k, n, g, xs, nx);
+}
+
+bool lw_ew_simple(const Graph *g, const Node *n) { return ew_simple(g, n); }
+
+int64_t lw_group_of(const Node *n) { return group_of(n); }
+
+bool lw_bcast_idx(Kernel *k, const Shape *s, const Shape *o, const int *idx, int *oi)
+{
+	return bcast_idx(k, s, o, idx, oi);
+}
+
+static bool has_reduce(const Graph *g, const uint32_t *mem, int nm)
+{
+	for (int i = 0; i < nm; i++)
+		if (g->node[mem[i]].op == OP_ReduceMean || g->node[mem[i]].op == OP_ReduceSum)
+			return true;
+	return false;
+}
+
 int lower_elementwise(Low *L, Node *n)
 {
 	Graph *g = L->g;
-	if (group_of(n) >= 0 && ew_simple(g, n) && L->p->opt > 0) {
-		if (is_member(g, L->nid))
+	if (group_of(n) >= 0 && n->nout == 1 && L->p->opt > 0) {
+		if (cg_group_member(g, L->nid))
 			return LW_OK;   /* computed inside its group's root */
-		if (lower_group(L, n) == LW_OK)
-			return LW_OK;
-		int rc = lower_members(L, L->nid);
+		uint32_t mem[256];
+		int nm = group_members(g, L->nid, mem, 256);
+		if (nm > 0 && ew_simple(g, n)) {
+			int rc = has_reduce(g, mem, nm) ? lower_group_rows(L, n, mem, nm)
+			         : group_plain(g, L->nid, mem, nm) ? lower_group(L, n)
+			         : lower_group_move(L, n);
+			if (rc == LW_OK)
+				return LW_OK;
+		}
+		if (nm < 0)
+			return ir_node_error(L->d, g, n, E_MODEL, "fused group too large to lower")
+			       ? LW_ERR : LW_ERR;
+		int rc = lower_members(L, mem, nm);
 		if (rc != LW_OK)
 			return rc;
 	}

@@ -4,12 +4,11 @@
 #include <string.h>
 #include "lower.h"
 
-int lower_transpose(Low *L, Node *n)
+int lw_transpose_perm(Low *L, Node *n, int64_t *perm)
 {
 	Graph *g = L->g;
-	const Value *x = &g->val[n->in[0]], *y = &g->val[n->out[0]];
+	const Value *x = &g->val[n->in[0]];
 	int r = x->shape.rank;
-	int64_t perm[IR_MAXRANK];
 	const int64_t *pa;
 	int np = ir_attr_ints(n, "perm", &pa);
 	if (np == 0) {
@@ -28,6 +27,18 @@ int lower_transpose(Low *L, Node *n)
 			perm[d] = pa[d];
 		}
 	}
+	return LW_OK;
+}
+
+int lower_transpose(Low *L, Node *n)
+{
+	Graph *g = L->g;
+	const Value *x = &g->val[n->in[0]], *y = &g->val[n->out[0]];
+	int r = x->shape.rank;
+	int64_t perm[IR_MAXRANK];
+	int rc = lw_transpose_perm(L, n, perm);
+	if (rc != LW_OK)
+		return rc;
 	Kernel *k = kir_kernel(L->p, KK_LOOP, L->nid);
 	Nest ne;
 	nest_build(L, k, &ne, &y->shape, NULL, 0, false, -1, true);
@@ -84,10 +95,10 @@ int lower_concat(Low *L, Node *n)
 
 static int64_t clampi(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
 
-int lower_slice(Low *L, Node *n)
+int lw_slice_params(Low *L, Node *n, int64_t *start, int64_t *step)
 {
 	Graph *g = L->g;
-	const Value *x = &g->val[n->in[0]], *y = &g->val[n->out[0]];
+	const Value *x = &g->val[n->in[0]];
 	int r = x->shape.rank;
 	int64_t st[IR_MAXRANK], en[IR_MAXRANK], ax[IR_MAXRANK], sp[IR_MAXRANK];
 	int ns, ne2, na, nsp;
@@ -120,7 +131,6 @@ int lower_slice(Low *L, Node *n)
 	if (ns != ne2 || (na && na != ns) || (nsp && nsp != ns))
 		return ir_node_error(L->d, g, n, E_MODEL, "starts/ends/axes/steps lengths differ")
 		       ? LW_ERR : LW_ERR;
-	int64_t start[IR_MAXRANK], step[IR_MAXRANK];
 	for (int d = 0; d < r; d++) {
 		start[d] = 0;
 		step[d] = 1;
@@ -147,6 +157,18 @@ int lower_slice(Low *L, Node *n)
 		start[a] = b;
 		step[a] = s;
 	}
+	return LW_OK;
+}
+
+int lower_slice(Low *L, Node *n)
+{
+	Graph *g = L->g;
+	const Value *x = &g->val[n->in[0]], *y = &g->val[n->out[0]];
+	int r = x->shape.rank;
+	int64_t start[IR_MAXRANK], step[IR_MAXRANK];
+	int rc = lw_slice_params(L, n, start, step);
+	if (rc != LW_OK)
+		return rc;
 	Kernel *k = kir_kernel(L->p, KK_LOOP, L->nid);
 	Nest nst;
 	nest_build(L, k, &nst, &y->shape, NULL, 0, false, -1, true);

@@ -13,7 +13,7 @@
 #include <string.h>
 #include "passes.h"
 
-enum { MAXC = 4 };
+enum { MAXC = 4, GROUP_MAX = 128 /* members of one fuse_group (codegen takes 256) */ };
 
 /* Live consumers of v (up to MAXC); returns their count (all of them). */
 static int consumers(const Graph *g, uint32_t v, uint32_t *c)
@@ -274,9 +274,12 @@ static bool epilogue_at(Graph *g, uint32_t pi)
 }
 
 /* ---- elementwise groups -------------------------------------------------
- * A chain (tree) of f32 elementwise nodes of one output shape, each but the
- * last feeding only the next, gets attribute fuse_group = id on every member:
- * codegen computes it as one loop (codegen/lower_ew.c). */
+ * A tree of f32 elementwise nodes of one output shape, each but the last
+ * feeding only the next, with the data movement between them (Transpose,
+ * constant Slice, Expand, Concat, read only inside the group), gets
+ * attribute fuse_group = id on every member: codegen computes it as one
+ * loop (codegen/lower_ew.c; with a row reduction codegen/lower_rows.c),
+ * the movement as index arithmetic of the loads. */
 static bool ew_op(int op)
 {
 	switch (op) {
@@ -309,49 +312,256 @@ static void set_group(Graph *g, uint32_t ni, int64_t id)
 	a->i = id;
 }
 
-/* Members joining root r through node c's inputs; returns how many. */
-static int grow(Graph *g, uint32_t r, uint32_t c, const uint32_t *uses, int64_t id)
+/* Can a reshape from xs to ys be index arithmetic (codegen/lower_ew.c)?
+ * Only dims of size 1 added or removed, or both shapes static. */
+static bool view_ok(const Shape *xs, const Shape *ys)
 {
-	int added = 0;
-	const Value *rv = &g->val[g->node[r].out[0]];
-	for (int j = 0; j < g->node[c].nin; j++) {
-		uint32_t v = g->node[c].in[j];
-		const Value *x = &g->val[v];
-		if (x->kind != VK_NODE || uses[v] != 1 || pass_is_graph_output(g, v) ||
-		    !pass_same_type(x, rv))
-			continue;
-		uint32_t m = x->def;
-		if (!ew_node(g, &g->node[m]))
-			continue;
-		set_group(g, m, id);
-		added += 1 + grow(g, r, m, uses, id);
+	int a = 0, b = 0;
+	for (;;) {
+		while (a < xs->rank && xs->d[a] == 1)
+			a++;
+		while (b < ys->rank && ys->d[b] == 1)
+			b++;
+		if (a == xs->rank || b == ys->rank || xs->d[a] != ys->d[b])
+			break;
+		a++;
+		b++;
 	}
-	return added;
+	if (a == xs->rank && b == ys->rank)
+		return true;
+	int64_t nx = 1, ny = 1;
+	for (int d = 0; d < xs->rank; d++)
+		nx = xs->d[d] < 0 || nx < 0 ? -1 : nx * xs->d[d];
+	for (int d = 0; d < ys->rank; d++)
+		ny = ys->d[d] < 0 || ny < 0 ? -1 : ny * ys->d[d];
+	return nx >= 0 && nx == ny;
+}
+
+/* Data movement that a group computes as index arithmetic of its consumer
+ * (codegen/lower_ew.c): Transpose, Slice with constant parameters, Expand
+ * to its inferred shape, Concat, the Reshape family (view_ok). Every output
+ * element is one load. */
+static bool move_node(const Graph *g, const Node *n)
+{
+	if (n->dead || n->nout != 1 || n->nin < 1 || !is_f32(g, n->out[0]) ||
+	    ir_attr(n, "fuse_group"))
+		return false;
+	switch (n->op) {
+	case OP_Transpose:
+		return n->nin == 1 && is_f32(g, n->in[0]);
+	case OP_Slice:
+		for (int j = 1; j < n->nin; j++)
+			if (n->in[j] != IR_NONE && g->val[n->in[j]].kind != VK_CONST)
+				return false;
+		return is_f32(g, n->in[0]);
+	case OP_Expand:
+		return n->nin == 2 && is_f32(g, n->in[0]) &&
+		       g->val[n->in[0]].shape.rank <= g->val[n->out[0]].shape.rank;
+	case OP_Reshape: case OP_Squeeze: case OP_Unsqueeze: case OP_Flatten:
+		return is_f32(g, n->in[0]) && view_ok(&g->val[n->in[0]].shape, &g->val[n->out[0]].shape);
+	case OP_Concat:
+		for (int j = 0; j < n->nin; j++)
+			if (n->in[j] == IR_NONE || !is_f32(g, n->in[j]) ||
+			    g->val[n->in[j]].shape.rank != g->val[n->out[0]].shape.rank)
+				return false;
+		return true;
+	}
+	return false;
+}
+
+/* The inputs of member n that the group reads as data. */
+static int data_inputs(const Node *n)
+{
+	return n->op == OP_Slice || n->op == OP_Expand || n->op == OP_Reshape ||
+	       n->op == OP_Squeeze || n->op == OP_Unsqueeze ? 1 : n->nin;
+}
+
+/* Is n a sum or mean over the last axis of a tensor of root r's shape,
+ * keeping the axis (f32)? Such a reduction can join the group of r as a
+ * row reduction: codegen computes one row of it in a private accumulator,
+ * then the row's epilogue once, then the root's row (codegen/lower_rows.c). */
+static bool row_red(const Graph *g, const Node *n, const Value *rv)
+{
+	if (n->dead || (n->op != OP_ReduceMean && n->op != OP_ReduceSum) || n->nout != 1 ||
+	    n->nin < 1 || !is_f32(g, n->in[0]) || !is_f32(g, n->out[0]) || ir_attr(n, "fuse_group") ||
+	    !ir_attr_i(n, "keepdims", 1) || !pass_same_type(&g->val[n->in[0]], rv))
+		return false;
+	int r = rv->shape.rank;
+	if (r < 1 || rv->shape.d[r - 1] == 1)
+		return false;
+	int64_t ax;
+	bool axes_in = n->opset >= 18 || (n->op == OP_ReduceSum && n->opset >= 13);
+	if (axes_in) {
+		if (n->nin < 2 || n->in[1] >= g->nval)
+			return false;
+		const Value *a = &g->val[n->in[1]];
+		if (a->kind != VK_CONST || !a->data || (a->dt != DT_I64 && a->dt != DT_I32) ||
+		    a->shape.rank != 1 || a->shape.d[0] != 1)
+			return false;
+		ax = dt_load_i(a->dt, a->data, 0);
+	} else {
+		const int64_t *a;
+		if (ir_attr_ints(n, "axes", &a) != 1)
+			return false;
+		ax = a[0];
+	}
+	if (ax != -1 && ax != r - 1)
+		return false;
+	const Shape *os = &g->val[n->out[0]].shape;
+	if (os->rank != r || os->d[r - 1] != 1)
+		return false;
+	for (int d = 0; d < r - 1; d++)
+		if (os->d[d] != rv->shape.d[d])
+			return false;
+	return true;
+}
+
+/* Has x the shape of one row of rv's rows (rv's shape, last dim 1)? */
+static bool row_shaped(const Value *x, const Value *rv)
+{
+	int r = rv->shape.rank;
+	if (x->shape.rank != r || r < 1 || x->shape.d[r - 1] != 1 || x->dt != DT_F32)
+		return false;
+	for (int d = 0; d < r - 1; d++)
+		if (x->shape.d[d] != rv->shape.d[d])
+			return false;
+	return true;
+}
+
+/* Does row-shaped v come from a row reduction through single-use
+ * elementwise nodes of the row's shape? */
+static bool leads_to_red(const Graph *g, uint32_t v, const Value *rv, const uint32_t *uses,
+                         int depth)
+{
+	if (v >= g->nval || depth > 16 || g->val[v].kind != VK_NODE || !row_shaped(&g->val[v], rv))
+		return false;
+	const Node *m = &g->node[g->val[v].def];
+	if (row_red(g, m, rv))
+		return true;
+	if (!ew_node(g, m) || uses[v] != 1)
+		return false;
+	for (int j = 0; j < m->nin; j++)
+		if (leads_to_red(g, m->in[j], rv, uses, depth + 1))
+			return true;
+	return false;
+}
+
+/* Grow the group of root r: a producer joins when every use of its output
+ * is inside the group. An elementwise producer must have one use, of its
+ * own shape (no broadcast: each element computed once), and not below a
+ * member whose elements are read more than once (a movement node with
+ * several uses, an Expand); a movement producer may have several uses (they
+ * are loads). mark[i]: 0 outside, 1 member, 2 member read more than once,
+ * 3 a row-shaped epilogue of a row reduction, 4 the reduction's prologue
+ * (one row reduction per group, and then no movement members).
+ * Returns the members added. */
+static int grow(Graph *g, uint32_t r, const uint32_t *uses, uint32_t *muse, uint8_t *mark,
+                uint32_t *ml, int64_t id)
+{
+	int nm = 0;
+	const Value *rv = &g->val[g->node[r].out[0]];
+	uint32_t red = UINT32_MAX;
+	bool has_move = false;
+	mark[r] = 1;
+	ml[nm++] = r;
+	for (int j = 0; j < g->node[r].nin; j++)
+		if (g->node[r].in[j] < g->nval)
+			muse[g->node[r].in[j]]++;
+	bool changed = true;
+	while (changed) {
+		changed = false;
+		for (int q = 0; q < nm && nm < GROUP_MAX; q++) {
+			uint32_t c = ml[q];
+			const Node *cn = &g->node[c];
+			int nd = data_inputs(cn);
+			for (int j = 0; j < nd && nm < GROUP_MAX; j++) {
+				uint32_t v = cn->in[j];
+				if (v >= g->nval)
+					continue;
+				const Value *x = &g->val[v];
+				if (x->kind != VK_NODE || x->def >= g->nnode || mark[x->def] ||
+				    muse[v] != uses[v] || pass_is_graph_output(g, v))
+					continue;
+				uint32_t m = x->def;
+				const Node *mn = &g->node[m];
+				uint8_t mk, mc = mark[c];
+				bool cew = ew_op(cn->op);
+				if (ew_node(g, mn)) {
+					if (uses[v] != 1 || mc == 2 || cn->op == OP_Expand)
+						continue;
+					if (!cew || pass_same_type(x, &g->val[cn->out[0]]))
+						mk = mc;   /* same shape as its consumer (or under movement) */
+					else if (mc == 1 && !has_move && pass_same_type(&g->val[cn->out[0]], rv) &&
+					         row_shaped(x, rv) && leads_to_red(g, v, rv, uses, 0))
+						mk = 3;    /* a row's epilogue, computed once per row */
+					else
+						continue;
+				} else if (move_node(g, mn)) {
+					if (mc > 2 || red != UINT32_MAX)
+						continue;
+					mk = uses[v] > 1 || mc == 2 || cn->op == OP_Expand ? 2 : 1;
+					has_move = true;
+				} else if (row_red(g, mn, rv)) {
+					if ((mc != 3 && !(mc == 1 && cew)) || has_move ||
+					    (red != UINT32_MAX && red != m))
+						continue;
+					red = m;
+					mk = 4;    /* its input: the row's prologue */
+				} else {
+					continue;
+				}
+				mark[m] = mk;
+				ml[nm++] = m;
+				for (int t = 0; t < mn->nin; t++)
+					if (mn->in[t] < g->nval)
+						muse[mn->in[t]]++;
+				changed = true;
+			}
+		}
+	}
+	/* members get the id; the scratch marks are cleared for the next root */
+	for (int q = 0; q < nm; q++) {
+		const Node *mn = &g->node[ml[q]];
+		for (int t = 0; t < mn->nin; t++)
+			if (mn->in[t] < g->nval)
+				muse[mn->in[t]] = 0;
+		mark[ml[q]] = 0;
+		if (q > 0)
+			set_group(g, ml[q], id);
+	}
+	return nm - 1;
 }
 
 static bool ew_groups(Graph *g, PassCtx *ctx)
 {
 	uint32_t *uses = pass_use_counts(g);
-	if (!uses)
-		return false;
+	uint32_t *muse = calloc(g->nval + 1, sizeof *muse);
+	uint32_t *ml = calloc(g->nnode + 1, sizeof *ml);
+	uint8_t *mark = calloc(g->nnode + 1, 1);
+	bool any = false;
+	if (!uses || !muse || !mark || !ml)
+		goto out;
 	int64_t id = 0;
 	for (uint32_t i = 0; i < g->nnode; i++) {
 		const Attr *a = ir_attr(&g->node[i], "fuse_group");
 		if (a && a->i >= id)
 			id = a->i + 1;
 	}
-	bool any = false;
 	for (uint32_t i = g->nnode; i-- > 0;) {
 		if (!ew_node(g, &g->node[i]))
 			continue;
-		int n = grow(g, i, i, uses, id);
+		int n = grow(g, i, uses, muse, mark, ml, id);
 		if (n) {
 			set_group(g, i, id++);
 			ctx->merged += (uint32_t)n;
 			any = true;
 		}
 	}
+out:
 	free(uses);
+	free(muse);
+	free(ml);
+	free(mark);
 	return any;
 }
 
