@@ -55,7 +55,9 @@ static TGT void SFX(wino_body)(void *arg, int64_t lo, int64_t hi)
 		int64_t n = it / a->ngroup / a->nchunk;
 		int64_t t0 = ch * tc, nt = a->ntile - t0 < tc ? a->ntile - t0 : tc;
 		int64_t ocb0 = gr * gsz, ocb1 = ocb0 + gsz < nocb ? ocb0 + gsz : nocb;
-		float *v = a->scr + it * a->per_item, *mo = v + 16 * ncb * tc16;
+		/* the items of one call run in turn: they share the first one's
+		 * slot (no other call, concurrent or not, has that item) */
+		float *v = a->scr + lo * a->per_item, *mo = v + 16 * ncb * tc16;
 		const float *xs = a->xs + n * a->xn;
 		/* input transform: V[xi][cb][t] = (B^T d B)[xi] */
 		for (int64_t cb = 0; cb < ncb; cb++)
