@@ -152,23 +152,29 @@ static int emit_conv(CBuf *b, const KProg *p, const Plan *pl, int ki, Diag *d)
 	const Node *n = &g->node[k->node];
 	const KLib *lb = &k->lib;
 	LibConv c;
-	if (!lib_conv_shape(g, n, &c))
+	if (!lib_conv_shape_dyn(g, n, &c))
 		return diag_set(d, E_MODEL, "internal: library Conv of node %u no longer applies", k->node);
 	char nm[128];
 	cg_safe(n->name, nm, sizeof nm);
 	cb_printf(b, "/* %s '%s' (implicit GEMM) */\nstatic int k%d(struct vibee_ctx *r)\n{\n",
 	          ir_op_name(n->op), nm, ki);
 	lib_bind(b, pl, "const float *", "X", c.x);
-	lib_bind(b, pl, "const float *", "W", lb->packed != IR_NONE ? IR_NONE : c.w);
+	lib_bind(b, pl, "const float *", "W", lb->packed != IR_NONE && !c.dyn ? IR_NONE : c.w);
 	lib_bind(b, pl, "const float *", "Wp", lb->packed);
 	lib_bind(b, pl, "const float *", "Cb", lb->bias);
 	lib_bind(b, pl, "const float *", "R", lb->res);
 	lib_bind(b, pl, "float *", "Y", c.y);
 	cb_puts(b, "\tconst int64_t p[KC_NP] = {");
 	lib_dimc(b, c.n);
-	cb_printf(b, ", %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, "
-	          "%lld, %lld};\n", (long long)c.c, (long long)c.h, (long long)c.wd, (long long)c.m,
-	          (long long)c.kh, (long long)c.kw, (long long)c.oh, (long long)c.ow, (long long)c.sh,
+	cb_printf(b, ", %lld, ", (long long)c.c);
+	lib_dimc(b, c.vh);
+	cb_puts(b, ", ");
+	lib_dimc(b, c.vw);
+	cb_printf(b, ", %lld, %lld, %lld, ", (long long)c.m, (long long)c.kh, (long long)c.kw);
+	lib_dimc(b, c.voh);
+	cb_puts(b, ", ");
+	lib_dimc(b, c.vow);
+	cb_printf(b, ", %lld, %lld, %lld, %lld, %lld, %lld, %lld};\n", (long long)c.sh,
 	          (long long)c.sw, (long long)c.pt, (long long)c.pl, (long long)c.dh, (long long)c.dw,
 	          (long long)c.grp);
 	cb_printf(b, "\tsize_t ns = kconv2d_scratch(p);\n"

@@ -28,8 +28,13 @@ typedef struct LibConv {
 	uint32_t x, w, y;
 	Dim n;                    /* batch (may be symbolic) */
 	int64_t c, h, wd, m, kh, kw, oh, ow, sh, sw, pt, pl, dh, dw, grp;
+	Dim vh, vw, voh, vow;     /* h, wd, oh, ow as dims (symbolic where dyn) */
+	bool dyn;                 /* some of them symbolic (h.. ow then -1) */
 } LibConv;
 bool lib_conv_shape(Graph *g, const Node *n, LibConv *c);
+/* As lib_conv_shape, but a 2-D conv with explicit pads (no SAME auto_pad)
+ * may have symbolic H, W, OH, OW (dyn). */
+bool lib_conv_shape_dyn(Graph *g, const Node *n, LibConv *c);
 /* MaxPool / GlobalAveragePool (4-D, static): n = planes (N*C), kh.. as Conv. */
 bool lib_pool_shape(Graph *g, const Node *n, LibConv *c);
 

@@ -140,7 +140,13 @@ static bool win_attrs(const Node *n, int nsp, const int64_t *in, const int64_t *
 	return true;
 }
 
-bool lib_conv_shape(Graph *g, const Node *n, LibConv *c)
+static bool conv_shape(Graph *g, const Node *n, LibConv *c, bool dyn_ok);
+
+bool lib_conv_shape(Graph *g, const Node *n, LibConv *c) { return conv_shape(g, n, c, false); }
+
+bool lib_conv_shape_dyn(Graph *g, const Node *n, LibConv *c) { return conv_shape(g, n, c, true); }
+
+static bool conv_shape(Graph *g, const Node *n, LibConv *c, bool dyn_ok)
 {
 	memset(c, 0, sizeof *c);
 	if (n->nin < 2 || n->in[0] == IR_NONE || n->in[1] == IR_NONE)
@@ -154,12 +160,27 @@ bool lib_conv_shape(Graph *g, const Node *n, LibConv *c)
 	int r = X->shape.rank;
 	if ((r != 3 && r != 4) || W->shape.rank != r || Y->shape.rank != r)
 		return false;
-	for (int i = 1; i < r; i++)
-		if (X->shape.d[i] < 0 || W->shape.d[i] < 0 || Y->shape.d[i] < 0)
+	for (int i = 1; i < r; i++) {
+		if (W->shape.d[i] < 0)
 			return false;
+		if (X->shape.d[i] < 0 || Y->shape.d[i] < 0) {
+			if (!dyn_ok || r != 4 || i < 2)
+				return false;
+			c->dyn = true;
+		}
+	}
 	if (W->shape.d[0] < 0 || X->shape.d[0] != Y->shape.d[0])
 		return false;
 	int two = r == 4;
+	if (c->dyn) {
+		const char *ap = ir_attr_s(n, "auto_pad", "NOTSET");
+		if (!strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER"))
+			return false;   /* the pads would depend on the run-time size */
+		c->vh = X->shape.d[2];
+		c->vw = X->shape.d[3];
+		c->voh = Y->shape.d[2];
+		c->vow = Y->shape.d[3];
+	}
 	c->n = X->shape.d[0];
 	c->c = X->shape.d[1];
 	c->h = two ? X->shape.d[2] : 1;
@@ -169,6 +190,13 @@ bool lib_conv_shape(Graph *g, const Node *n, LibConv *c)
 	c->kw = W->shape.d[r - 1];
 	c->oh = two ? Y->shape.d[2] : 1;
 	c->ow = Y->shape.d[r - 1];
+	if (!c->dyn) {
+		c->vh = c->h;
+		c->vw = c->wd;
+		c->voh = c->oh;
+		c->vow = c->ow;
+	} else
+		c->h = c->wd = c->oh = c->ow = -1;
 	c->grp = ir_attr_i(n, "group", 1);
 	if (c->grp < 1 || c->c % c->grp || c->m % c->grp || W->shape.d[1] * c->grp != c->c ||
 	    Y->shape.d[1] != c->m)
@@ -329,7 +357,7 @@ static int lower_conv_lib(Low *L, Node *n)
 {
 	Graph *g = L->g;
 	LibConv c;
-	if (!lib_conv_shape(g, n, &c))
+	if (!lib_conv_shape_dyn(g, n, &c))
 		return LW_CALL;
 	uint32_t bias = IR_NONE, res = IR_NONE;
 	int act = KGEMM_ACT_NONE;
@@ -352,7 +380,9 @@ static int lower_conv_lib(Low *L, Node *n)
 	int64_t q[KC_NP] = {1, c.c, c.h, c.wd, c.m, c.kh, c.kw, c.oh, c.ow, c.sh, c.sw, c.pt, c.pl,
 	                    c.dh, c.dw, c.grp};
 	uint32_t packed = IR_NONE;
-	if (is_const(g, c.w) && kconv2d_transposed(q)) {
+	/* symbolic sizes: the orientation is only known at run time, so the
+	 * packed copy goes along with the plain weights */
+	if (is_const(g, c.w) && (c.dyn || kconv2d_transposed(q))) {
 		float *buf;
 		const float *w = g->val[c.w].data;
 		packed = lib_new_const(L, kconv2d_pack_size(q), &buf);
@@ -365,6 +395,8 @@ static int lower_conv_lib(Low *L, Node *n)
 	k->lib = (KLib){.fn = KL_CONV, .packed = packed, .bias = bias, .res = res, .act = act};
 	kir_param(k, c.x, false);
 	kir_param(k, packed != IR_NONE ? packed : c.w, false);
+	if (c.dyn && packed != IR_NONE)
+		kir_param(k, c.w, false);
 	if (bias != IR_NONE)
 		kir_param(k, bias, false);
 	if (res != IR_NONE)

@@ -28,6 +28,15 @@ typedef struct kc_args {
 	float a0, a1;                /* activation parameters */
 } kc_args;
 
+typedef struct kw_args {     /* Winograd F(2x2,3x3): kwino_impl.h */
+	const float *xs, *u, *bias, *res;
+	float *y, *scr;
+	int64_t xn, ncb, hp, wp, oh, ow, nocb;
+	int64_t tw, ntile, nchunk, tc, gsz, ngroup, per_item;   /* per_item: scratch floats */
+	int act;
+	float a0, a1;
+} kw_args;
+
 typedef struct mpc_args {
 	const int64_t *q;
 	const float *x;
@@ -89,17 +98,20 @@ static void ktaps(int64_t o, int64_t n, int64_t k, int64_t s, int64_t p, int64_t
 #define SFX(x) x##_gen
 #define TGT
 #include "kconv_impl.h"
+#include "kwino_impl.h"
 #undef SFX
 #undef TGT
 #if defined(__x86_64__) && defined(__GNUC__)
 #define SFX(x) x##_avx2
 #define TGT __attribute__((target("avx2,fma")))
 #include "kconv_impl.h"
+#include "kwino_impl.h"
 #undef SFX
 #undef TGT
 #define SFX(x) x##_avx512
 #define TGT __attribute__((target("avx512f,avx2,fma")))
 #include "kconv_impl.h"
+#include "kwino_impl.h"
 #undef SFX
 #undef TGT
 #endif
@@ -123,6 +135,23 @@ static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 static size_t al64(size_t n) { return (n + 63) & ~(size_t)63; }
 static int depthwise(const int64_t *p) { return p[KC_G] > 1; }
 
+/* Winograd F(2x2,3x3) for 3x3 stride-1 undilated dense convolutions with
+ * 16-channel input blocks and at least KW_MIN_TILES 2x2 output tiles per
+ * image: 2.25x fewer multiplies (bench/conv_bench: 1.4x faster at C=M=16,
+ * where the transforms weigh most, 1.7-2.3x at 32-256 channels on one core;
+ * a 2x2 output, one tile, stays direct). */
+enum { KW_MIN_TILES = 4 };
+static int wino_on = 1;
+
+void kconvc_set_wino(int on) { wino_on = on; }
+
+static int use_wino(const int64_t *p, int in_blocked)
+{
+	return wino_on && p[KC_G] == 1 && p[KC_KH] == 3 && p[KC_KW] == 3 && p[KC_SH] == 1 &&
+	       p[KC_SW] == 1 && p[KC_DH] == 1 && p[KC_DW] == 1 && (in_blocked || p[KC_C] >= KCB) &&
+	       ((p[KC_OH] + 1) / 2) * ((p[KC_OW] + 1) / 2) >= KW_MIN_TILES;
+}
+
 int kconvc_supported(const int64_t *p)
 {
 	if (p[KC_G] == 1)
@@ -144,15 +173,45 @@ static void geometry(const int64_t *p, int in_blocked, geo *g)
 	g->ncb = cdiv(C, g->cbk);
 	int64_t nh = (p[KC_OH] - 1) * p[KC_SH] + (p[KC_KH] - 1) * p[KC_DH] + 1;
 	int64_t nw = (p[KC_OW] - 1) * p[KC_SW] + (p[KC_KW] - 1) * p[KC_DW] + 1;
+	if (use_wino(p, in_blocked)) {   /* whole 4x4 patches of every 2x2 tile */
+		nh = 2 * cdiv(p[KC_OH], 2) + 2;
+		nw = 2 * cdiv(p[KC_OW], 2) + 2;
+	}
 	g->copy = !in_blocked || p[KC_PT] || p[KC_PL] || nh > p[KC_H] || nw > p[KC_W];
 	g->hp = g->copy ? max64(p[KC_H] + p[KC_PT], nh) : p[KC_H];
 	g->wp = g->copy ? max64(p[KC_W] + p[KC_PL], nw) : p[KC_W];
 }
 
+/* The Winograd work split (kwino_impl.h), independent of the thread count:
+ * balanced chunks of <= KC_RW tiles, and output-channel blocks in groups
+ * (pairs) so that there are at least 8 items to spread. */
+typedef struct wplan {
+	int64_t tw, ntile, nchunk, tc, gsz, ngroup, per_item;
+} wplan;
+
+static void wino_plan(const int64_t *p, const geo *g, wplan *w)
+{
+	int64_t nocb = cdiv(p[KC_M], KCB), npair = cdiv(nocb, 2), ng = 1;
+	w->tw = cdiv(p[KC_OW], 2);
+	w->ntile = cdiv(p[KC_OH], 2) * w->tw;
+	w->nchunk = cdiv(w->ntile, KC_RW);
+	w->tc = cdiv(w->ntile, w->nchunk);
+	while (p[KC_N] * w->nchunk * ng < 8 && ng < npair)
+		ng++;
+	w->gsz = 2 * cdiv(npair, ng);
+	w->ngroup = cdiv(nocb, w->gsz);
+	w->per_item = (int64_t)(al64((size_t)(16 * (g->ncb + w->gsz) * w->tc * KCB) * sizeof(float)) /
+	                        sizeof(float));
+}
+
+int kconvc_winograd(const int64_t *p, int in_blocked) { return use_wino(p, in_blocked); }
+
 size_t kconvc_pack_size(const int64_t *p, int in_blocked)
 {
 	geo g;
 	geometry(p, in_blocked, &g);
+	if (use_wino(p, in_blocked))
+		return (size_t)(16 * cdiv(p[KC_M], KCB) * g.ncb * KCB * KCB) * sizeof(float);
 	int64_t taps = p[KC_KH] * p[KC_KW];
 	size_t n = depthwise(p) ? (size_t)(g.ncb * taps * KCB)
 	                        : (size_t)(cdiv(p[KC_M], KCB) * g.ncb * taps * g.cbk * KCB);
@@ -166,6 +225,29 @@ void kconvc_pack(const int64_t *p, int in_blocked, const float *w, float *packed
 	geometry(p, in_blocked, &g);
 	int64_t C = p[KC_C], M = p[KC_M], KH = p[KC_KH], KW = p[KC_KW];
 	memset(packed, 0, kconvc_pack_size(p, in_blocked));
+	if (use_wino(p, in_blocked)) {   /* U = G g G^T as [16][ocb][c][16] */
+		int64_t nocb = cdiv(M, KCB), c16 = g.ncb * KCB;
+		for (int64_t m = 0; m < M; m++)
+			for (int64_t c = 0; c < C; c++) {
+				const float *k = w + (m * C + c) * 9;
+				float t[4][3], u[4][4];
+				for (int j = 0; j < 3; j++) {
+					t[0][j] = k[j];
+					t[1][j] = 0.5f * (k[j] + k[3 + j] + k[6 + j]);
+					t[2][j] = 0.5f * (k[j] - k[3 + j] + k[6 + j]);
+					t[3][j] = k[6 + j];
+				}
+				for (int i = 0; i < 4; i++) {
+					u[i][0] = t[i][0];
+					u[i][1] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
+					u[i][2] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
+					u[i][3] = t[i][2];
+				}
+				for (int xi = 0; xi < 16; xi++)
+					packed[((xi * nocb + m / KCB) * c16 + c) * KCB + m % KCB] = u[xi / 4][xi % 4];
+			}
+		return;
+	}
 	if (depthwise(p)) {
 		for (int64_t c = 0; c < C; c++)
 			for (int64_t t = 0; t < KH * KW; t++)
@@ -187,6 +269,11 @@ size_t kconvc_scratch(const int64_t *p, int in_blocked)
 	geo g;
 	geometry(p, in_blocked, &g);
 	size_t bias = al64((size_t)cdiv(p[KC_M], KCB) * KCB * sizeof(float));
+	if (use_wino(p, in_blocked)) {
+		wplan w;
+		wino_plan(p, &g, &w);
+		bias += (size_t)(p[KC_N] * w.nchunk * w.ngroup * w.per_item) * sizeof(float);
+	}
 	if (!g.copy)
 		return bias;
 	return bias + al64((size_t)(p[KC_N] * g.ncb * g.hp * g.wp * g.cbk) * sizeof(float));
@@ -272,6 +359,23 @@ void kconvc_f32(kpool *pool, const int64_t *p, int in_blocked, const float *x,
 	}
 	int dw = depthwise(p);
 	int64_t taps = p[KC_KH] * p[KC_KW];
+	if (use_wino(p, in_blocked)) {
+		wplan w;
+		wino_plan(p, &g, &w);
+		float *ws = (float *)((char *)scratch + al64((size_t)(nocb * KCB) * sizeof(float)));
+		if (g.copy)
+			ws += al64((size_t)(N * g.ncb * g.hp * g.wp * g.cbk) * sizeof(float)) / sizeof(float);
+		kw_args b = {xs, wpk, bv, res, y, ws, xn, g.ncb, g.hp, g.wp, p[KC_OH], p[KC_OW], nocb,
+		             w.tw, w.ntile, w.nchunk, w.tc, w.gsz, w.ngroup, w.per_item,
+		             act, ap ? ap[0] : 0.0f, ap ? ap[1] : 0.0f};
+		int64_t items = N * w.nchunk * w.ngroup;
+		kpool_fn wb = pick(wino_body_gen, wino_body_avx2, wino_body_avx512);
+		if (kpool_threads(pool) > 1 && items > 1)
+			kpool_for(pool, items, 1, wb, &b);
+		else
+			wb(&b, 0, items);
+		return;
+	}
 	kc_args a = {xs, wpk, bv, res, y, xn, g.cbk, g.ncb, g.hp, g.wp, p[KC_KH], p[KC_KW],
 	             p[KC_SH], p[KC_SW], p[KC_DH], p[KC_DW], p[KC_OH], p[KC_OW], nocb,
 	             g.ncb * taps * g.cbk * KCB, act, ap ? ap[0] : 0.0f, ap ? ap[1] : 0.0f};

@@ -33,6 +33,13 @@ void kconvc_f32(kpool *pool, const int64_t *p, int in_blocked, const float *x,
                 const float *wpk, const float *bias, const float *res, float *y,
                 int act, const float *ap, void *scratch);
 
+/* Tests and benches: 0 turns the Winograd F(2x2,3x3) path of 3x3 stride-1
+ * convolutions off (direct tiles only), 1 (the default) back on; it must
+ * not change between kconvc_pack and kconvc_f32 of one convolution. */
+void kconvc_set_wino(int on);
+/* 1 when kconvc_f32 of p runs the Winograd F(2x2,3x3) path. */
+int kconvc_winograd(const int64_t *p, int in_blocked);
+
 /* NCHW [n, c, hw] <-> NCHW16c [n, ceil(c/16), hw, 16] (to: lanes past c zeroed) */
 void knchwc_to(int64_t n, int64_t c, int64_t hw, const float *x, float *y);
 void knchwc_from(int64_t n, int64_t c, int64_t hw, const float *x, float *y);

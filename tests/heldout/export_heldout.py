@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-# Held-out-style regression models: the five families written differently from
+# Held-out-style regression models: the five families (and a MobileNet-style CNN) written differently from
 # samples/export.py (HF-style code, dynamic axes, other opsets) with PyTorch
 # references at shapes other than the traced ones. /usr/bin/python3 tests/heldout/export_heldout.py
 import argparse
@@ -174,6 +174,43 @@ class PreActNet(nn.Module):
 		return self.fc(F.dropout(x, 0.2, self.training))
 
 
+# ------------------------------------------------ mobilenet-style: depthwise, hardswish
+class InvRes(nn.Module):
+	def __init__(self, cin, cexp, cout, stride, act):
+		super().__init__()
+		self.exp = nn.Sequential(nn.Conv2d(cin, cexp, 1, bias=False), nn.BatchNorm2d(cexp), act())
+		self.dw = nn.Sequential(nn.Conv2d(cexp, cexp, 3, stride, 1, groups=cexp, bias=False),
+			nn.BatchNorm2d(cexp), act())
+		self.proj = nn.Sequential(nn.Conv2d(cexp, cout, 1, bias=False), nn.BatchNorm2d(cout))
+		self.skip = stride == 1 and cin == cout
+
+	def forward(self, x):
+		o = self.proj(self.dw(self.exp(x)))
+		return x + o if self.skip else o
+
+
+class MobileNetish(nn.Module):
+	"""Inverted residuals: 1x1 expand, depthwise 3x3 (stride 1/2), 1x1
+	project, BN everywhere, ReLU6 (Clip) and Hardswish, a MaxPool, a dense
+	3x3, adaptive average pooling; static shape [1, 3, 64, 64]."""
+
+	def __init__(self):
+		super().__init__()
+		self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, 2, 1, bias=False), nn.BatchNorm2d(16),
+			nn.Hardswish())
+		self.pool = nn.MaxPool2d(3, 2, 1)
+		self.blocks = nn.Sequential(InvRes(16, 48, 16, 1, nn.ReLU6), InvRes(16, 64, 24, 2, nn.ReLU6),
+			InvRes(24, 72, 24, 1, nn.Hardswish), InvRes(24, 96, 40, 2, nn.Hardswish),
+			InvRes(40, 120, 40, 1, nn.Hardswish))
+		self.head = nn.Sequential(nn.Conv2d(40, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64),
+			nn.Hardswish())
+		self.fc = nn.Linear(64, 10)
+
+	def forward(self, x):
+		x = self.head(self.blocks(self.pool(self.stem(x))))
+		return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
 # ------------------------------------------------ mamba: parallel scan by cumsum
 class MambaCumsum(nn.Module):
 	"""Causal conv by F.pad, the selective scan as exp(segment sums) of a
@@ -262,6 +299,9 @@ MODELS = {
 		inputs=lambda g, b, t: (torch.randn(b, 3, 16 + 2 * t, 16 + 2 * t, generator=g),),
 		names=["image"], outs=["logits"],
 		dyn=dict(image={0: "n", 2: "h", 3: "w"}, logits={0: "n"})),
+	"mobilenet_dw": dict(model=MobileNetish, opset=14, prep=init_bn,
+		inputs=lambda g, b, t: (torch.randn(1, 3, 64, 64, generator=g),),
+		names=["image"], outs=["logits"], dyn={}),
 	"mamba_cumsum": dict(model=MambaCumsum, opset=14,
 		inputs=lambda g, b, t: (torch.randn(b, t, 24, generator=g),),
 		names=["x"], outs=["y"], dyn=dict(x=BT, y=BT)),

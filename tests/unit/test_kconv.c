@@ -82,6 +82,8 @@ static double act(int a, double x)
 	       a == KGEMM_ACT_SILU ? x / (1 + exp(-x)) : x;
 }
 
+static int want_wino;   /* 1: the case must take the Winograd path */
+
 static void conv_case(kpool *pool, int64_t n, int64_t c, int64_t h, int64_t w, int64_t m,
                       int64_t k, int64_t s, int64_t pad, int64_t dil, int dw, int withr, int a,
                       int inb)
@@ -111,6 +113,11 @@ static void conv_case(kpool *pool, int64_t n, int64_t c, int64_t h, int64_t w, i
 		fails++;
 		fprintf(stderr, "conv case not supported\n");
 		return;
+	}
+	if (want_wino && !kconvc_winograd(p, inb)) {
+		fails++;
+		fprintf(stderr, "conv case c%lld %lldx%lld m%lld: Winograd path not taken\n",
+		        (long long)c, (long long)h, (long long)w, (long long)m);
 	}
 	float *wp = aligned_alloc(64, (kconvc_pack_size(p, inb) + 63) / 64 * 64);
 	kconvc_pack(p, inb, wt, wp);
@@ -178,8 +185,21 @@ int main(void)
 	int top = kgemm_isa();
 	for (int isa = top; isa >= 0; isa--) {
 		kgemm_force_isa(isa);
-		for (int t = 0; t < 2; t++) {
-			kpool *pl = pools[t];
+		for (int t = 0; t < 4; t++) {
+			kpool *pl = pools[t & 1];
+			/* t >= 2: the direct tiles for the 3x3 stride-1 cases too */
+			kconvc_set_wino(t < 2);
+			want_wino = t < 2;
+			/* Winograd F(2x2,3x3) shapes: odd sizes (partial tiles), padding 0
+			 * (no copy), C and M not multiples of 16, several images, channel
+			 * groups, the fused epilogues */
+			conv_case(pl, 1, 16, 9, 11, 16, 3, 1, 1, 1, 0, 1, KGEMM_ACT_RELU, 1);
+			conv_case(pl, 2, 20, 10, 13, 40, 3, 1, 1, 1, 0, 1, KC_ACT_HSWISH, 1);
+			conv_case(pl, 1, 32, 12, 12, 96, 3, 1, 0, 1, 0, 0, KGEMM_ACT_NONE, 1);
+			conv_case(pl, 1, 48, 9, 8, 24, 3, 1, 1, 1, 0, 0, KGEMM_ACT_SILU, 0);
+			conv_case(pl, 1, 64, 8, 8, 64, 3, 1, 1, 1, 0, 1, KC_ACT_CLIP, 1);
+			conv_case(pl, 1, 16, 40, 36, 32, 3, 1, 1, 1, 0, 0, KGEMM_ACT_RELU, 1);
+			want_wino = 0;
 			/* n c h w m k s pad dil dw res act inb */
 			conv_case(pl, 1, 3, 17, 19, 16, 3, 1, 1, 1, 0, 0, KGEMM_ACT_RELU, 0);
 			conv_case(pl, 1, 16, 12, 12, 16, 3, 1, 1, 1, 0, 1, KGEMM_ACT_RELU, 1);
@@ -200,6 +220,7 @@ int main(void)
 		}
 	}
 	kgemm_force_isa(-1);
+	kconvc_set_wino(1);
 	kpool_free(pools[1]);
 	if (fails) {
 		fprintf(stderr, "%d failures\n", fails);
