@@ -71,6 +71,10 @@ int lower_gpu_attn(Low *L, Node *n);   /* lower_gpu_attn.c, GPU targets only */
  * 1 Relu, 2 Gelu (erf), 3 Silu, -1 unknown; lower_gpu_act applies it to f32 v */
 int lower_gpu_act_kind(const Node *n);
 int lower_gpu_act(Kernel *k, int kind, int v);
+/* lower_gpu.c: a KB_DIV / KB_MOD of non-negative index a by positive b,
+ * tagged KX_NONNEG (gpu.h) for the renderers; folded when both are constant
+ * or b is 1 */
+int lower_gpu_nn(Kernel *k, int fn, int a, int b);
 /* lower_move.c: a Transpose's permutation, a constant Slice's per-dim start
  * and step (LW_CALL when they are not known at compile time). */
 int lw_transpose_perm(Low *L, Node *n, int64_t *perm);

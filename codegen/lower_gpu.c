@@ -38,8 +38,6 @@ static void tree(Kernel *k, int parent, int sh, int tv, int fn)
  * across the block; the result is left in private acc[0] for every thread. */
 typedef int (*RowFn)(Kernel *k, void *ctx, int j);
 
-static int nn(Kernel *k, int fn, int a, int b);
-
 /* Across the block with warp shuffles (CUDA, HIP: warp lanes): each warp
  * reduces its lanes (KU_WSUM/WMAX/WMIN), lane 0 of warp w writes sh[w],
  * and every thread folds sh[0 .. T/warp) in order. */
@@ -48,8 +46,8 @@ static void warp_reduce(Kernel *k, int tl, int tv, int acc, int sh, int fn, int 
 	int z = kir_const_i(k, 0), w = kir_const_i(k, warp);
 	int wf = fn == KB_ADD ? KU_WSUM : fn == KB_MAX ? KU_WMAX : KU_WMIN;
 	kir_store(k, tl, true, acc, z, kir_un(k, wf, kir_lread(k, acc, z)));
-	int iff = kir_if(k, tl, kir_bin(k, KB_EQ, nn(k, KB_MOD, tv, w), z));
-	kir_store(k, iff, true, sh, nn(k, KB_DIV, tv, w), kir_lread(k, acc, z));
+	int iff = kir_if(k, tl, kir_bin(k, KB_EQ, lower_gpu_nn(k, KB_MOD, tv, w), z));
+	kir_store(k, iff, true, sh, lower_gpu_nn(k, KB_DIV, tv, w), kir_lread(k, acc, z));
 	kir_barrier(k, tl);
 	kir_store(k, tl, true, acc, z, kir_lread(k, sh, z));
 	for (int i = 1; i < GPU_ROW_THREADS / warp; i++)
@@ -217,11 +215,13 @@ static int reduce(Low *L, Node *n)
 
 enum { TS = 16 };
 
-static int nn(Kernel *k, int fn, int a, int b)   /* non-negative index div/mod */
+int lower_gpu_nn(Kernel *k, int fn, int a, int b)
 {
 	const KExpr *xa = &k->x[a], *xb = &k->x[b];
 	if (xa->op == KX_CONST && xb->op == KX_CONST && xa->i >= 0 && xb->i > 0)
 		return kir_const_i(k, fn == KB_DIV ? xa->i / xb->i : xa->i % xb->i);
+	if (xb->op == KX_CONST && xb->i == 1)
+		return fn == KB_DIV ? a : kir_const_i(k, 0);
 	int e = kir_bin(k, fn, a, b);
 	k->x[e].c = KX_NONNEG;
 	return e;
@@ -246,17 +246,17 @@ static int tiles(Low *L, Node *n, Dim bat, Dim M, Dim N, Dim K, bool bbatch, con
 	Kernel *k = kir_kernel(L->p, KK_LOOP, L->nid);
 	int ty = kir_ty(Y->dt), z = kir_const_i(k, 0), ts = kir_const_i(k, TS);
 	int xM = kir_dim(k, M), xN = kir_dim(k, N), xK = kir_dim(k, K);
-	int mt = nn(k, KB_DIV, kir_add(k, xM, kir_const_i(k, TS - 1)), ts);
-	int nt = nn(k, KB_DIV, kir_add(k, xN, kir_const_i(k, TS - 1)), ts);
+	int mt = lower_gpu_nn(k, KB_DIV, kir_add(k, xM, kir_const_i(k, TS - 1)), ts);
+	int nt = lower_gpu_nn(k, KB_DIV, kir_add(k, xN, kir_const_i(k, TS - 1)), ts);
 	int bl = kir_loop(k, -1, z, kir_mul(k, kir_dim(k, bat), kir_mul(k, mt, nt)), 1, KP_GPU_BLOCK);
 	int t = kir_var(k, k->s[bl].var);
 	int lx = kir_loop(k, bl, z, ts, 1, KP_GPU_THREAD);
 	int tx = kir_var(k, k->s[lx].var);
 	int ly = kir_loop(k, lx, z, ts, 1, KP_GPU_THREAD);
 	int tyv = kir_var(k, k->s[ly].var);
-	int b = nn(k, KB_DIV, t, kir_mul(k, mt, nt));
-	int row = kir_add(k, kir_mul(k, nn(k, KB_MOD, nn(k, KB_DIV, t, nt), mt), ts), tyv);
-	int col = kir_add(k, kir_mul(k, nn(k, KB_MOD, t, nt), ts), tx);
+	int b = lower_gpu_nn(k, KB_DIV, t, kir_mul(k, mt, nt));
+	int row = kir_add(k, kir_mul(k, lower_gpu_nn(k, KB_MOD, lower_gpu_nn(k, KB_DIV, t, nt), mt), ts), tyv);
+	int col = kir_add(k, kir_mul(k, lower_gpu_nn(k, KB_MOD, t, nt), ts), tx);
 	int abase = kir_mul(k, b, kir_mul(k, xM, xK));
 	int bbase = !bbatch ? z : kir_mul(k, b, kir_mul(k, xK, xN));
 	int As = kir_local(k, ty, TS * TS, KM_SHARED), Bs = kir_local(k, ty, TS * TS, KM_SHARED);

@@ -38,19 +38,6 @@ enum { AT_BQ = 64, AT_MAXDV = 512, AT_MAXALIBI = 256 };
 /* CUDA tensor-core form (render_gpu_attn.c): 2 warps, 16 query rows each */
 enum { AT_MMA_BQ = 32, AT_MMA_NT = 64, AT_MMA_MAXDV = 256 };
 
-/* non-negative index div/mod (see KX_NONNEG in gpu.h) */
-static int nn(Kernel *k, int fn, int a, int b)
-{
-	const KExpr *xa = &k->x[a], *xb = &k->x[b];
-	if (xa->op == KX_CONST && xb->op == KX_CONST && xa->i >= 0 && xb->i > 0)
-		return kir_const_i(k, fn == KB_DIV ? xa->i / xb->i : xa->i % xb->i);
-	if (xb->op == KX_CONST && xb->i == 1)
-		return fn == KB_DIV ? a : kir_const_i(k, 0);
-	int e = kir_bin(k, fn, a, b);
-	k->x[e].c = KX_NONNEG;
-	return e;
-}
-
 static int ci(Kernel *k, int64_t v) { return kir_const_i(k, v); }
 static int cf(Kernel *k, double v) { return kir_const_f(k, DT_F32, v); }
 static int bin(Kernel *k, int fn, int a, int b) { return kir_bin(k, fn, a, b); }
@@ -140,14 +127,14 @@ int lower_gpu_attn(Low *L, Node *n)
 	Kernel *k = kir_kernel(L->p, KK_LOOP, L->nid);
 	int z = ci(k, 0), bq = ci(k, BQ), bk = ci(k, BK), xD = ci(k, D), xDv = ci(k, Dv);
 	int xHq = ci(k, Hq), xTq = kir_dim(k, Tq), xTk = kir_dim(k, Tk);
-	int nqt = nn(k, KB_DIV, kir_add(k, xTq, ci(k, BQ - 1)), bq);
+	int nqt = lower_gpu_nn(k, KB_DIV, kir_add(k, xTq, ci(k, BQ - 1)), bq);
 	int bl = kir_loop(k, -1, z, kir_mul(k, kir_dim(k, B), kir_mul(k, xHq, nqt)), 1, KP_GPU_BLOCK);
 	int t = kir_var(k, k->s[bl].var);
 	int tl = kir_loop(k, bl, z, ci(k, NT), 1, KP_GPU_THREAD);
 	int tv = kir_var(k, k->s[tl].var);
-	int qt = nn(k, KB_MOD, t, nqt), bh = nn(k, KB_DIV, t, nqt);
-	int h = nn(k, KB_MOD, bh, xHq), b = nn(k, KB_DIV, bh, xHq);
-	int hk = nn(k, KB_DIV, h, ci(k, grp));
+	int qt = lower_gpu_nn(k, KB_MOD, t, nqt), bh = lower_gpu_nn(k, KB_DIV, t, nqt);
+	int h = lower_gpu_nn(k, KB_MOD, bh, xHq), b = lower_gpu_nn(k, KB_DIV, bh, xHq);
+	int hk = lower_gpu_nn(k, KB_DIV, h, ci(k, grp));
 	int i0 = kir_mul(k, qt, bq), i = kir_add(k, i0, tv);
 	int off = sub(k, xTk, xTq);            /* p = i + Tk - Tq */
 	int p = kir_add(k, i, off);
@@ -204,7 +191,7 @@ int lower_gpu_attn(Low *L, Node *n)
 		int wd = w ? xDv : xD;
 		int le2 = kir_loop(k, body, tv, ci(k, BK * (w ? Dv : D)), NT, KP_SERIAL);
 		int e = kir_var(k, k->s[le2].var);
-		int jj = nn(k, KB_DIV, e, wd), dd = nn(k, KB_MOD, e, wd);
+		int jj = lower_gpu_nn(k, KB_DIV, e, wd), dd = lower_gpu_nn(k, KB_MOD, e, wd);
 		int j = kir_add(k, j0, jj);
 		int src = kir_load(k, n->in[1 + w],
 		                   kir_add(k, kir_mul(k, kir_add(k, kir_mul(k, kvh, xTk), j), wd), dd));

@@ -26,19 +26,6 @@
 
 enum { CV_THREADS = 256, CV_TK = 16 };
 
-/* non-negative index div/mod (see KX_NONNEG in gpu.h) */
-static int nn(Kernel *k, int fn, int a, int b)
-{
-	const KExpr *xa = &k->x[a], *xb = &k->x[b];
-	if (xa->op == KX_CONST && xb->op == KX_CONST && xa->i >= 0 && xb->i > 0)
-		return kir_const_i(k, fn == KB_DIV ? xa->i / xb->i : xa->i % xb->i);
-	if (xb->op == KX_CONST && xb->i == 1)
-		return fn == KB_DIV ? a : kir_const_i(k, 0);
-	int e = kir_bin(k, fn, a, b);
-	k->x[e].c = 0x4e4e;   /* KX_NONNEG */
-	return e;
-}
-
 static int ci(Kernel *k, int64_t v) { return kir_const_i(k, v); }
 static int lt(Kernel *k, int a, int b) { return kir_bin(k, KB_LT, a, b); }
 static int and2(Kernel *k, int a, int b) { return kir_bin(k, KB_AND, a, b); }
@@ -110,10 +97,10 @@ int lower_gpu_conv(Low *L, Node *n)
 	int ly = kir_loop(k, lx, z, ci(k, TM), 1, KP_GPU_THREAD);
 	int ty = kir_var(k, k->s[ly].var);
 	/* block -> (image b, group gg, channel tile mt, pixel tile pt) */
-	int ptile = nn(k, KB_MOD, t, ci(k, npt));
-	int mtile = nn(k, KB_MOD, nn(k, KB_DIV, t, ci(k, npt)), ci(k, nmt));
-	int gg = nn(k, KB_MOD, nn(k, KB_DIV, t, ci(k, npt * nmt)), ci(k, G));
-	int b = nn(k, KB_DIV, t, per);
+	int ptile = lower_gpu_nn(k, KB_MOD, t, ci(k, npt));
+	int mtile = lower_gpu_nn(k, KB_MOD, lower_gpu_nn(k, KB_DIV, t, ci(k, npt)), ci(k, nmt));
+	int gg = lower_gpu_nn(k, KB_MOD, lower_gpu_nn(k, KB_DIV, t, ci(k, npt * nmt)), ci(k, G));
+	int b = lower_gpu_nn(k, KB_DIV, t, per);
 	int m0 = kir_mul(k, mtile, ci(k, TM));          /* first channel of the tile in its group */
 	int p0 = kir_mul(k, ptile, ci(k, TP));
 	int ocb = kir_add(k, kir_mul(k, gg, ci(k, Mg)), m0);   /* first output channel */
@@ -127,7 +114,7 @@ int lower_gpu_conv(Low *L, Node *n)
 	/* weight tile: W[oc, k] is row-major [M, K] */
 	int lw = kir_loop(k, lk, lin, ci(k, TM * TK), T, KP_SERIAL);
 	int e = kir_var(k, k->s[lw].var);
-	int wm = nn(k, KB_DIV, e, ci(k, TK)), wk = kir_add(k, k0, nn(k, KB_MOD, e, ci(k, TK)));
+	int wm = lower_gpu_nn(k, KB_DIV, e, ci(k, TK)), wk = kir_add(k, k0, lower_gpu_nn(k, KB_MOD, e, ci(k, TK)));
 	int wok = and2(k, lt(k, kir_add(k, m0, wm), ci(k, Mg)), lt(k, wk, ci(k, K)));
 	int wv = kir_load(k, c.w, kir_add(k, kir_mul(k, kir_add(k, ocb, wm), ci(k, K)), wk));
 	kir_store(k, lw, true, Ws, e, kir_sel(k, wok, wv, fz));
@@ -135,11 +122,11 @@ int lower_gpu_conv(Low *L, Node *n)
 	/* input tile: Xs[kk][pp] = X[b, gg*Cg + ch, ih, iw], 0 in the padding */
 	int lxs = kir_loop(k, lk, lin, ci(k, TK * TP), T, KP_SERIAL);
 	e = kir_var(k, k->s[lxs].var);
-	int xk = kir_add(k, k0, nn(k, KB_DIV, e, ci(k, TP)));
-	int pp = kir_add(k, p0, nn(k, KB_MOD, e, ci(k, TP)));
-	int ch = nn(k, KB_DIV, xk, ci(k, KHW)), rs = nn(k, KB_MOD, xk, ci(k, KHW));
-	int r = nn(k, KB_DIV, rs, ci(k, c.kw)), s = nn(k, KB_MOD, rs, ci(k, c.kw));
-	int oh = nn(k, KB_DIV, pp, ci(k, c.ow)), ow = nn(k, KB_MOD, pp, ci(k, c.ow));
+	int xk = kir_add(k, k0, lower_gpu_nn(k, KB_DIV, e, ci(k, TP)));
+	int pp = kir_add(k, p0, lower_gpu_nn(k, KB_MOD, e, ci(k, TP)));
+	int ch = lower_gpu_nn(k, KB_DIV, xk, ci(k, KHW)), rs = lower_gpu_nn(k, KB_MOD, xk, ci(k, KHW));
+	int r = lower_gpu_nn(k, KB_DIV, rs, ci(k, c.kw)), s = lower_gpu_nn(k, KB_MOD, rs, ci(k, c.kw));
+	int oh = lower_gpu_nn(k, KB_DIV, pp, ci(k, c.ow)), ow = lower_gpu_nn(k, KB_MOD, pp, ci(k, c.ow));
 	int ih = kir_add(k, kir_add(k, kir_mul(k, oh, ci(k, c.sh)), ci(k, -c.pt)),
 	                 kir_mul(k, r, ci(k, c.dh)));
 	int iw = kir_add(k, kir_add(k, kir_mul(k, ow, ci(k, c.sw)), ci(k, -c.pl)),
