@@ -31,10 +31,9 @@ bool cg_gpu_mma(const KProg *p, const Kernel *k, int dialect)
 	return dialect == GD_CUDA || (dialect == GD_HIP && p->prec != KPREC_TF32);
 }
 
-/* Shared by both bodies: the tile's origin and the staging of the A and B
- * tiles (operands rounded; f16/bf16 kept as their bits) into As/Bs. cvt
- * opens one parenthesis more than it closes. */
-static void stage(CgExpr *x, const char *elem, const char *cvt)
+/* The 16x16 tile's sizes, block -> (batch, row, column) tile, thread ids and
+ * the A / B base pointers, shared by the mma.sync and wgmma bodies. */
+static void tile_head(CgExpr *x)
 {
 	CBuf *b = x->b;
 	const Kernel *k = x->k;
@@ -49,7 +48,18 @@ static void stage(CgExpr *x, const char *elem, const char *cvt)
 	"\tconst vi64 mt = (M + 15) / 16, nt = (N + 15) / 16, t = (vi64)blockIdx.x;\n"
 	"\tconst vi64 bt = t / (mt * nt), r0 = t / nt %% mt * 16, c0 = t %% nt * 16;\n"
 	"\tconst int tx = (int)threadIdx.x, ty = (int)threadIdx.y, tid = ty * 16 + tx;\n"
-	"\tconst float *A = p%d + bt * M * K, *B = p%d + %s;\n"
+	"\tconst float *A = p%d + bt * M * K, *B = p%d + %s;\n",
+	k->mm[3], k->mm[4], k->mm[6] ? "bt * K * N" : "0");
+}
+
+/* The mma.sync and MFMA bodies' tile head and the staging of the A and B
+ * tiles (operands rounded; f16/bf16 kept as their bits) into As/Bs. cvt
+ * opens one parenthesis more than it closes. */
+static void stage(CgExpr *x, const char *elem, const char *cvt)
+{
+	CBuf *b = x->b;
+	tile_head(x);
+	cb_printf(b,
 	"\t__shared__ %s As[256], Bs[256];\n"
 	"\tfloat c0v = 0.0f, c1v = 0.0f, c2v = 0.0f, c3v = 0.0f;\n"
 	"\tfor (vi64 k0 = 0; k0 < K; k0 += 16) {\n"
@@ -57,7 +67,7 @@ static void stage(CgExpr *x, const char *elem, const char *cvt)
 	"\t\tAs[tid] = %s(ar < M && ak < K ? A[ar * K + ak] : 0.0f));\n"
 	"\t\tBs[tid] = %s(bk < K && bc < N ? B[bk * N + bc] : 0.0f));\n"
 	"\t\t__syncthreads();\n",
-	k->mm[3], k->mm[4], k->mm[6] ? "bt * K * N" : "0", elem, cvt, cvt);
+	elem, cvt, cvt);
 }
 
 /* The CUDA body: warps 0 and 1 each own a 16x8 half of the tile (PTX ISA
@@ -186,18 +196,8 @@ static void wgmma_body(CgExpr *x)
 	bool tf = prec == KPREC_TF32;
 	const char *cvt = tf ? "__float_as_uint(vrnd_tf32" : prec == KPREC_FP16 ?
 	                  "vf32_to_f16((float)" : "vf32_to_bf16((float)";
-	cb_puts(b, "\tconst vi64 M = ");
-	cg_expr(x, k->mm[0]);
-	cb_puts(b, ", N = ");
-	cg_expr(x, k->mm[1]);
-	cb_puts(b, ", K = ");
-	cg_expr(x, k->mm[2]);
-	cb_puts(b, ";\n");
+	tile_head(x);
 	cb_printf(b,
-	"\tconst vi64 mt = (M + 15) / 16, nt = (N + 15) / 16, t = (vi64)blockIdx.x;\n"
-	"\tconst vi64 bt = t / (mt * nt), r0 = t / nt %% mt * 16, c0 = t %% nt * 16;\n"
-	"\tconst int tx = (int)threadIdx.x, ty = (int)threadIdx.y, tid = ty * 16 + tx;\n"
-	"\tconst float *A = p%d + bt * M * K, *B = p%d + %s;\n"
 	"\t/* wgmma operands (K-major, no swizzle): A 64 x 16, B 16 (n) x 16 (k) */\n"
 	"\t__shared__ __align__(128) %s As[64 * 16], Bs[16 * 16];\n"
 	"\t#define VW(r, c) (%s)\n"
@@ -216,7 +216,7 @@ static void wgmma_body(CgExpr *x)
 	"\t\t\tconst vu64 lo = (vu64)(128 >> 4) << 16 | (vu64)(%d >> 4) << 32;\n"
 	"\t\t\tconst vu64 da = ((vu64)(__cvta_generic_to_shared(As) & 0x3ffff) >> 4) | lo;\n"
 	"\t\t\tconst vu64 db = ((vu64)(__cvta_generic_to_shared(Bs) & 0x3ffff) >> 4) | lo;\n",
-	k->mm[3], k->mm[4], k->mm[6] ? "bt * K * N" : "0", tf ? "vu32" : "vu16",
+	tf ? "vu32" : "vu16",
 	tf ? "((c) >> 2) * 32 + ((r) >> 3) * 128 + ((r) & 7) * 4 + ((c) & 3)"
 	   : "((c) >> 3) * 64 + ((r) >> 3) * 128 + ((r) & 7) * 8 + ((c) & 7)",
 	cvt, cvt, tf ? 512 : 256);
