@@ -82,19 +82,6 @@ static inline __attribute__((always_inline)) kv16 act16(kv16 v, int act, float a
 	return ldv(t);
 }
 
-/* Valid window taps [*t0, *t1) of output o along one dim. */
-static void ktaps(int64_t o, int64_t n, int64_t k, int64_t s, int64_t p, int64_t d,
-                  int64_t *t0, int64_t *t1)
-{
-	int64_t i0 = o * s - p, a = 0, b = k;
-	while (a < b && i0 + a * d < 0)
-		a++;
-	while (b > a && i0 + (b - 1) * d >= n)
-		b--;
-	*t0 = a;
-	*t1 = b;
-}
-
 #define SFX(x) x##_gen
 #define TGT
 #include "kconv_impl.h"

@@ -121,11 +121,11 @@ static TGT void SFX(mp_body)(void *arg, int64_t lo, int64_t hi)
 		float *y = m->y + pl * OH * OW * KCB;
 		for (int64_t oh = 0; oh < OH; oh++) {
 			int64_t h0, h1;
-			ktaps(oh, H, q[KP_KH], q[KP_SH], q[KP_PT], q[KP_DH], &h0, &h1);
+			kops_taps(oh, H, q[KP_KH], q[KP_SH], q[KP_PT], q[KP_DH], &h0, &h1);
 			int64_t ih0 = oh * q[KP_SH] - q[KP_PT];
 			for (int64_t ow = 0; ow < OW; ow++) {
 				int64_t w0, w1;
-				ktaps(ow, W, q[KP_KW], q[KP_SW], q[KP_PLEFT], q[KP_DW], &w0, &w1);
+				kops_taps(ow, W, q[KP_KW], q[KP_SW], q[KP_PLEFT], q[KP_DW], &w0, &w1);
 				int64_t iw0 = ow * q[KP_SW] - q[KP_PLEFT];
 				kv16 acc = (kv16){0};
 				int first = 1;

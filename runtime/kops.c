@@ -216,10 +216,8 @@ typedef struct mpool {
 	float *y;
 } mpool;
 
-/* Valid window taps [*t0, *t1) of output o along one dim (input n, kernel
- * k, stride s, pad p, dilation d). */
-static void taps(int64_t o, int64_t n, int64_t k, int64_t s, int64_t p, int64_t d,
-                 int64_t *t0, int64_t *t1)
+void kops_taps(int64_t o, int64_t n, int64_t k, int64_t s, int64_t p, int64_t d,
+               int64_t *t0, int64_t *t1)
 {
 	int64_t i0 = o * s - p, a = 0, b = k;
 	while (a < b && i0 + a * d < 0)
@@ -253,7 +251,7 @@ static void mp_body(void *arg, int64_t lo, int64_t hi)
 		float *y = a->y + pl * OH * OW;
 		for (int64_t oh = 0; oh < OH; oh++) {
 			int64_t h0, h1;
-			taps(oh, H, q[KP_KH], q[KP_SH], q[KP_PT], dh, &h0, &h1);
+			kops_taps(oh, H, q[KP_KH], q[KP_SH], q[KP_PT], dh, &h0, &h1);
 			int64_t ihb = oh * q[KP_SH] - q[KP_PT];
 			for (int64_t c0 = 0; c0 < OW; c0 += 256) {
 				int64_t c1 = c0 + 256 < OW ? c0 + 256 : OW;
@@ -268,7 +266,7 @@ static void mp_body(void *arg, int64_t lo, int64_t hi)
 						if (ow >= i0 && ow < i1)
 							continue;
 						int64_t w0, w1;
-						taps(ow, W, KW, sw, q[KP_PLEFT], dw, &w0, &w1);
+						kops_taps(ow, W, KW, sw, q[KP_PLEFT], dw, &w0, &w1);
 						for (int64_t kw = w0; kw < w1; kw++) {
 							float v = xr[ow * sw + kw * dw];
 							acc[ow - c0] = first[ow - c0] || v > acc[ow - c0] ? v : acc[ow - c0];

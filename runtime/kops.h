@@ -39,6 +39,10 @@ void klayernorm_f32(kpool *pool, int64_t rows, int64_t len, const float *x,
 enum { KP_PL, KP_H, KP_W, KP_KH, KP_KW, KP_OH, KP_OW, KP_SH, KP_SW, KP_PT, KP_PLEFT,
        KP_DH, KP_DW, KP_NQ };
 void kmaxpool2d_f32(kpool *pool, const int64_t *q, const float *x, float *y);
+/* Valid window taps [*t0, *t1) of output o along one dim (input n, kernel
+ * k, stride s, pad p, dilation d): the pools' and kconv's window clipping. */
+void kops_taps(int64_t o, int64_t n, int64_t k, int64_t s, int64_t p, int64_t d,
+               int64_t *t0, int64_t *t1);
 /* GlobalAveragePool: y[p] = mean of the hw elements of plane p. */
 void kgavgpool_f32(kpool *pool, int64_t planes, int64_t hw, const float *x, float *y);
 #endif
