@@ -123,11 +123,12 @@ static int lower_gatherelements(Low *L, Node *n)
 {
 	Graph *g = L->g;
 	const Value *x = &g->val[n->in[0]], *iv = &g->val[n->in[1]];
-	int r = x->shape.rank, ax, rc;
-	if (iv->dt != DT_I64 && iv->dt != DT_I32)
+	int r = x->shape.rank, ax;
+	if ((iv->dt != DT_I64 && iv->dt != DT_I32) || r == 0 || iv->shape.rank != r)
 		return LW_CALL;
-	if (r == 0 || iv->shape.rank != r || (rc = norm_axis(L, n, ir_attr_i(n, "axis", 0), r, &ax)))
-		return r == 0 || iv->shape.rank != r ? LW_CALL : rc;
+	int rc = norm_axis(L, n, ir_attr_i(n, "axis", 0), r, &ax);
+	if (rc)
+		return rc;
 	Kernel *k = kir_kernel(L->p, KK_LOOP, L->nid);
 	Nest nst;
 	nest_build(L, k, &nst, &iv->shape, NULL, 0, false, -1, true);
