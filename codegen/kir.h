@@ -128,7 +128,9 @@ typedef struct Kernel {
 	 * mm[0..2] expressions M, N, K; mm[3..5] params A, B, Y; mm[6] B has
 	 * batch dims; mm[7] 1 if set (0: an ordinary kernel). mm[7] 2: the
 	 * attention launch of lower_gpu_attn.c for render_gpu_attn.c (mm[0..1]
-	 * Tq, Tk; mm[2..5] mask strides; mm[6] keys per tile). */
+	 * Tq, Tk; mm[2..5] mask strides; mm[6] keys per tile); mm[7] 3: the
+	 * same as wgmma (sm_90a, 128 threads, 64 query rows); 4: as HIP MFMA
+	 * (2 wavefronts, 32 query rows). */
 	int32_t mm[8];
 } Kernel;
 

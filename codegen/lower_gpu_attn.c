@@ -35,8 +35,14 @@
 #include "gpu.h"
 
 enum { AT_BQ = 64, AT_MAXDV = 512, AT_MAXALIBI = 256 };
-/* CUDA tensor-core form (render_gpu_attn.c): 2 warps, 16 query rows each */
-enum { AT_MMA_BQ = 32, AT_MMA_NT = 64, AT_MMA_MAXDV = 256 };
+/* CUDA tensor-core forms (render_gpu_attn.c): mma.sync, 2 warps of 16 query
+ * rows each; wgmma (sm_90a), one warpgroup of 4 warps, 64 rows. Both keep
+ * their tiles in static shared memory (at most AT_SMEM bytes). */
+enum { AT_MMA_BQ = 32, AT_MMA_NT = 64, AT_MMA_MAXDV = 256, AT_WG_BQ = 64, AT_WG_NT = 128,
+       AT_SMEM = 48 * 1024 };
+/* HIP MFMA form at fp16/bf16: 2 wavefronts of 64 lanes, 16 query rows each,
+ * tiles in at most AT_LDS bytes of LDS */
+enum { AT_MF_BQ = 32, AT_MF_NT = 128, AT_LDS = 64 * 1024 };
 
 static int ci(Kernel *k, int64_t v) { return kir_const_i(k, v); }
 static int cf(Kernel *k, double v) { return kir_const_f(k, DT_F32, v); }
@@ -118,12 +124,23 @@ int lower_gpu_attn(Low *L, Node *n)
 	/* K and V tiles: 32 keys (16 when the rows are wide) */
 	int64_t BK = D + Dv <= 256 ? 32 : 16;
 	/* CUDA with --precision: the tensor-core body replaces the loop nest
-	 * (D a multiple of the mma k step, Dv of 8); it takes BQ = 32 rows per
-	 * block of 64 threads, which the loop nest below is built with too
-	 * (threads past BQ only help staging) so the launch shape agrees. */
+	 * (D a multiple of the mma k step, Dv of 8, the tiles fit in shared
+	 * memory); mma.sync takes BQ = 32 rows per block of 64 threads, wgmma
+	 * (sm_90a) 64 rows per warpgroup of 128, which the loop nest below is
+	 * built with too (threads past BQ only help staging) so the launch
+	 * shape agrees. HIP at fp16/bf16 (wavefronts of 64): the MFMA body,
+	 * 32 rows per block of 128 threads (D and Dv multiples of 16). */
 	bool mma = L->p->prec != KPREC_FP32 && L->p->warp == 32 && D % (L->p->prec == KPREC_TF32 ? 8 : 16) == 0 &&
 	           Dv % 8 == 0 && D + Dv <= AT_MMA_MAXDV;
-	int64_t BQ = mma ? AT_MMA_BQ : AT_BQ, NT = mma ? AT_MMA_NT : AT_BQ;
+	/* shared bytes of either body: Qs, Ks, Vs and Ps at the operand width */
+	int64_t eb = L->p->prec == KPREC_TF32 ? 4 : 2;
+	bool wg = mma && L->p->wgmma && (AT_WG_BQ * (D + BK) + BK * (D + Dv)) * eb <= AT_SMEM;
+	mma = mma && (wg || (AT_MMA_BQ * (D + BK) + BK * (D + Dv)) * eb <= AT_SMEM);
+	bool mf = (L->p->prec == KPREC_FP16 || L->p->prec == KPREC_BF16) && L->p->warp == 64 &&
+	          D % 16 == 0 && Dv % 16 == 0 && D + Dv <= AT_MMA_MAXDV &&
+	          (AT_MF_BQ * D + BK * (D + Dv)) * 2 <= AT_LDS;
+	int64_t BQ = wg ? AT_WG_BQ : mma ? AT_MMA_BQ : mf ? AT_MF_BQ : AT_BQ;
+	int64_t NT = wg ? AT_WG_NT : mma ? AT_MMA_NT : mf ? AT_MF_NT : AT_BQ;
 	Kernel *k = kir_kernel(L->p, KK_LOOP, L->nid);
 	int z = ci(k, 0), bq = ci(k, BQ), bk = ci(k, BK), xD = ci(k, D), xDv = ci(k, Dv);
 	int xHq = ci(k, Hq), xTq = kir_dim(k, Tq), xTk = kir_dim(k, Tk);
@@ -285,10 +302,10 @@ int lower_gpu_attn(Low *L, Node *n)
 	          kir_sel(k, kir_bin(k, KB_GT, ST(sl), zf),
 	                  bin(k, KB_DIV, kir_lread(k, ov, ew), ST(sl)), zf));
 #undef ST
-	if (mma) {
+	if (mma || mf) {
 		/* for render_gpu_attn.c: Tq, Tk and the mask strides (b, h, i, j) */
 		int32_t mm[8] = {xTq, xTk, kir_dim(k, mst[0]), kir_dim(k, mst[1]), kir_dim(k, mst[2]),
-		                 kir_dim(k, mst[3]), (int32_t)BK, 2};
+		                 kir_dim(k, mst[3]), (int32_t)BK, wg ? 3 : mf ? 4 : 2};
 		memcpy(k->mm, mm, sizeof mm);
 		kir_param(k, n->in[0], false);
 		kir_param(k, n->in[1], false);

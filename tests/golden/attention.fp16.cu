@@ -66,55 +66,58 @@ extern "C" __global__ void vk0_0(vu8 *b0, vi64 o0, vu8 *b1, vi64 o1, vu8 *b2, vi
 	const vi64 ms1 = ((vi64)0L);
 	const vi64 ms2 = ((vi64)0L);
 	const vi64 ms3 = ((vi64)1L);
-	const vi64 nqt = (Tq + 31) / 32, t = (vi64)blockIdx.x, qt = t % nqt, bh = t / nqt;
+	const vi64 nqt = (Tq + 63) / 64, t = (vi64)blockIdx.x, qt = t % nqt, bh = t / nqt;
 	const vi64 h = bh % 4, bb = bh / 4, kvh = bb * 2 + h / 2;
 	const int tid = (int)threadIdx.x, w = tid >> 5, lane = tid & 31, g = lane >> 2, q = lane & 3;
-	const vi64 i0 = qt * 32, off = Tk - Tq;
+	const vi64 i0 = qt * 64, off = Tk - Tq;
 	const float *Q = p0 + bh * Tq * 16, *Kp = p1 + kvh * Tk * 16, *Vp = p2 + kvh * Tk * 16;
-	__shared__ vu16 Qs[32 * 16], Ks[32 * 16], Vs[32 * 16], Ps[32 * 32];
-	for (int e = tid; e < 32 * 16; e += 64) {
+	/* wgmma operands, K-major core matrices without swizzle: Qs 64 x 16, Ks 32 x 16,
+	 * Vt (V transposed) 16 x 32, Ps 64 x 32; element (r, c) of K columns at VCM(r, c, K) */
+	__shared__ __align__(128) vu16 Qs[64 * 16], Ks[32 * 16], Vt[16 * 32], Ps[64 * 32];
+	#define VCM(r, c, K) (((r) >> 3) * 8 * (K) + (c) / 8 * 64 + ((r) & 7) * 8 + (c) % 8)
+	for (int e = tid; e < 64 * 16; e += 128) {
 		const vi64 rr = i0 + e / 16;
-		Qs[e] = vf32_to_f16((float)(rr < Tq ? Q[rr * 16 + e % 16] : 0.0f));
+		Qs[VCM(e / 16, e % 16, 16)] = vf32_to_f16((float)(rr < Tq ? Q[rr * 16 + e % 16] : 0.0f));
 	}
+	/* matrix descriptors: start >> 4 | LBO (128) >> 4 << 16 | SBO (8 rows) >> 4 << 32 */
+	#define VDESC(S, sbo) (((vu64)(__cvta_generic_to_shared(S) & 0x3ffff) >> 4) | (vu64)(128 >> 4) << 16 | (vu64)((sbo) >> 4) << 32)
+	const vu64 dq = VDESC(Qs, 256), dk = VDESC(Ks, 256), dv = VDESC(Vt, 512), dp = VDESC(Ps, 512);
+	#undef VDESC
 	float o[2][4];
 	#pragma unroll
 	for (int a = 0; a < 2; a++) o[a][0] = o[a][1] = o[a][2] = o[a][3] = 0.0f;
 	float m[2] = {-VINF, -VINF}, l[2] = {0.0f, 0.0f};
 	const vi64 rw[2] = {i0 + w * 16 + g, i0 + w * 16 + g + 8};
-	const vi64 last = vmin_i64(i0 + 32, Tq), pmin = i0 + off, pend = last + off;
+	const vi64 last = vmin_i64(i0 + 64, Tq), pmin = i0 + off, pend = last + off;
 	const vi64 jhi = vmin_i64(Tk, pend);
 	const vi64 jlo = 0;
 	for (vi64 j0 = jlo; j0 < jhi; j0 += 32) {
 		__syncthreads();
-		for (int e = tid; e < 32 * 16; e += 64) {
+		for (int e = tid; e < 32 * 16; e += 128) {
 			const vi64 j = j0 + e / 16;
-			Ks[e] = vf32_to_f16((float)(j < Tk ? Kp[j * 16 + e % 16] : 0.0f));
+			Ks[VCM(e / 16, e % 16, 16)] = vf32_to_f16((float)(j < Tk ? Kp[j * 16 + e % 16] : 0.0f));
 		}
-		for (int e = tid; e < 32 * 16; e += 64) {
+		for (int e = tid; e < 32 * 16; e += 128) {
 			const vi64 j = j0 + e / 16;
-			Vs[e] = vf32_to_f16((float)(j < Tk ? Vp[j * 16 + e % 16] : 0.0f));
+			Vt[VCM(e % 16, e / 16, 32)] = vf32_to_f16((float)(j < Tk ? Vp[j * 16 + e % 16] : 0.0f));
 		}
+		asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
 		__syncthreads();
 		float s[4][4];
 		#pragma unroll
-		for (int nt = 0; nt < 4; nt++) {
-			float c0 = 0.0f, c1 = 0.0f, c2 = 0.0f, c3 = 0.0f;
-			const vu16 *A = Qs + (w * 16) * 16, *Bk = Ks + (nt * 8 + g) * 16;
-			#pragma unroll
-			for (int kk = 0; kk < 16; kk += 16) {
-				#define VP(S, i, j) ((vu32)(S)[i] | (vu32)(S)[j] << 16)
-				vu32 a0 = VP(A, g * 16 + kk + 2 * q, g * 16 + kk + 2 * q + 1);
-				vu32 a1 = VP(A, (g + 8) * 16 + kk + 2 * q, (g + 8) * 16 + kk + 2 * q + 1);
-				vu32 a2 = VP(A, g * 16 + kk + 2 * q + 8, g * 16 + kk + 2 * q + 9);
-				vu32 a3 = VP(A, (g + 8) * 16 + kk + 2 * q + 8, (g + 8) * 16 + kk + 2 * q + 9);
-				vu32 b0 = VP(Bk, kk + 2 * q, kk + 2 * q + 1), b1 = VP(Bk, kk + 2 * q + 8, kk + 2 * q + 9);
-				#undef VP
-				asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
-				    "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
-				    : "+f"(c0), "+f"(c1), "+f"(c2), "+f"(c3)
-				    : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-			}
-			s[nt][0] = c0; s[nt][1] = c1; s[nt][2] = c2; s[nt][3] = c3;
+		for (int nt = 0; nt < 4; nt++) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+		#pragma unroll
+		for (int kk = 0; kk < 1; kk++) {
+			asm volatile("{\n\t.reg .pred p;\n\tsetp.ne.b32 p, %18, 0;\n\t"
+			    "wgmma.fence.sync.aligned;\n\t"
+			    "wgmma.mma_async.sync.aligned.m64n32k16.f32.f16.f16 "
+			    "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}, %16, %17, p, 1, 1, 0, 0;\n\t"
+			    "wgmma.commit_group.sync.aligned;\n\t"
+			    "wgmma.wait_group.sync.aligned 0;\n\t}"
+			    : "+f"(s[0][0]), "+f"(s[0][1]), "+f"(s[0][2]), "+f"(s[0][3]), "+f"(s[1][0]), "+f"(s[1][1]),
+			      "+f"(s[1][2]), "+f"(s[1][3]), "+f"(s[2][0]), "+f"(s[2][1]), "+f"(s[2][2]), "+f"(s[2][3]),
+			      "+f"(s[3][0]), "+f"(s[3][1]), "+f"(s[3][2]), "+f"(s[3][3])
+			    : "l"(dq + (vu64)kk * 16), "l"(dk + (vu64)kk * 16), "r"(1) : "memory");
 		}
 		float mt[2] = {-VINF, -VINF};
 		#pragma unroll
@@ -144,13 +147,12 @@ extern "C" __global__ void vk0_0(vu8 *b0, vi64 o0, vu8 *b1, vi64 o1, vu8 *b2, vi
 		#pragma unroll
 		for (int a = 0; a < 2; a++)
 			for (int e = 0; e < 4; e++) o[a][e] *= corr[e >> 1];
-		vu16 *P = Ps + (w * 16) * 32;
 		#pragma unroll
 		for (int nt = 0; nt < 4; nt++)
 			for (int e = 0; e < 4; e++) {
 				const float pe = s[nt][e] > -VINF ? expf(s[nt][e] - mn[e >> 1]) : 0.0f;
 				ps[e >> 1] += pe;
-				P[(g + (e >> 1) * 8) * 32 + nt * 8 + 2 * q + (e & 1)] = vf32_to_f16((float)(pe));
+				Ps[VCM(w * 16 + g + (e >> 1) * 8, nt * 8 + 2 * q + (e & 1), 32)] = vf32_to_f16((float)(pe));
 			}
 		#pragma unroll
 		for (int a = 0; a < 2; a++) {
@@ -158,25 +160,19 @@ extern "C" __global__ void vk0_0(vu8 *b0, vi64 o0, vu8 *b1, vi64 o1, vu8 *b2, vi
 			ps[a] += __shfl_xor_sync(0xffffffffu, ps[a], 2);
 			l[a] = l[a] * corr[a] + ps[a];
 		}
-		__syncwarp();
+		asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+		__syncthreads();
 		#pragma unroll
-		for (int a = 0; a < 2; a++) {
-			const vu16 *Bv = Vs + a * 8 + g;
-			#pragma unroll
-			for (int kk = 0; kk < 32; kk += 16) {
-				#define VP(S, i, j) ((vu32)(S)[i] | (vu32)(S)[j] << 16)
-				vu32 a0 = VP(P, g * 32 + kk + 2 * q, g * 32 + kk + 2 * q + 1);
-				vu32 a1 = VP(P, (g + 8) * 32 + kk + 2 * q, (g + 8) * 32 + kk + 2 * q + 1);
-				vu32 a2 = VP(P, g * 32 + kk + 2 * q + 8, g * 32 + kk + 2 * q + 9);
-				vu32 a3 = VP(P, (g + 8) * 32 + kk + 2 * q + 8, (g + 8) * 32 + kk + 2 * q + 9);
-				vu32 b0 = VP(Bv, (kk + 2 * q) * 16, (kk + 2 * q + 1) * 16);
-				vu32 b1 = VP(Bv, (kk + 2 * q + 8) * 16, (kk + 2 * q + 9) * 16);
-				#undef VP
-				asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
-				    "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
-				    : "+f"(o[a][0]), "+f"(o[a][1]), "+f"(o[a][2]), "+f"(o[a][3])
-				    : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-			}
+		for (int kk = 0; kk < 2; kk++) {   /* columns 0 .. 15 */
+			asm volatile("{\n\t.reg .pred p;\n\tsetp.ne.b32 p, %10, 0;\n\t"
+			    "wgmma.fence.sync.aligned;\n\t"
+			    "wgmma.mma_async.sync.aligned.m64n16k16.f32.f16.f16 "
+			    "{%0, %1, %2, %3, %4, %5, %6, %7}, %8, %9, p, 1, 1, 0, 0;\n\t"
+			    "wgmma.commit_group.sync.aligned;\n\t"
+			    "wgmma.wait_group.sync.aligned 0;\n\t}"
+			    : "+f"(o[0][0]), "+f"(o[0][1]), "+f"(o[0][2]), "+f"(o[0][3]), "+f"(o[1][0]), "+f"(o[1][1]),
+			      "+f"(o[1][2]), "+f"(o[1][3])
+			    : "l"(dp + (vu64)kk * 16), "l"(dv + (vu64)kk * 16), "r"(1) : "memory");
 		}
 	}
 	for (int a = 0; a < 2; a++)
@@ -187,5 +183,6 @@ extern "C" __global__ void vk0_0(vu8 *b0, vi64 o0, vu8 *b1, vi64 o1, vu8 *b2, vi
 				p4[(bh * Tq + i) * 16 + a * 8 + 2 * q + (e & 1)] = lr > 0.0f ? o[a][e] / lr : 0.0f;
 			}
 		}
+	#undef VCM
 }
 

@@ -65,64 +65,107 @@ extern "C" __global__ void vk0_0(vu8 *b0, vi64 o0, vu8 *b1, vi64 o1, vu8 *b2, vi
 	float *p2 = (float *)(b2 + o2); (void)p2;
 	float *p3 = (float *)(b3 + o3); (void)p3;
 	float *p4 = (float *)(b4 + o4); (void)p4;
-	float l0[16]; (void)l0;
-	float l1[16]; (void)l1;
-	float l2[32]; (void)l2;
-	float l3[4]; (void)l3;
-	__shared__ float l4[512]; (void)l4;
-	__shared__ float l5[512]; (void)l5;
-	{
-		const vi64 i0 = (vi64)blockIdx.x;
-		{
-			const vi64 i1 = (vi64)threadIdx.x;
-			for (vi64 i2 = ((vi64)0L); i2 < ((vi64)16L); i2 += 1) {
-				l0[i2] = (float)(((((((i0 % ((d0 + ((vi64)63L)) / ((vi64)64L))) * ((vi64)64L)) + i1) < d0)) ? (vrnd_f16((p0[(((((i0 / ((d0 + ((vi64)63L)) / ((vi64)64L))) * d0) + (((i0 % ((d0 + ((vi64)63L)) / ((vi64)64L))) * ((vi64)64L)) + i1)) * ((vi64)16L)) + i2)]))) : (0.0f)));
+	const vi64 Tq = d0;
+	const vi64 Tk = d0;
+	const vi64 ms0 = ((vi64)0L);
+	const vi64 ms1 = ((vi64)0L);
+	const vi64 ms2 = ((vi64)0L);
+	const vi64 ms3 = ((vi64)1L);
+	const vi64 nqt = (Tq + 31) / 32, t = (vi64)blockIdx.x, qt = t % nqt, bh = t / nqt;
+	const vi64 h = bh % 4, bb = bh / 4, kvh = bb * 2 + h / 2;
+	const int tid = (int)threadIdx.x, w = tid >> 6, lane = tid & 63, c = lane & 15, kq = (lane >> 4) * 4;
+	const vi64 i0 = qt * 32, off = Tk - Tq;
+	const float *Q = p0 + bh * Tq * 16, *Kp = p1 + kvh * Tk * 16, *Vp = p2 + kvh * Tk * 16;
+	__shared__ vu16 Qs[32 * 16], Ks[32 * 16], Vs[32 * 16];
+	for (int e = tid; e < 32 * 16; e += 128) {
+		const vi64 rr = i0 + e / 16;
+		Qs[e] = vf32_to_f16((float)(rr < Tq ? Q[rr * 16 + e % 16] : 0.0f));
+	}
+	float o[1][4];
+	#pragma unroll
+	for (int a = 0; a < 1; a++) o[a][0] = o[a][1] = o[a][2] = o[a][3] = 0.0f;
+	float m = -VINF, l = 0.0f;
+	const vi64 i = i0 + w * 16 + c, pp = i + off;   /* the lane's query row */
+	const vi64 last = vmin_i64(i0 + 32, Tq), pmin = i0 + off, pend = last + off;
+	const vi64 jhi = vmin_i64(Tk, pend);
+	const vi64 jlo = 0;
+	for (vi64 j0 = jlo; j0 < jhi; j0 += 32) {
+		__syncthreads();
+		for (int e = tid; e < 32 * 16; e += 128) {
+			const vi64 j = j0 + e / 16;
+			Ks[e] = vf32_to_f16((float)(j < Tk ? Kp[j * 16 + e % 16] : 0.0f));
+		}
+		for (int e = tid; e < 32 * 16; e += 128) {
+			const vi64 j = j0 + e / 16;
+			Vs[e] = vf32_to_f16((float)(j < Tk ? Vp[j * 16 + e % 16] : 0.0f));
+		}
+		__syncthreads();
+		float s[2][4];   /* s[nt][e]: key j0 + 16 nt + kq + e of row i */
+		#pragma unroll
+		for (int nt = 0; nt < 2; nt++) {
+			vf4 acc = {0.0f, 0.0f, 0.0f, 0.0f};
+			#pragma unroll
+			for (int kk = 0; kk < 16; kk += 16) {
+				vh4 ka, qa;
+				for (int e = 0; e < 4; e++) {
+					ka[e] = __builtin_bit_cast(_Float16, (vu16)Ks[(nt * 16 + c) * 16 + kk + kq + e]);
+					qa[e] = __builtin_bit_cast(_Float16, (vu16)Qs[(w * 16 + c) * 16 + kk + kq + e]);
+				}
+				acc = __builtin_amdgcn_mfma_f32_16x16x16f16(ka, qa, acc, 0, 0, 0);
 			}
-			for (vi64 i3 = ((vi64)0L); i3 < ((vi64)16L); i3 += 1) {
-				l1[i3] = (float)(0.0f);
+			s[nt][0] = acc[0]; s[nt][1] = acc[1]; s[nt][2] = acc[2]; s[nt][3] = acc[3];
+		}
+		float mt = -VINF;
+		#pragma unroll
+		for (int nt = 0; nt < 2; nt++)
+			#pragma unroll
+			for (int e = 0; e < 4; e++) {
+				const vi64 j = j0 + nt * 16 + kq + e;
+				float xs = s[nt][e] * 0.25f;
+				xs = 30.0f * tanhf(xs / 30.0f);
+				bool ok = j < Tk;
+				ok = ok && j <= pp;
+				const vi64 mi = bb * ms0 + h * ms1 + vmin_i64(i, Tq - 1) * ms2 + vmin_i64(j, Tk - 1) * ms3;
+				xs += p3[mi];
+				ok = ok && xs > -VINF;
+				s[nt][e] = ok ? xs : -VINF;
+				mt = fmaxf(mt, s[nt][e]);
 			}
-			l3[((vi64)0L)] = (float)(-VINF);
-			l3[((vi64)1L)] = (float)(0.0f);
-			for (vi64 i4 = ((vi64)0L); i4 < vmin_i64(d0, (vmin_i64((((i0 % ((d0 + ((vi64)63L)) / ((vi64)64L))) * ((vi64)64L)) + ((vi64)64L)), d0) + (d0 - d0))); i4 += 32) {
-				for (vi64 i5 = i1; i5 < ((vi64)512L); i5 += 64) {
-					l4[i5] = (float)(((((i4 + (i5 / ((vi64)16L))) < d0)) ? (vrnd_f16((p1[((((((((i0 / ((d0 + ((vi64)63L)) / ((vi64)64L))) / ((vi64)4L)) * ((vi64)2L)) + (((i0 / ((d0 + ((vi64)63L)) / ((vi64)64L))) % ((vi64)4L)) / ((vi64)2L))) * d0) + (i4 + (i5 / ((vi64)16L)))) * ((vi64)16L)) + (i5 % ((vi64)16L)))]))) : (0.0f)));
-				}
-				for (vi64 i6 = i1; i6 < ((vi64)512L); i6 += 64) {
-					l5[i6] = (float)(((((i4 + (i6 / ((vi64)16L))) < d0)) ? (vrnd_f16((p2[((((((((i0 / ((d0 + ((vi64)63L)) / ((vi64)64L))) / ((vi64)4L)) * ((vi64)2L)) + (((i0 / ((d0 + ((vi64)63L)) / ((vi64)64L))) % ((vi64)4L)) / ((vi64)2L))) * d0) + (i4 + (i6 / ((vi64)16L)))) * ((vi64)16L)) + (i6 % ((vi64)16L)))]))) : (0.0f)));
-				}
-				__syncthreads();
-				l3[((vi64)2L)] = (float)(-VINF);
-				for (vi64 i7 = ((vi64)0L); i7 < ((vi64)32L); i7 += 1) {
-					l2[i7] = (float)(0.0f);
-					for (vi64 i8 = ((vi64)0L); i8 < ((vi64)16L); i8 += 1) {
-						l2[i7] = l2[i7] + (l0[i8] * l4[((i7 * ((vi64)16L)) + i8)]);
-					}
-					l2[i7] = (float)(((30.0f * tanhf(((l2[i7] * 0.25f) / 30.0f))) + (p3[vmin_i64((i4 + i7), (d0 - ((vi64)1L)))])));
-					l2[i7] = (float)(((((((i4 + i7) < d0) && ((i4 + i7) <= ((((i0 % ((d0 + ((vi64)63L)) / ((vi64)64L))) * ((vi64)64L)) + i1) + (d0 - d0)))) && (l2[i7] > -VINF))) ? (l2[i7]) : (-VINF)));
-					l3[((vi64)2L)] = vmax_f32(l3[((vi64)2L)], l2[i7]);
-				}
-				l3[((vi64)3L)] = (float)(vmax_f32(l3[((vi64)0L)], l3[((vi64)2L)]));
-				l3[((vi64)2L)] = (float)((((l3[((vi64)3L)] > -VINF)) ? (expf((l3[((vi64)0L)] - l3[((vi64)3L)]))) : (0.0f)));
-				l3[((vi64)1L)] = (float)((l3[((vi64)1L)] * l3[((vi64)2L)]));
-				for (vi64 i9 = ((vi64)0L); i9 < ((vi64)16L); i9 += 1) {
-					l1[i9] = (float)((l1[i9] * l3[((vi64)2L)]));
-				}
-				for (vi64 i10 = ((vi64)0L); i10 < ((vi64)32L); i10 += 1) {
-					l2[i10] = (float)((((l2[i10] > -VINF)) ? (expf((l2[i10] - l3[((vi64)3L)]))) : (0.0f)));
-					l3[((vi64)1L)] = l3[((vi64)1L)] + l2[i10];
-					for (vi64 i11 = ((vi64)0L); i11 < ((vi64)16L); i11 += 1) {
-						l1[i11] = l1[i11] + (vrnd_f16(l2[i10]) * l5[((i10 * ((vi64)16L)) + i11)]);
-					}
-				}
-				l3[((vi64)0L)] = (float)(l3[((vi64)3L)]);
-				__syncthreads();
+		mt = fmaxf(mt, __shfl_xor(mt, 16));
+		mt = fmaxf(mt, __shfl_xor(mt, 32));
+		const float mn = fmaxf(m, mt), corr = mn > -VINF ? expf(m - mn) : 0.0f;
+		float ps = 0.0f;
+		m = mn;
+		#pragma unroll
+		for (int a = 0; a < 1; a++)
+			for (int e = 0; e < 4; e++) o[a][e] *= corr;
+		vh4 pb[2];   /* P^T as the B operand: key 16 nt + kq + e, query row c */
+		#pragma unroll
+		for (int nt = 0; nt < 2; nt++)
+			for (int e = 0; e < 4; e++) {
+				const float pe = s[nt][e] > -VINF ? expf(s[nt][e] - mn) : 0.0f;
+				ps += pe;
+				pb[nt][e] = __builtin_bit_cast(_Float16, (vu16)vf32_to_f16((float)(pe)));
 			}
-			if (((((i0 % ((d0 + ((vi64)63L)) / ((vi64)64L))) * ((vi64)64L)) + i1) < d0)) {
-				for (vi64 i12 = ((vi64)0L); i12 < ((vi64)16L); i12 += 1) {
-					p4[(((((i0 / ((d0 + ((vi64)63L)) / ((vi64)64L))) * d0) + (((i0 % ((d0 + ((vi64)63L)) / ((vi64)64L))) * ((vi64)64L)) + i1)) * ((vi64)16L)) + i12)] = (float)((((l3[((vi64)1L)] > 0.0f)) ? ((l1[i12] / l3[((vi64)1L)])) : (0.0f)));
-				}
+		ps += __shfl_xor(ps, 16);
+		ps += __shfl_xor(ps, 32);
+		l = l * corr + ps;
+		#pragma unroll
+		for (int a = 0; a < 1; a++) {
+			vf4 acc = {o[a][0], o[a][1], o[a][2], o[a][3]};
+			#pragma unroll
+			for (int nt = 0; nt < 2; nt++) {
+				vh4 va;
+				for (int e = 0; e < 4; e++)
+					va[e] = __builtin_bit_cast(_Float16, (vu16)Vs[(nt * 16 + kq + e) * 16 + a * 16 + c]);
+				acc = __builtin_amdgcn_mfma_f32_16x16x16f16(va, pb[nt], acc, 0, 0, 0);
 			}
+			o[a][0] = acc[0]; o[a][1] = acc[1]; o[a][2] = acc[2]; o[a][3] = acc[3];
 		}
 	}
+	if (i < Tq)
+		for (int a = 0; a < 1; a++)
+			for (int e = 0; e < 4; e++)
+				p4[(bh * Tq + i) * 16 + a * 16 + kq + e] = l > 0.0f ? o[a][e] / l : 0.0f;
 }
 

@@ -1,6 +1,7 @@
-/* A host stand-in for the few CUDA features the tensor-core attention body
- * (codegen/render_gpu_attn.c) uses, so tests/gpu/attn_sim.py can run that
- * generated CUDA C on the CPU: one block at a time as 64 pthreads
+/* A host stand-in for the few CUDA features the tensor-core attention bodies
+ * (codegen/render_gpu_attn.c) use, so tests/gpu/attn_sim.py can run that
+ * generated CUDA C on the CPU: one block at a time as 64 pthreads (128 for
+ * the wgmma body, section at the end; at most 4 warps)
  * (__shared__ arrays become function statics, shared by the block's
  * threads), __syncthreads / __syncwarp as pthread barriers,
  * __shfl_xor_sync through a per-warp exchange array, and mma.sync (the
@@ -30,7 +31,7 @@
 
 struct vsim_dim { unsigned x, y, z; };
 extern thread_local vsim_dim threadIdx, blockIdx;
-extern pthread_barrier_t vsim_block, vsim_warp[2];
+extern pthread_barrier_t vsim_block, vsim_warp[4];
 
 static inline float __int_as_float(int i) { float f; memcpy(&f, &i, 4); return f; }
 static inline float __uint_as_float(unsigned i) { float f; memcpy(&f, &i, 4); return f; }
@@ -38,7 +39,7 @@ static inline unsigned __float_as_uint(float f) { unsigned i; memcpy(&i, &f, 4);
 static inline void __syncthreads(void) { pthread_barrier_wait(&vsim_block); }
 static inline void __syncwarp(void) { pthread_barrier_wait(&vsim_warp[threadIdx.x / 32]); }
 
-extern float vsim_xf[2][32];
+extern float vsim_xf[4][32];
 static inline float __shfl_xor_sync(unsigned, float v, int o)
 {
 	int w = threadIdx.x / 32, l = threadIdx.x % 32;
@@ -49,7 +50,7 @@ static inline float __shfl_xor_sync(unsigned, float v, int o)
 	return r;
 }
 
-extern unsigned vsim_reg[2][32][6];
+extern unsigned vsim_reg[4][32][6];
 static inline float vsim_h2f(unsigned h, int bf)
 {
 	if (bf)
@@ -105,4 +106,152 @@ static inline void vsim_mma(int kind, float &c0, float &c1, float &c2, float &c3
 		*c[i] = (float)((double)*c[i] + s);
 	}
 }
+/* ---- wgmma attention (render_gpu_attn.c, sm_90a; the block is one
+ * warpgroup of 128 threads) ----
+ * __cvta_generic_to_shared gives each distinct __shared__ array it is
+ * asked about a 64 KiB slot of a made-up shared address space (slot s at
+ * s << 16), so the descriptors the body builds can be decoded back to host
+ * memory. vsim_wgmma is the warpgroup-collective wgmma.mma_async
+ * m64nNk8 .tf32 / m64nNk16 .f16/.bf16 with both operands in shared memory
+ * (the script rewrites each asm statement into a call): every thread must
+ * pass the same descriptors and scale-d; each descriptor is decoded by the
+ * PTX ISA's fields (start address >> 4 bits 0-13, leading-dimension byte
+ * offset >> 4 bits 16-29, stride-dimension byte offset >> 4 bits 32-45,
+ * base offset bits 49-51 and swizzle mode bits 62-63 required 0 here) and
+ * element (r, k) of a K-major operand without swizzle is read at
+ *     start + (k / kc) LBO + (r / 8) SBO + (r % 8) 16 + (k % kc) bytes
+ *     (kc = 16 / element bytes: core matrices of 8 rows x 16 bytes);
+ * tf32 operands keep their top 19 bits. Thread (warp w, lane l, g = l / 4,
+ * q = l % 4) then gets register 4j + i = D[16w + g + 8 (i / 2)][8j + 2q +
+ * i % 2] (the m64nN f32 D fragment), D = (scale-d ? D : 0) + A B^T summed
+ * in double. Checks our reading of the ISA, not the hardware. */
+#define __align__(n) __attribute__((aligned(n)))
+extern pthread_mutex_t vsim_smu;
+extern const unsigned char *vsim_sbase[4];
+extern int vsim_nsh, vsim_wgbad;
+struct vsim_wgarg { unsigned long long da, db; int n, kind, scale; };
+extern vsim_wgarg vsim_wga[128];
+static inline unsigned long long __cvta_generic_to_shared(const void *p)
+{
+	pthread_mutex_lock(&vsim_smu);
+	int s = 0;
+	while (s < vsim_nsh && vsim_sbase[s] != (const unsigned char *)p)
+		s++;
+	if (s == vsim_nsh && s < 4)
+		vsim_sbase[vsim_nsh++] = (const unsigned char *)p;
+	pthread_mutex_unlock(&vsim_smu);
+	if (s >= 4) {
+		vsim_wgbad = 1;
+		return 0;
+	}
+	return (unsigned long long)s << 16;
+}
+
+/* operand element (r, k) through descriptor d; kind 0 tf32, 1 f16, 2 bf16 */
+static inline double vsim_wgel(unsigned long long d, int kind, int r, int k)
+{
+	unsigned long long a = (d & 0x3fff) << 4, lbo = ((d >> 16) & 0x3fff) << 4;
+	unsigned long long sbo = ((d >> 32) & 0x3fff) << 4;
+	int eb = kind ? 2 : 4, kc = 16 / eb;
+	a += (unsigned long long)(k / kc) * lbo + (unsigned long long)(r / 8) * sbo +
+	     (unsigned long long)(r % 8) * 16 + (unsigned long long)(k % kc) * eb;
+	unsigned s = (unsigned)(a >> 16);
+	if ((d >> 49 & 7) || (d >> 62) || s >= (unsigned)vsim_nsh || (a & 0xffff) + eb > 0x10000) {
+		vsim_wgbad = 1;
+		return 0;
+	}
+	const unsigned char *h = vsim_sbase[s] + (a & 0xffff);
+	if (kind) {
+		unsigned short v;
+		memcpy(&v, h, 2);
+		return vsim_h2f(v, kind == 2);
+	}
+	unsigned u;
+	memcpy(&u, h, 4);
+	return __uint_as_float(u & 0xffffe000u);
+}
+
+static inline void vsim_wgmma(int kind, int n, int scale, unsigned long long da,
+                              unsigned long long db, float **d)
+{
+	int t = threadIdx.x;
+	vsim_wga[t].da = da, vsim_wga[t].db = db, vsim_wga[t].n = n, vsim_wga[t].kind = kind;
+	vsim_wga[t].scale = scale != 0;
+	__syncthreads();
+	for (int u = 0; u < 128; u++)
+		if (vsim_wga[u].da != da || vsim_wga[u].db != db || vsim_wga[u].n != n ||
+		    vsim_wga[u].kind != kind || vsim_wga[u].scale != (scale != 0))
+			vsim_wgbad = 1;
+	int w = t / 32, g = t % 32 / 4, q = t % 4, K = kind ? 16 : 8;
+	for (int i = 0; i < n / 2; i++) {
+		int row = 16 * w + g + 8 * (i % 4 / 2), col = 8 * (i / 4) + 2 * q + i % 2;
+		double s = 0;
+		for (int k = 0; k < K; k++)
+			s += vsim_wgel(da, kind, row, k) * vsim_wgel(db, kind, col, k);
+		*d[i] = (float)((scale ? (double)*d[i] : 0.0) + s);
+	}
+	__syncthreads();
+}
+/* ---- HIP MFMA attention (render_gpu_attn.c, gfx90a / gfx940), with
+ * VSIM_HIP defined: blocks of 64-lane wavefronts ----
+ * The script replaces the source's ext_vector_type typedefs by vsim_v4
+ * (the host compiler has no _Float16 on x86: a 16-bit pattern stands in
+ * for it). __shfl_xor exchanges within the wavefront. The MFMA builtins
+ * are the wavefront-collective vsim_mfma: every lane deposits its 4 A and
+ * 4 B items, A[c][kq + e], B[kq + e][c] (c = lane % 16, kq = 4 (lane / 16),
+ * e the item; the v_mfma_f32_16x16x16 lane layout as we read the AMD CDNA
+ * ISA) are reassembled, and lane l's item e of D is D[kq + e][c] = C + A B
+ * (products summed in double); cbsz, abid and blgp must be 0. */
+#ifdef VSIM_HIP
+struct vsim_half { unsigned short u; };
+#define _Float16 vsim_half
+template <class T> struct vsim_v4 {
+	T v[4];
+	T &operator[](int i) { return v[i]; }
+	const T &operator[](int i) const { return v[i]; }
+};
+extern pthread_barrier_t vsim_wave[4];
+extern float vsim_xw[4][64];
+extern double vsim_mf[4][64][8];
+static inline void vsim_wsync(void) { pthread_barrier_wait(&vsim_wave[threadIdx.x / 64]); }
+static inline float __shfl_xor(float v, int o)
+{
+	int w = threadIdx.x / 64, l = threadIdx.x % 64;
+	vsim_xw[w][l] = v;
+	vsim_wsync();
+	float r = vsim_xw[w][(l ^ o) & 63];
+	vsim_wsync();
+	return r;
+}
+static inline double vsim_mfel(vsim_half h) { return vsim_h2f(h.u, 0); }
+static inline double vsim_mfel(short h) { return vsim_h2f((unsigned short)h, 1); }
+template <class T>
+static inline vsim_v4<float> vsim_mfma(const vsim_v4<T> &a, const vsim_v4<T> &b,
+                                       vsim_v4<float> c, int cbsz, int abid, int blgp)
+{
+	int w = threadIdx.x / 64, l = threadIdx.x % 64;
+	if (cbsz || abid || blgp)
+		vsim_wgbad = 1;
+	for (int e = 0; e < 4; e++)
+		vsim_mf[w][l][e] = vsim_mfel(a[e]), vsim_mf[w][l][4 + e] = vsim_mfel(b[e]);
+	vsim_wsync();
+	double A[16][16], B[16][16];
+	for (int lane = 0; lane < 64; lane++)
+		for (int e = 0; e < 4; e++) {
+			A[lane % 16][4 * (lane / 16) + e] = vsim_mf[w][lane][e];
+			B[4 * (lane / 16) + e][lane % 16] = vsim_mf[w][lane][4 + e];
+		}
+	vsim_wsync();
+	for (int e = 0; e < 4; e++) {
+		int row = 4 * (l / 16) + e, col = l % 16;
+		double s = 0;
+		for (int k = 0; k < 16; k++)
+			s += A[row][k] * B[k][col];
+		c[e] = (float)((double)c[e] + s);
+	}
+	return c;
+}
+#define __builtin_amdgcn_mfma_f32_16x16x16f16(a, b, c, x, y, z) vsim_mfma(a, b, c, x, y, z)
+#define __builtin_amdgcn_mfma_f32_16x16x16bf16_1k(a, b, c, x, y, z) vsim_mfma(a, b, c, x, y, z)
+#endif
 #endif
