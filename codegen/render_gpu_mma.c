@@ -1,6 +1,8 @@
 /* --precision=tf32|fp16|bf16 on GPU targets: the rounding helpers every
  * dialect gets (operands rounded as a tensor core reads them), and the
- * tensor-core bodies of lower_gpu.c's 16x16 MatMul tile launches:
+ * tensor-core bodies of lower_gpu.c's MatMul / Gemm / fused_matmul tile
+ * launches (16 x 16, or 64 x 16 for wgmma; each stored accumulator goes
+ * through the node's epilogue, Kernel.mmx[7]):
  * CUDA mma.sync (m16n8k8 tf32, m16n8k16 f16/bf16, sm_80 and newer), CUDA
  * wgmma on sm_90a (h100, h200: KProg.wgmma; wgmma_body below) and HIP
  * MFMA (v_mfma_f32_16x16x16 f16/bf16, gfx90a/gfx940). OpenCL, HIP tf32 and
