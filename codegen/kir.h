@@ -132,6 +132,11 @@ typedef struct Kernel {
 	 * same as wgmma (sm_90a, 128 threads, 64 query rows); 4: as HIP MFMA
 	 * (2 wavefronts, 32 query rows). */
 	int32_t mm[8];
+	/* mm[7] == 1: mmx[0..1] transA, transB; mmx[2] tile rows (16, or 64
+	 * for the sm_90a wgmma tile); mmx[3..5] variables row, column, batch
+	 * and mmx[6] the accumulator local (element 0) that mmx[7], the
+	 * stored value's expression (Gemm / fused_matmul epilogue), reads. */
+	int32_t mmx[8];
 } Kernel;
 
 /* A lowered graph: kernels in execution order, and for each value the value

@@ -239,63 +239,14 @@ typedef struct Tile {
 	int act;              /* fused_matmul: lower_gpu_act kind */
 } Tile;
 
-static int tiles(Low *L, Node *n, Dim bat, Dim M, Dim N, Dim K, bool bbatch, const Tile *tp)
+/* The stored value of output (b, row, col) from the accumulator value v:
+ * the Gemm epilogue (alpha v + beta C, as lower_mm.c) or fused_matmul's
+ * (+ bias [N], + residual, activation: ir/ref_fused.c). *yi: its index. */
+static int epilogue(Kernel *k, const Tile *tp, int ty, int b, int row, int col, int v, int xM,
+                    int xN, int *yi)
 {
-	Graph *g = L->g;
-	const Value *Y = &g->val[n->out[0]];
-	Kernel *k = kir_kernel(L->p, KK_LOOP, L->nid);
-	int ty = kir_ty(Y->dt), z = kir_const_i(k, 0), ts = kir_const_i(k, TS);
-	int xM = kir_dim(k, M), xN = kir_dim(k, N), xK = kir_dim(k, K);
-	int mt = lower_gpu_nn(k, KB_DIV, kir_add(k, xM, kir_const_i(k, TS - 1)), ts);
-	int nt = lower_gpu_nn(k, KB_DIV, kir_add(k, xN, kir_const_i(k, TS - 1)), ts);
-	int bl = kir_loop(k, -1, z, kir_mul(k, kir_dim(k, bat), kir_mul(k, mt, nt)), 1, KP_GPU_BLOCK);
-	int t = kir_var(k, k->s[bl].var);
-	int lx = kir_loop(k, bl, z, ts, 1, KP_GPU_THREAD);
-	int tx = kir_var(k, k->s[lx].var);
-	int ly = kir_loop(k, lx, z, ts, 1, KP_GPU_THREAD);
-	int tyv = kir_var(k, k->s[ly].var);
-	int b = lower_gpu_nn(k, KB_DIV, t, kir_mul(k, mt, nt));
-	int row = kir_add(k, kir_mul(k, lower_gpu_nn(k, KB_MOD, lower_gpu_nn(k, KB_DIV, t, nt), mt), ts), tyv);
-	int col = kir_add(k, kir_mul(k, lower_gpu_nn(k, KB_MOD, t, nt), ts), tx);
-	int abase = kir_mul(k, b, kir_mul(k, xM, xK));
-	int bbase = !bbatch ? z : kir_mul(k, b, kir_mul(k, xK, xN));
-	int As = kir_local(k, ty, TS * TS, KM_SHARED), Bs = kir_local(k, ty, TS * TS, KM_SHARED);
-	int acc = kir_local(k, ty, 1, KM_PRIVATE);
-	kir_store(k, ly, true, acc, z, kir_const_t(k, ty, 0));
-	int lk = kir_loop(k, ly, z, xK, TS, KP_SERIAL);
-	int k0 = kir_var(k, k->s[lk].var);
-	int sidx = kir_add(k, kir_mul(k, tyv, ts), tx);
-	int ak = kir_add(k, k0, tx), bk = kir_add(k, k0, tyv);
-	int zero = kir_const_t(k, ty, 0);
-	int aok = kir_bin(k, KB_AND, kir_bin(k, KB_LT, row, xM), kir_bin(k, KB_LT, ak, xK));
-	int bok = kir_bin(k, KB_AND, kir_bin(k, KB_LT, bk, xK), kir_bin(k, KB_LT, col, xN));
-	int aidx = tp->ta ? kir_add(k, kir_mul(k, ak, xM), row) : kir_add(k, kir_mul(k, row, xK), ak);
-	int bidx = tp->tb ? kir_add(k, kir_mul(k, col, xK), bk) : kir_add(k, kir_mul(k, bk, xN), col);
-	int av = kir_load(k, n->in[0], kir_add(k, abase, aidx));
-	int bv = kir_load(k, n->in[1], kir_add(k, bbase, bidx));
-	if (n->op == OP_MatMul && Y->dt == DT_F32 && L->p->prec != KPREC_FP32) {
-		/* --precision: the operands as a tensor core reads them */
-		static const int rnd[] = {[KPREC_TF32] = KU_RTF32, [KPREC_FP16] = KU_RF16,
-		                          [KPREC_BF16] = KU_RBF16};
-		av = kir_un(k, rnd[L->p->prec], av);
-		bv = kir_un(k, rnd[L->p->prec], bv);
-		int32_t mm[8] = {xM, xN, xK, kir_param(k, n->in[0], false),
-		                 kir_param(k, n->in[1], false), kir_param(k, n->out[0], true), bbatch, 1};
-		memcpy(k->mm, mm, sizeof mm);
-	}
-	kir_store(k, lk, true, As, sidx, kir_sel(k, aok, av, zero));
-	kir_store(k, lk, true, Bs, sidx, kir_sel(k, bok, bv, zero));
-	kir_barrier(k, lk);
-	int lkk = kir_loop(k, lk, z, ts, 1, KP_SERIAL);
-	int kk = kir_var(k, k->s[lkk].var);
-	kir_acc(k, lkk, true, acc, KB_ADD, z,
-	        kir_bin(k, KB_MUL, kir_lread(k, As, kir_add(k, kir_mul(k, tyv, ts), kk)),
-	                kir_lread(k, Bs, kir_add(k, kir_mul(k, kk, ts), tx))));
-	kir_barrier(k, lk);
-	int ok = kir_bin(k, KB_AND, kir_bin(k, KB_LT, row, xM), kir_bin(k, KB_LT, col, xN));
-	int iff = kir_if(k, ly, ok);
-	int v = kir_lread(k, acc, z);
-	if (tp->alpha != 1.0)   /* the Gemm epilogue, as lower_mm.c: alpha*y + beta*c */
+	int z = kir_const_i(k, 0);
+	if (tp->alpha != 1.0)
 		v = kir_bin(k, KB_MUL, v, kir_const_t(k, ty, tp->alpha));
 	if (tp->c != IR_NONE && tp->beta != 0.0) {
 		int ci = z;
@@ -308,12 +259,101 @@ static int tiles(Low *L, Node *n, Dim bat, Dim M, Dim N, Dim K, bool bbatch, con
 			cv = kir_bin(k, KB_MUL, cv, kir_const_t(k, ty, tp->beta));
 		v = kir_bin(k, KB_ADD, v, cv);
 	}
-	int yi = kir_add(k, kir_mul(k, b, kir_mul(k, xM, xN)), kir_add(k, kir_mul(k, row, xN), col));
-	if (tp->bias != IR_NONE)   /* fused_matmul's epilogue (ir/ref_fused.c) */
+	*yi = kir_add(k, kir_mul(k, b, kir_mul(k, xM, xN)), kir_add(k, kir_mul(k, row, xN), col));
+	if (tp->bias != IR_NONE)
 		v = kir_bin(k, KB_ADD, v, kir_load(k, tp->bias, col));
 	if (tp->res != IR_NONE)
-		v = kir_bin(k, KB_ADD, v, kir_load(k, tp->res, yi));
-	kir_store(k, iff, false, (int)n->out[0], yi, lower_gpu_act(k, tp->act, v));
+		v = kir_bin(k, KB_ADD, v, kir_load(k, tp->res, *yi));
+	return lower_gpu_act(k, tp->act, v);
+}
+
+/* Output tiles of TM x 16 per block of 16 x 16 threads, the A and B tiles
+ * staged through shared memory, products summed in k order. TM is 16, or
+ * 64 (each thread owns rows ty + 16 i, i < 4) for an f32 product at
+ * --precision on sm_90a whose M is not known to be <= 16: the wgmma body
+ * (render_gpu_mma.c) then fills all of its m64 operand with real rows.
+ * At --precision the operands are rounded as a tensor core reads them and
+ * Kernel.mm / mmx describe the tile for the tensor-core renderers. */
+static int tiles(Low *L, Node *n, Dim bat, Dim M, Dim N, Dim K, bool bbatch, const Tile *tp)
+{
+	Graph *g = L->g;
+	const Value *Y = &g->val[n->out[0]];
+	bool tc = Y->dt == DT_F32 && L->p->prec != KPREC_FP32;
+	int TM = tc && L->p->wgmma && (M < 0 || M > TS) ? 4 * TS : TS, R = TM / TS;
+	Kernel *k = kir_kernel(L->p, KK_LOOP, L->nid);
+	int ty = kir_ty(Y->dt), z = kir_const_i(k, 0), ts = kir_const_i(k, TS), tm = kir_const_i(k, TM);
+	int xM = kir_dim(k, M), xN = kir_dim(k, N), xK = kir_dim(k, K);
+	int mt = lower_gpu_nn(k, KB_DIV, kir_add(k, xM, kir_const_i(k, TM - 1)), tm);
+	int nt = lower_gpu_nn(k, KB_DIV, kir_add(k, xN, kir_const_i(k, TS - 1)), ts);
+	int bl = kir_loop(k, -1, z, kir_mul(k, kir_dim(k, bat), kir_mul(k, mt, nt)), 1, KP_GPU_BLOCK);
+	int t = kir_var(k, k->s[bl].var);
+	int lx = kir_loop(k, bl, z, ts, 1, KP_GPU_THREAD);
+	int tx = kir_var(k, k->s[lx].var);
+	int ly = kir_loop(k, lx, z, ts, 1, KP_GPU_THREAD);
+	int tyv = kir_var(k, k->s[ly].var);
+	int b = lower_gpu_nn(k, KB_DIV, t, kir_mul(k, mt, nt));
+	int r0 = kir_mul(k, lower_gpu_nn(k, KB_MOD, lower_gpu_nn(k, KB_DIV, t, nt), mt), tm);
+	int col = kir_add(k, kir_mul(k, lower_gpu_nn(k, KB_MOD, t, nt), ts), tx);
+	int abase = kir_mul(k, b, kir_mul(k, xM, xK));
+	int bbase = !bbatch ? z : kir_mul(k, b, kir_mul(k, xK, xN));
+	int As = kir_local(k, ty, TM * TS, KM_SHARED), Bs = kir_local(k, ty, TS * TS, KM_SHARED);
+	int acc = kir_local(k, ty, R, KM_PRIVATE);
+	/* R > 1: a loop over the thread's rows; ri its row within the tile */
+	int li = R > 1 ? kir_loop(k, ly, z, kir_const_i(k, R), 1, KP_SERIAL) : ly;
+	int iv = R > 1 ? kir_var(k, k->s[li].var) : z;
+	int ri = R > 1 ? kir_add(k, tyv, kir_mul(k, iv, ts)) : tyv, row = kir_add(k, r0, ri);
+	kir_store(k, li, true, acc, iv, kir_const_t(k, ty, 0));
+	int lk = kir_loop(k, ly, z, xK, TS, KP_SERIAL);
+	int k0 = kir_var(k, k->s[lk].var);
+	int ak = kir_add(k, k0, tx), bk = kir_add(k, k0, tyv);
+	int zero = kir_const_t(k, ty, 0);
+	int rnd = !tc ? -1 : L->p->prec == KPREC_TF32 ? KU_RTF32 : L->p->prec == KPREC_FP16 ?
+	          KU_RF16 : KU_RBF16;
+	/* A: one element per row the thread owns */
+	int sa = R > 1 ? kir_loop(k, lk, z, kir_const_i(k, R), 1, KP_SERIAL) : lk;
+	int sv = R > 1 ? kir_var(k, k->s[sa].var) : z;
+	int sr = R > 1 ? kir_add(k, tyv, kir_mul(k, sv, ts)) : tyv, srow = kir_add(k, r0, sr);
+	int aok = kir_bin(k, KB_AND, kir_bin(k, KB_LT, srow, xM), kir_bin(k, KB_LT, ak, xK));
+	int aidx = tp->ta ? kir_add(k, kir_mul(k, ak, xM), srow) : kir_add(k, kir_mul(k, srow, xK), ak);
+	int av = kir_load(k, n->in[0], kir_add(k, abase, aidx));
+	int bok = kir_bin(k, KB_AND, kir_bin(k, KB_LT, bk, xK), kir_bin(k, KB_LT, col, xN));
+	int bidx = tp->tb ? kir_add(k, kir_mul(k, col, xK), bk) : kir_add(k, kir_mul(k, bk, xN), col);
+	int bv = kir_load(k, n->in[1], kir_add(k, bbase, bidx));
+	if (tc) {   /* --precision: the operands as a tensor core reads them */
+		av = kir_un(k, rnd, av);
+		bv = kir_un(k, rnd, bv);
+	}
+	kir_store(k, sa, true, As, kir_add(k, kir_mul(k, sr, ts), tx), kir_sel(k, aok, av, zero));
+	kir_store(k, lk, true, Bs, kir_add(k, kir_mul(k, tyv, ts), tx), kir_sel(k, bok, bv, zero));
+	kir_barrier(k, lk);
+	int lkk = kir_loop(k, lk, z, ts, 1, KP_SERIAL);
+	int kk = kir_var(k, k->s[lkk].var);
+	int lr = R > 1 ? kir_loop(k, lkk, z, kir_const_i(k, R), 1, KP_SERIAL) : lkk;
+	int rv = R > 1 ? kir_var(k, k->s[lr].var) : z;
+	int rr = R > 1 ? kir_add(k, tyv, kir_mul(k, rv, ts)) : tyv;
+	kir_acc(k, lr, true, acc, KB_ADD, rv,
+	        kir_bin(k, KB_MUL, kir_lread(k, As, kir_add(k, kir_mul(k, rr, ts), kk)),
+	                kir_lread(k, Bs, kir_add(k, kir_mul(k, kk, ts), tx))));
+	kir_barrier(k, lk);
+	int lo = R > 1 ? kir_loop(k, ly, z, kir_const_i(k, R), 1, KP_SERIAL) : ly;
+	int ov = R > 1 ? kir_var(k, k->s[lo].var) : z;
+	int orow = R > 1 ? kir_add(k, r0, kir_add(k, tyv, kir_mul(k, ov, ts))) : row;
+	int ok = kir_bin(k, KB_AND, kir_bin(k, KB_LT, orow, xM), kir_bin(k, KB_LT, col, xN));
+	int iff = kir_if(k, lo, ok);
+	int yi, v = epilogue(k, tp, ty, b, orow, col, kir_lread(k, acc, ov), xM, xN, &yi);
+	kir_store(k, iff, false, (int)n->out[0], yi, v);
+	if (tc) {
+		/* the tensor-core bodies apply the same epilogue to each f32
+		 * accumulator: variables row, col, batch and acc[0] stand for it */
+		int vr = k->nvar++, vc = k->nvar++, vb = k->nvar++, ye;
+		int ve = epilogue(k, tp, ty, kir_var(k, vb), kir_var(k, vr), kir_var(k, vc),
+		                  kir_lread(k, acc, z), xM, xN, &ye);
+		int32_t mm[8] = {xM, xN, xK, kir_param(k, n->in[0], false),
+		                 kir_param(k, n->in[1], false), kir_param(k, n->out[0], true), bbatch, 1};
+		int32_t mx[8] = {tp->ta, tp->tb, TM, vr, vc, vb, acc, ve};
+		memcpy(k->mm, mm, sizeof mm);
+		memcpy(k->mmx, mx, sizeof mx);
+	}
 	return LW_OK;
 }
 

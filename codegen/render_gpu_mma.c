@@ -1,6 +1,8 @@
 /* --precision=tf32|fp16|bf16 on GPU targets: the rounding helpers every
  * dialect gets (operands rounded as a tensor core reads them), and the
- * tensor-core bodies of lower_gpu.c's 16x16 MatMul tile launches:
+ * tensor-core bodies of lower_gpu.c's MatMul / Gemm / fused_matmul tile
+ * launches (16 x 16, or 64 x 16 for wgmma; each stored accumulator goes
+ * through the node's epilogue, Kernel.mmx[7]):
  * CUDA mma.sync (m16n8k8 tf32, m16n8k16 f16/bf16, sm_80 and newer), CUDA
  * wgmma on sm_90a (h100, h200: KProg.wgmma; wgmma_body below) and HIP
  * MFMA (v_mfma_f32_16x16x16 f16/bf16, gfx90a/gfx940). OpenCL, HIP tf32 and
@@ -31,12 +33,15 @@ bool cg_gpu_mma(const KProg *p, const Kernel *k, int dialect)
 	return dialect == GD_CUDA || (dialect == GD_HIP && p->prec != KPREC_TF32);
 }
 
-/* The 16x16 tile's sizes, block -> (batch, row, column) tile, thread ids and
- * the A / B base pointers, shared by the mma.sync and wgmma bodies. */
+/* The tile's sizes, block -> (batch, row, column) tile (Kernel.mmx[2]
+ * rows x 16 columns), thread ids, the A / B base pointers, and VA(r, k) /
+ * VB(k, c): the operand elements, read with the other stride when Gemm
+ * transposes them (mmx[0..1]); out() #undefs them. */
 static void tile_head(CgExpr *x)
 {
 	CBuf *b = x->b;
 	const Kernel *k = x->k;
+	int tm = k->mmx[2];
 	cb_puts(b, "\tconst vi64 M = ");
 	cg_expr(x, k->mm[0]);
 	cb_puts(b, ", N = ");
@@ -45,11 +50,41 @@ static void tile_head(CgExpr *x)
 	cg_expr(x, k->mm[2]);
 	cb_puts(b, ";\n");
 	cb_printf(b,
-	"\tconst vi64 mt = (M + 15) / 16, nt = (N + 15) / 16, t = (vi64)blockIdx.x;\n"
-	"\tconst vi64 bt = t / (mt * nt), r0 = t / nt %% mt * 16, c0 = t %% nt * 16;\n"
+	"\tconst vi64 mt = (M + %d) / %d, nt = (N + 15) / 16, t = (vi64)blockIdx.x;\n"
+	"\tconst vi64 bt = t / (mt * nt), r0 = t / nt %% mt * %d, c0 = t %% nt * 16;\n"
 	"\tconst int tx = (int)threadIdx.x, ty = (int)threadIdx.y, tid = ty * 16 + tx;\n"
-	"\tconst float *A = p%d + bt * M * K, *B = p%d + %s;\n",
-	k->mm[3], k->mm[4], k->mm[6] ? "bt * K * N" : "0");
+	"\tconst float *A = p%d + bt * M * K, *B = p%d + %s;\n"
+	"\tfloat l%d[1];\n"
+	"\t#define VA(r, c) A[%s]\n"
+	"\t#define VB(r, c) B[%s]\n",
+	tm - 1, tm, tm, k->mm[3], k->mm[4], k->mm[6] ? "bt * K * N" : "0", k->mmx[6],
+	k->mmx[0] ? "(c) * M + (r)" : "(r) * K + (c)", k->mmx[1] ? "(c) * K + (r)" : "(r) * N + (c)");
+}
+
+/* The store of output (row, col) of the tile, accumulator value val, when
+ * inside [M, N]: Kernel.mmx[7], the epilogue lower_gpu.c built for it
+ * (alpha / beta C for Gemm, bias, residual and activation for
+ * fused_matmul; plain MatMul: the value), with its row, column and batch
+ * variables and acc[0] bound here. */
+static void out(CgExpr *x, const char *in, const char *row, const char *col, const char *val)
+{
+	CBuf *b = x->b;
+	const Kernel *k = x->k;
+	cb_printf(b,
+	"%sif (%s < M && %s < N) {\n"
+	"%s\tconst vi64 i%d = %s, i%d = %s, i%d = bt;\n"
+	"%s\t(void)i%d; (void)i%d; (void)i%d;\n"
+	"%s\tl%d[0] = %s;\n"
+	"%s\tp%d[bt * M * N + i%d * N + i%d] = ",
+	in, row, col, in, k->mmx[3], row, k->mmx[4], col, k->mmx[5], in, k->mmx[3], k->mmx[4],
+	k->mmx[5], in, k->mmx[6], val, in, k->mm[5], k->mmx[3], k->mmx[4]);
+	cg_expr(x, k->mmx[7]);
+	cb_printf(b, ";\n%s}\n", in);
+}
+
+static void out_end(CBuf *b)
+{
+	cb_puts(b, "\t#undef VA\n\t#undef VB\n");
 }
 
 /* The mma.sync and MFMA bodies' tile head and the staging of the A and B
@@ -64,8 +99,8 @@ static void stage(CgExpr *x, const char *elem, const char *cvt)
 	"\tfloat c0v = 0.0f, c1v = 0.0f, c2v = 0.0f, c3v = 0.0f;\n"
 	"\tfor (vi64 k0 = 0; k0 < K; k0 += 16) {\n"
 	"\t\tconst vi64 ar = r0 + ty, ak = k0 + tx, bk = k0 + ty, bc = c0 + tx;\n"
-	"\t\tAs[tid] = %s(ar < M && ak < K ? A[ar * K + ak] : 0.0f));\n"
-	"\t\tBs[tid] = %s(bk < K && bc < N ? B[bk * N + bc] : 0.0f));\n"
+	"\t\tAs[tid] = %s(ar < M && ak < K ? VA(ar, ak) : 0.0f));\n"
+	"\t\tBs[tid] = %s(bk < K && bc < N ? VB(bk, bc) : 0.0f));\n"
 	"\t\t__syncthreads();\n",
 	elem, cvt, cvt);
 }
@@ -118,11 +153,10 @@ static void cuda_body(CgExpr *x)
 	"\t\tconst int lane = tid & 31, g = lane >> 2, q = lane & 3;\n"
 	"\t\tconst float cv[4] = {c0v, c1v, c2v, c3v};\n"
 	"\t\tfor (int i = 0; i < 4; i++) {\n"
-	"\t\t\tconst vi64 row = r0 + g + (i >> 1) * 8, col = c0 + (tid >> 5) * 8 + 2 * q + (i & 1);\n"
-	"\t\t\tif (row < M && col < N)\n"
-	"\t\t\t\tp%d[bt * M * N + row * N + col] = cv[i];\n"
-	"\t\t}\n"
-	"\t}\n", x->k->mm[5]);
+	"\t\t\tconst vi64 row = r0 + g + (i >> 1) * 8, col = c0 + (tid >> 5) * 8 + 2 * q + (i & 1);\n");
+	out(x, "\t\t\t", "row", "col", "cv[i]");
+	cb_puts(b, "\t\t}\n\t}\n");
+	out_end(b);
 }
 
 /* The HIP body: wavefront 0 computes the whole 16x16 tile with one
@@ -150,15 +184,13 @@ static void hip_body(CgExpr *x)
 	"\tif (tid < 64) {\n"
 	"\t\tconst float cv[4] = {c0v, c1v, c2v, c3v};\n"
 	"\t\tfor (int e = 0; e < 4; e++) {\n"
-	"\t\t\tconst vi64 row = r0 + (tid >> 4) * 4 + e, col = c0 + (tid & 15);\n"
-	"\t\t\tif (row < M && col < N)\n"
-	"\t\t\t\tp%d[bt * M * N + row * N + col] = cv[e];\n"
-	"\t\t}\n"
-	"\t}\n",
+	"\t\t\tconst vi64 row = r0 + (tid >> 4) * 4 + e, col = c0 + (tid & 15);\n",
 	f16 ? "vh4" : "vs4", f16 ? "__builtin_bit_cast(_Float16, (vu16)" : "(short)(",
 	f16 ? "__builtin_bit_cast(_Float16, (vu16)" : "(short)(",
-	f16 ? "__builtin_amdgcn_mfma_f32_16x16x16f16" : "__builtin_amdgcn_mfma_f32_16x16x16bf16_1k",
-	x->k->mm[5]);
+	f16 ? "__builtin_amdgcn_mfma_f32_16x16x16f16" : "__builtin_amdgcn_mfma_f32_16x16x16bf16_1k");
+	out(x, "\t\t\t", "row", "col", "cv[e]");
+	cb_puts(b, "\t\t}\n\t}\n");
+	out_end(b);
 }
 
 /* The sm_90a body (KProg.wgmma): warpgroup 0 (threads 0..127) issues one
@@ -185,14 +217,17 @@ static void hip_body(CgExpr *x)
  * Here the byte offset of element (r, k) of a 16-wide k chunk is
  *     (k / kc) * 128 + (r / 8) * SBO + (r % 8) * 16 + (k % kc) * e
  * (e the element bytes, kc = 16 / e, LBO = 128, SBO = 128 * 16 / kc).
- * M = 64 is the smallest wgmma shape and the block's tile has 16 rows:
- * A's rows 16 .. 63 are zero and only warp 0's results are stored (3/4 of
- * the tensor-core work is wasted; a 64-row tile would use it). */
+ * The block's tile (Kernel.mmx[2]) is 64 rows x 16 columns: its 256
+ * threads stage 4 rows of A each and one element of B, and all four warps
+ * of warpgroup 0 store their 16 rows. Where M <= 16 (known when lowering)
+ * the tile keeps 16 rows: A's rows 16 .. 63 are zero and only warp 0's
+ * results are stored (3/4 of that mma's work is padding, but a 64-row tile
+ * would pad the same rows and stage more). */
 static void wgmma_body(CgExpr *x)
 {
 	CBuf *b = x->b;
 	const Kernel *k = x->k;
-	int prec = x->p->prec;
+	int prec = x->p->prec, tm = k->mmx[2];
 	bool tf = prec == KPREC_TF32;
 	const char *cvt = tf ? "__float_as_uint(vrnd_tf32" : prec == KPREC_FP16 ?
 	                  "vf32_to_f16((float)" : "vf32_to_bf16((float)";
@@ -200,26 +235,32 @@ static void wgmma_body(CgExpr *x)
 	cb_printf(b,
 	"\t/* wgmma operands (K-major, no swizzle): A 64 x 16, B 16 (n) x 16 (k) */\n"
 	"\t__shared__ __align__(128) %s As[64 * 16], Bs[16 * 16];\n"
-	"\t#define VW(r, c) (%s)\n"
-	"\tfor (int i = tid; i < 64 * 16; i += 256)\n"
-	"\t\tAs[i] = 0;\n"
+	"\t#define VW(r, c) (%s)\n",
+	tf ? "vu32" : "vu16",
+	tf ? "((c) >> 2) * 32 + ((r) >> 3) * 128 + ((r) & 7) * 4 + ((c) & 3)"
+	   : "((c) >> 3) * 64 + ((r) >> 3) * 128 + ((r) & 7) * 8 + ((c) & 7)");
+	if (tm != 64)
+		cb_puts(b, "\tfor (int i = tid; i < 64 * 16; i += 256)\n"
+		           "\t\tAs[i] = 0;\n");
+	cb_printf(b,
 	"\tfloat d0 = 0.0f, d1 = 0.0f, d2 = 0.0f, d3 = 0.0f, d4 = 0.0f, d5 = 0.0f, d6 = 0.0f, "
 	"d7 = 0.0f;\n"
 	"\tfor (vi64 k0 = 0; k0 < K; k0 += 16) {\n"
 	"\t\t__syncthreads();\n"
-	"\t\tconst vi64 ar = r0 + ty, ak = k0 + tx, bk = k0 + ty, bc = c0 + tx;\n"
-	"\t\tAs[VW(ty, tx)] = %s(ar < M && ak < K ? A[ar * K + ak] : 0.0f));\n"
-	"\t\tBs[VW(tx, ty)] = %s(bk < K && bc < N ? B[bk * N + bc] : 0.0f));\n"
+	"\t\tconst vi64 ak = k0 + tx, bk = k0 + ty, bc = c0 + tx;\n"
+	"\t\tfor (int j = 0; j < %d; j++) {\n"
+	"\t\t\tconst int r = ty + 16 * j;\n"
+	"\t\t\tconst vi64 ar = r0 + r;\n"
+	"\t\t\tAs[VW(r, tx)] = %s(ar < M && ak < K ? VA(ar, ak) : 0.0f));\n"
+	"\t\t}\n"
+	"\t\tBs[VW(tx, ty)] = %s(bk < K && bc < N ? VB(bk, bc) : 0.0f));\n"
 	"\t\tasm volatile(\"fence.proxy.async.shared::cta;\" ::: \"memory\");\n"
 	"\t\t__syncthreads();\n"
 	"\t\tif (tid < 128) {\n"
 	"\t\t\tconst vu64 lo = (vu64)(128 >> 4) << 16 | (vu64)(%d >> 4) << 32;\n"
 	"\t\t\tconst vu64 da = ((vu64)(__cvta_generic_to_shared(As) & 0x3ffff) >> 4) | lo;\n"
 	"\t\t\tconst vu64 db = ((vu64)(__cvta_generic_to_shared(Bs) & 0x3ffff) >> 4) | lo;\n",
-	tf ? "vu32" : "vu16",
-	tf ? "((c) >> 2) * 32 + ((r) >> 3) * 128 + ((r) & 7) * 4 + ((c) & 3)"
-	   : "((c) >> 3) * 64 + ((r) >> 3) * 128 + ((r) & 7) * 8 + ((c) & 7)",
-	cvt, cvt, tf ? 512 : 256);
+	tm / 16, cvt, cvt, tf ? 512 : 256);
 	/* tf32: the second k step of 8 starts 2 core matrices (256 bytes) on:
 	 * the start address field advances by 256 >> 4 */
 	cb_printf(b,
@@ -236,17 +277,17 @@ static void wgmma_body(CgExpr *x)
 	"\t\t}\n"
 	"\t}\n"
 	"\t#undef VW\n"
-	"\tif (tid < 32) {\n"
-	"\t\tconst int g = tid >> 2, q = tid & 3;\n"
+	"\tif (tid < %d) {\n"
+	"\t\tconst int g = (tid & 31) >> 2, q = tid & 3, w = tid >> 5;\n"
 	"\t\tconst float dv[8] = {d0, d1, d2, d3, d4, d5, d6, d7};\n"
 	"\t\tfor (int i = 0; i < 8; i++) {\n"
-	"\t\t\tconst vi64 row = r0 + g + ((i >> 1) & 1) * 8, col = c0 + (i >> 2) * 8 + 2 * q + (i & 1);\n"
-	"\t\t\tif (row < M && col < N)\n"
-	"\t\t\t\tp%d[bt * M * N + row * N + col] = dv[i];\n"
-	"\t\t}\n"
-	"\t}\n",
+	"\t\t\tconst vi64 row = r0 + 16 * w + g + ((i >> 1) & 1) * 8, "
+	"col = c0 + (i >> 2) * 8 + 2 * q + (i & 1);\n",
 	tf ? 2 : 1, tf ? "m64n16k8.f32.tf32.tf32" : prec == KPREC_FP16 ? "m64n16k16.f32.f16.f16" :
-	"m64n16k16.f32.bf16.bf16", tf ? "" : ", 0, 0", k->mm[5]);
+	"m64n16k16.f32.bf16.bf16", tf ? "" : ", 0, 0", tm == 64 ? 128 : 32);
+	out(x, "\t\t\t", "row", "col", "dv[i]");
+	cb_puts(b, "\t\t}\n\t}\n");
+	out_end(b);
 }
 
 void cg_gpu_mma_types(CBuf *b, int dialect)

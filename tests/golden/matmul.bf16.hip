@@ -68,12 +68,15 @@ extern "C" __global__ void vk0_0(vu8 *b0, vi64 o0, vu8 *b1, vi64 o1, vu8 *b2, vi
 	const vi64 bt = t / (mt * nt), r0 = t / nt % mt * 16, c0 = t % nt * 16;
 	const int tx = (int)threadIdx.x, ty = (int)threadIdx.y, tid = ty * 16 + tx;
 	const float *A = p0 + bt * M * K, *B = p1 + 0;
+	float l2[1];
+	#define VA(r, c) A[(r) * K + (c)]
+	#define VB(r, c) B[(r) * N + (c)]
 	__shared__ vu16 As[256], Bs[256];
 	float c0v = 0.0f, c1v = 0.0f, c2v = 0.0f, c3v = 0.0f;
 	for (vi64 k0 = 0; k0 < K; k0 += 16) {
 		const vi64 ar = r0 + ty, ak = k0 + tx, bk = k0 + ty, bc = c0 + tx;
-		As[tid] = vf32_to_bf16((float)(ar < M && ak < K ? A[ar * K + ak] : 0.0f));
-		Bs[tid] = vf32_to_bf16((float)(bk < K && bc < N ? B[bk * N + bc] : 0.0f));
+		As[tid] = vf32_to_bf16((float)(ar < M && ak < K ? VA(ar, ak) : 0.0f));
+		Bs[tid] = vf32_to_bf16((float)(bk < K && bc < N ? VB(bk, bc) : 0.0f));
 		__syncthreads();
 		if (tid < 64) {
 			const int i = tid & 15, kq = (tid >> 4) * 4;
@@ -92,9 +95,15 @@ extern "C" __global__ void vk0_0(vu8 *b0, vi64 o0, vu8 *b1, vi64 o1, vu8 *b2, vi
 		const float cv[4] = {c0v, c1v, c2v, c3v};
 		for (int e = 0; e < 4; e++) {
 			const vi64 row = r0 + (tid >> 4) * 4 + e, col = c0 + (tid & 15);
-			if (row < M && col < N)
-				p2[bt * M * N + row * N + col] = cv[e];
+			if (row < M && col < N) {
+				const vi64 i5 = row, i6 = col, i7 = bt;
+				(void)i5; (void)i6; (void)i7;
+				l2[0] = cv[e];
+				p2[bt * M * N + i5 * N + i6] = l2[((vi64)0L)];
+			}
 		}
 	}
+	#undef VA
+	#undef VB
 }
 

@@ -59,21 +59,26 @@ extern "C" __global__ void vk0_0(vu8 *b0, vi64 o0, vu8 *b1, vi64 o1, vu8 *b2, vi
 	float *p1 = (float *)(b1 + o1); (void)p1;
 	float *p2 = (float *)(b2 + o2); (void)p2;
 	const vi64 M = ((vi64)37L), N = ((vi64)29L), K = ((vi64)45L);
-	const vi64 mt = (M + 15) / 16, nt = (N + 15) / 16, t = (vi64)blockIdx.x;
-	const vi64 bt = t / (mt * nt), r0 = t / nt % mt * 16, c0 = t % nt * 16;
+	const vi64 mt = (M + 63) / 64, nt = (N + 15) / 16, t = (vi64)blockIdx.x;
+	const vi64 bt = t / (mt * nt), r0 = t / nt % mt * 64, c0 = t % nt * 16;
 	const int tx = (int)threadIdx.x, ty = (int)threadIdx.y, tid = ty * 16 + tx;
 	const float *A = p0 + bt * M * K, *B = p1 + 0;
+	float l2[1];
+	#define VA(r, c) A[(r) * K + (c)]
+	#define VB(r, c) B[(r) * N + (c)]
 	/* wgmma operands (K-major, no swizzle): A 64 x 16, B 16 (n) x 16 (k) */
 	__shared__ __align__(128) vu32 As[64 * 16], Bs[16 * 16];
 	#define VW(r, c) (((c) >> 2) * 32 + ((r) >> 3) * 128 + ((r) & 7) * 4 + ((c) & 3))
-	for (int i = tid; i < 64 * 16; i += 256)
-		As[i] = 0;
 	float d0 = 0.0f, d1 = 0.0f, d2 = 0.0f, d3 = 0.0f, d4 = 0.0f, d5 = 0.0f, d6 = 0.0f, d7 = 0.0f;
 	for (vi64 k0 = 0; k0 < K; k0 += 16) {
 		__syncthreads();
-		const vi64 ar = r0 + ty, ak = k0 + tx, bk = k0 + ty, bc = c0 + tx;
-		As[VW(ty, tx)] = __float_as_uint(vrnd_tf32(ar < M && ak < K ? A[ar * K + ak] : 0.0f));
-		Bs[VW(tx, ty)] = __float_as_uint(vrnd_tf32(bk < K && bc < N ? B[bk * N + bc] : 0.0f));
+		const vi64 ak = k0 + tx, bk = k0 + ty, bc = c0 + tx;
+		for (int j = 0; j < 4; j++) {
+			const int r = ty + 16 * j;
+			const vi64 ar = r0 + r;
+			As[VW(r, tx)] = __float_as_uint(vrnd_tf32(ar < M && ak < K ? VA(ar, ak) : 0.0f));
+		}
+		Bs[VW(tx, ty)] = __float_as_uint(vrnd_tf32(bk < K && bc < N ? VB(bk, bc) : 0.0f));
 		asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
 		__syncthreads();
 		if (tid < 128) {
@@ -92,14 +97,20 @@ extern "C" __global__ void vk0_0(vu8 *b0, vi64 o0, vu8 *b1, vi64 o1, vu8 *b2, vi
 		}
 	}
 	#undef VW
-	if (tid < 32) {
-		const int g = tid >> 2, q = tid & 3;
+	if (tid < 128) {
+		const int g = (tid & 31) >> 2, q = tid & 3, w = tid >> 5;
 		const float dv[8] = {d0, d1, d2, d3, d4, d5, d6, d7};
 		for (int i = 0; i < 8; i++) {
-			const vi64 row = r0 + g + ((i >> 1) & 1) * 8, col = c0 + (i >> 2) * 8 + 2 * q + (i & 1);
-			if (row < M && col < N)
-				p2[bt * M * N + row * N + col] = dv[i];
+			const vi64 row = r0 + 16 * w + g + ((i >> 1) & 1) * 8, col = c0 + (i >> 2) * 8 + 2 * q + (i & 1);
+			if (row < M && col < N) {
+				const vi64 i9 = row, i10 = col, i11 = bt;
+				(void)i9; (void)i10; (void)i11;
+				l2[0] = dv[i];
+				p2[bt * M * N + i9 * N + i10] = l2[((vi64)0L)];
+			}
 		}
 	}
+	#undef VA
+	#undef VB
 }
 

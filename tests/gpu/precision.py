@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""--precision on --target=opencl (PoCL): f32 MatMul operands rounded as a
+"""--precision on --target=opencl (PoCL): f32 MatMul (and Gemm: transB,
+alpha, the products scaled by |alpha|) operands rounded as a
 tensor core reads them (tf32: nearest, ties away; fp16/bf16: nearest even),
 products accumulated in fp32. For each precision the device result must
   1. match the emulation (operands rounded here in numpy, product in f64)
@@ -36,10 +37,15 @@ def round_to(x, prec):
     return r.astype(np.uint32).view(np.float32)
 
 
-def model(path, a_shape, b_shape):
-    y_shape = list(a_shape[:-1]) + [b_shape[-1]]
+def model(path, a_shape, b_shape, alpha):
+    if alpha is None:
+        y_shape = list(a_shape[:-1]) + [b_shape[-1]]
+        node = helper.make_node("MatMul", ["A", "B"], ["Y"])
+    else:   # Gemm, B given as [N, K]
+        y_shape = [a_shape[0], b_shape[0]]
+        node = helper.make_node("Gemm", ["A", "B"], ["Y"], transB=1, alpha=alpha)
     g = helper.make_graph(
-        [helper.make_node("MatMul", ["A", "B"], ["Y"])], "mm",
+        [node], "mm",
         [helper.make_tensor_value_info("A", TensorProto.FLOAT, a_shape),
          helper.make_tensor_value_info("B", TensorProto.FLOAT, b_shape)],
         [helper.make_tensor_value_info("Y", TensorProto.FLOAT, y_shape)])
@@ -53,18 +59,20 @@ def run(cmd):
     return p.returncode, p.stdout + p.stderr
 
 
-def check(vibeec, vrun, work, name, a_shape, b_shape, rng):
+def check(vibeec, vrun, work, name, a_shape, b_shape, rng, alpha=None):
     d = os.path.join(work, name)
     data = os.path.join(d, "data")
     os.makedirs(data, exist_ok=True)
     onnx_path = os.path.join(d, "model.onnx")
-    model(onnx_path, a_shape, b_shape)
+    model(onnx_path, a_shape, b_shape, alpha)
     a = rng.standard_normal(a_shape).astype(np.float32)
     b = rng.standard_normal(b_shape).astype(np.float32)
     for i, t in enumerate((a, b)):
         with open(os.path.join(data, "input_%d.pb" % i), "wb") as f:
             f.write(numpy_helper.from_array(t).SerializeToString())
-    exact = np.matmul(a.astype(np.float64), b.astype(np.float64))
+    al = 1.0 if alpha is None else alpha
+    bt = (lambda x: x) if alpha is None else (lambda x: x.T)
+    exact = al * np.matmul(a.astype(np.float64), bt(b.astype(np.float64)))
     K = a_shape[-1]
     gamma = 1.01 * K * 2.0 ** -24
     ok = True
@@ -88,9 +96,9 @@ def check(vibeec, vrun, work, name, a_shape, b_shape, rng):
             t.ParseFromString(f.read())
         y = numpy_helper.to_array(t).astype(np.float64)
         ar, br = round_to(a, prec).astype(np.float64), round_to(b, prec).astype(np.float64)
-        emul = np.matmul(ar, br)
-        s_r = np.matmul(np.abs(ar), np.abs(br))
-        s = np.matmul(np.abs(a.astype(np.float64)), np.abs(b.astype(np.float64)))
+        emul = al * np.matmul(ar, bt(br))
+        s_r = abs(al) * np.matmul(np.abs(ar), np.abs(bt(br)))
+        s = abs(al) * np.matmul(np.abs(a.astype(np.float64)), np.abs(bt(b.astype(np.float64))))
         u = U[prec]
         e_emul = np.abs(y - emul) / (gamma * s_r + 1e-30)
         tol = (2 * u + u * u) * s + gamma * s_r
@@ -115,6 +123,7 @@ def main():
     rng = np.random.default_rng(6)
     ok = check(vibeec, vrun, work, "b2d", [2, 37, 70], [70, 45], rng)
     ok = check(vibeec, vrun, work, "batched", [3, 16, 33], [3, 33, 19], rng) and ok
+    ok = check(vibeec, vrun, work, "gemm", [21, 50], [35, 50], rng, alpha=0.5) and ok
     return 0 if ok else 1
 
 
