@@ -60,9 +60,9 @@ MFMA = re.compile(r'__builtin_amdgcn_mfma_f32_16x16x16(f16|bf16_1k)\((\w+), (\w+
 
 MAIN = r"""
 thread_local vsim_dim threadIdx, blockIdx;
-pthread_barrier_t vsim_block, vsim_warp[2], vsim_mwarp[8];
-float vsim_xf[2][32];
-unsigned vsim_reg[2][32][6], vsim_mreg[8][32][6];
+pthread_barrier_t vsim_block, vsim_warp[4], vsim_mwarp[8];
+float vsim_xf[4][32];
+unsigned vsim_reg[4][32][6], vsim_mreg[8][32][6];
 vsim_bdim_t vsim_bdim = {16, 16};
 vsim_win vsim_wins[8];
 int vsim_nwin;
