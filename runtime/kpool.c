@@ -41,6 +41,7 @@ struct kpool {
 	atomic_ullong gen;            /* bumped per job */
 	atomic_int quit;
 	int busy;                     /* workers inside work(), under mu */
+	uint64_t jobs;                /* jobs posted, by the caller only */
 	/* the current job */
 	kpool_fn body;
 	void *arg;
@@ -149,6 +150,8 @@ void kpool_free(kpool *p)
 
 int kpool_threads(const kpool *p) { return p ? p->nworkers + 1 : 1; }
 
+uint64_t kpool_jobs(const kpool *p) { return p ? p->jobs : 0; }
+
 void kpool_for(kpool *p, int64_t n, int64_t grain, kpool_fn body, void *arg)
 {
 	if (n <= 0)
@@ -180,6 +183,7 @@ void kpool_for(kpool *p, int64_t n, int64_t grain, kpool_fn body, void *arg)
 	atomic_store(&p->left, p->nchunks);
 	atomic_store(&p->next, 0);
 	atomic_fetch_add(&p->gen, 1);
+	p->jobs++;
 	pthread_cond_broadcast(&p->wake);
 	pthread_mutex_unlock(&p->mu);
 	int64_t did = work(p);
