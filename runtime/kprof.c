@@ -115,10 +115,12 @@ void kprof_close(kprof *p, const kpool *pool)
 		double runs = (double)p->runs;
 		fprintf(stderr,
 		        "vibee profile: model '%s', %llu runs, %d threads: run mean %.3f ms, min %.3f ms; "
-		        "kernels %.1f%% of run time, %.1f pool dispatches per run\n",
+		        "kernels %.1f%% of run time, %.1f pool dispatches per run (the caller slept "
+		        "on %llu)\n",
 		        p->model, (unsigned long long)p->runs, kpool_threads(pool),
 		        (double)p->run_ns / runs / 1e6, (double)p->run_min_ns / 1e6,
-		        p->run_ns ? 100.0 * (double)sum / (double)p->run_ns : 0.0, (double)jobs / runs);
+		        p->run_ns ? 100.0 * (double)sum / (double)p->run_ns : 0.0, (double)jobs / runs,
+		        (unsigned long long)kpool_sleeps(pool));
 		fprintf(stderr, "%3s %6s %10s %8s %9s %9s %5s %-4s %-16s %s\n", "#", "share", "total_ms",
 		        "calls", "mean_us", "min_us", "jobs", "kind", "op", "kernel (first output)");
 		for (int j = 0; j < p->nk; j++) {
