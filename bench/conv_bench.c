@@ -2,8 +2,9 @@
  * runs with the Winograd F(2x2,3x3) path and with the direct tiles only,
  * on 1 and 2 threads, and prints min and median microseconds and GFLOP/s
  * of the direct algorithm's flop count (so the two are comparable).
- * Usage: build/conv_bench [-r REPEATS] [C,H,W,M,K,S ...] (default: the
- * resnet sample's 3x3 stride-1 shapes). */
+ * Usage: build/conv_bench [-r REPEATS] [C,H,W,M,K,S[,B] ...] (default: the
+ * resnet sample's 3x3 stride-1 shapes; B 0: the input is NCHW, as a stem
+ * convolution's, else blocked). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,7 @@ static void *zalloc(size_t n)
 static void run(kpool *pool, int wino, const int64_t *sh, int reps)
 {
 	int64_t C = sh[0], H = sh[1], W = sh[2], M = sh[3], K = sh[4], S = sh[5], pad = K / 2;
+	int inb = sh[6] != 0;
 	int64_t OH = (H + 2 * pad - K) / S + 1, OW = (W + 2 * pad - K) / S + 1;
 	int64_t p[KC_NP] = {1, C, H, W, M, K, K, OH, OW, S, S, pad, pad, 1, 1, 1};
 	kconvc_set_wino(wino);
@@ -47,23 +49,23 @@ static void run(kpool *pool, int wino, const int64_t *sh, int reps)
 		w[i] = (float)((i * 7919) % 101) / 101.0f - 0.5f;
 	for (int64_t i = 0; i < C * H * W; i++)
 		x[i] = (float)((i * 104729) % 97) / 97.0f - 0.5f;
-	float *wp = zalloc(kconvc_pack_size(p, 1));
-	kconvc_pack(p, 1, w, wp);
-	void *scr = zalloc(kconvc_scratch(p, 1));
+	float *wp = zalloc(kconvc_pack_size(p, inb));
+	kconvc_pack(p, inb, w, wp);
+	void *scr = zalloc(kconvc_scratch(p, inb));
 	double *t = malloc((size_t)reps * sizeof *t);
 	for (int i = 0; i < 20; i++)
-		kconvc_f32(pool, p, 1, x, wp, b, NULL, y, 1, NULL, scr);
+		kconvc_f32(pool, p, inb, x, wp, b, NULL, y, 1, NULL, scr);
 	for (int i = 0; i < reps; i++) {
 		double t0 = now_us();
-		kconvc_f32(pool, p, 1, x, wp, b, NULL, y, 1, NULL, scr);
+		kconvc_f32(pool, p, inb, x, wp, b, NULL, y, 1, NULL, scr);
 		t[i] = now_us() - t0;
 	}
 	qsort(t, (size_t)reps, sizeof *t, cmpd);
 	double fl = 2.0 * (double)(M * C * K * K * OH * OW);
-	printf("C%-4lld %3lldx%-3lld M%-4lld k%lld s%lld  %-8s threads %d  min %8.2f us  median %8.2f us"
+	printf("C%-4lld %3lldx%-3lld M%-4lld k%lld s%lld %s %-8s threads %d  min %8.2f us  median %8.2f us"
 	       "  %6.1f GFLOP/s(direct-equiv, min)\n", (long long)C, (long long)H, (long long)W,
-	       (long long)M, (long long)K, (long long)S,
-	       kconvc_winograd(p, 1) ? "winograd" : "direct", kpool_threads(pool), t[0], t[reps / 2],
+	       (long long)M, (long long)K, (long long)S, inb ? "blk " : "nchw",
+	       kconvc_winograd(p, inb) ? "winograd" : "direct", kpool_threads(pool), t[0], t[reps / 2],
 	       fl / t[0] * 1e-3);
 	free(t); free(w); free(x); free(y); free(b); free(wp); free(scr);
 }
@@ -77,21 +79,21 @@ int main(int argc, char **argv)
 	}
 	if (reps < 1)
 		reps = 1;
-	static const int64_t def[][6] = {{16, 32, 32, 16, 3, 1}, {32, 16, 16, 32, 3, 1},
-	                                 {64, 8, 8, 64, 3, 1}, {128, 4, 4, 128, 3, 1}};
-	int64_t (*sh)[6] = NULL;
+	static const int64_t def[][7] = {{16, 32, 32, 16, 3, 1, 1}, {32, 16, 16, 32, 3, 1, 1},
+	                                 {64, 8, 8, 64, 3, 1, 1}, {128, 4, 4, 128, 3, 1, 1}};
+	int64_t (*sh)[7] = NULL;
 	int ns = argc - ai;
 	if (ns > 0) {
 		sh = calloc((size_t)ns, sizeof *sh);
 		for (int i = 0; i < ns; i++) {
-			long long v[6];
-			if (sscanf(argv[ai + i], "%lld,%lld,%lld,%lld,%lld,%lld", &v[0], &v[1], &v[2], &v[3],
-			           &v[4], &v[5]) != 6 || v[0] < 1 || v[1] < 1 || v[2] < 1 || v[3] < 1 ||
-			    v[4] < 1 || v[5] < 1) {
-				fprintf(stderr, "conv_bench: bad shape '%s' (C,H,W,M,K,S)\n", argv[ai + i]);
+			long long v[7] = {0, 0, 0, 0, 0, 0, 1};
+			int got = sscanf(argv[ai + i], "%lld,%lld,%lld,%lld,%lld,%lld,%lld", &v[0], &v[1],
+			                 &v[2], &v[3], &v[4], &v[5], &v[6]);
+			if (got < 6 || v[0] < 1 || v[1] < 1 || v[2] < 1 || v[3] < 1 || v[4] < 1 || v[5] < 1) {
+				fprintf(stderr, "conv_bench: bad shape '%s' (C,H,W,M,K,S[,B])\n", argv[ai + i]);
 				return 2;
 			}
-			for (int j = 0; j < 6; j++)
+			for (int j = 0; j < 7; j++)
 				sh[i][j] = v[j];
 		}
 	} else {

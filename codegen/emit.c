@@ -310,6 +310,43 @@ static void io_tables(CBuf *b, const Graph *g, int which)
 	cb_puts(b, "};\n");
 }
 
+/* The profiler's kernel table (runtime/kprof.h): node name, op, kind and
+ * first output of every kernel, in kernel order. */
+static void prof_table(CBuf *b, const KProg *p)
+{
+	const Graph *g = p->g;
+	cb_printf(b, "static const kprof_kern m_kprof[%d] = {\n", p->nk ? p->nk : 1);
+	for (int ki = 0; ki < p->nk; ki++) {
+		const Kernel *k = &p->k[ki];
+		const Node *n = &g->node[k->node];
+		char sh[512], t[256];
+		int o = 0;
+		if (n->nout > 0 && n->out[0] != IR_NONE) {
+			const Value *v = &g->val[n->out[0]];
+			o = snprintf(sh, sizeof sh, "%s[", dt_name(v->dt));
+			for (int i = 0; i < v->shape.rank && o < (int)sizeof sh; i++)
+				o += snprintf(sh + o, sizeof sh - (size_t)o, "%s%s", i ? "," : "",
+				              ir_dim_str(g, v->shape.d[i], t, sizeof t));
+			if (o < (int)sizeof sh)
+				snprintf(sh + o, sizeof sh - (size_t)o, "]");
+		} else {
+			snprintf(sh, sizeof sh, "-");
+		}
+		const char *kind = k->kind == KK_LIB ? "lib" : k->kind != KK_CALL ? "loop" :
+		                   cg_fused_kernel_node(g, n) ? "lib" : "call";
+		cb_puts(b, "\t{");
+		lit(b, n->name ? n->name : "");
+		cb_puts(b, ", ");
+		lit(b, ir_op_name(n->op));
+		cb_printf(b, ", \"%s\", ", kind);
+		lit(b, sh);
+		cb_puts(b, "},\n");
+	}
+	if (!p->nk)
+		cb_puts(b, "\t{0},\n");
+	cb_puts(b, "};\n\n");
+}
+
 int cg_emit_c(CBuf *b, const KProg *p, const Plan *pl, const EmitInfo *ei, Diag *d)
 {
 	Graph *g = p->g;
@@ -321,6 +358,7 @@ int cg_emit_c(CBuf *b, const KProg *p, const Plan *pl, const EmitInfo *ei, Diag 
 	        "#include \"runtime/kpool.h\"\n#include \"runtime/kops.h\"\n#include \"runtime/vibee.h\"\n\n");
 	cb_puts(b, cg_fused_includes);
 	cb_puts(b, "#include \"runtime/kdyn.h\"\n#include \"runtime/kcf.h\"\n");
+	cb_puts(b, "#include \"runtime/kprof.h\"\n");
 	if (ei->gpu)
 		cb_puts(b, "#include \"runtime/vdev.h\"\n\n");
 	cb_puts(b, "extern const unsigned char vibee_weights[] __attribute__((visibility(\"hidden\")));\n\n");
@@ -329,6 +367,7 @@ int cg_emit_c(CBuf *b, const KProg *p, const Plan *pl, const EmitInfo *ei, Diag 
 	          pl->nslot ? pl->nslot : 1, g->ndim ? g->ndim : 1);
 	if (ei->gpu)
 		cg_gpu_ctx_fields(b, pl);
+	cb_puts(b, "\tkprof *prof;   /* VIBEE_PROFILE: NULL when off */\n");
 	cb_puts(b, "};\n\n");
 	cb_puts(b, "static int vfail(struct vibee_ctx *r, int code, const char *fmt, ...)\n{\n"
 	        "\tif (r->err && r->errlen) {\n\t\tva_list ap;\n\t\tva_start(ap, fmt);\n"
@@ -354,7 +393,12 @@ int cg_emit_c(CBuf *b, const KProg *p, const Plan *pl, const EmitInfo *ei, Diag 
 	}
 	/* create / destroy */
 	uint64_t ws = pl->ws_bytes ? pl->ws_bytes : 64;
+	bool prof = !ei->gpu && !ei->no_profile;
+	if (prof)
+		prof_table(b, p);
 	cb_puts(b, "static void m_destroy(struct vibee_ctx *r)\n{\n\tif (!r)\n\t\treturn;\n");
+	if (prof)
+		cb_puts(b, "\tkprof_close(r->prof, r->pool);\n");
 	if (ei->gpu)
 		cg_gpu_destroy(b, pl);
 	cb_puts(b, "\tkpool_free(r->pool);\n\tkarena_free(&r->arena);\n\tfree(r->ws);\n\tfree(r);\n}\n\n");
@@ -379,6 +423,11 @@ int cg_emit_c(CBuf *b, const KProg *p, const Plan *pl, const EmitInfo *ei, Diag 
 	}
 	if (ei->gpu)
 		cg_gpu_create(b, p, pl, ei->gpu);
+	if (prof) {
+		cb_puts(b, "\tr->prof = kprof_open(");
+		lit(b, g->name ? g->name : "");
+		cb_printf(b, ", m_kprof, %d);\n", p->nk);
+	}
 	cb_puts(b, "\t*pr = r;\n\treturn 0;\n}\n\n");
 	/* run */
 	cb_puts(b, "static int m_run(struct vibee_ctx *r, const vibee_tensor *in, vibee_tensor *out, "
@@ -394,6 +443,8 @@ int cg_emit_c(CBuf *b, const KProg *p, const Plan *pl, const EmitInfo *ei, Diag 
 			cb_printf(b, "\tr->buf[%u] = in[%u].data;\n", pl->slot[g->in[i]], i);
 	}
 	cb_puts(b, "\teval_dims(r->dv);\n");
+	if (prof)
+		cb_puts(b, "\tif (r->prof)\n\t\tkprof_run_begin(r->prof);\n");
 	if (ei->gpu)
 		cg_gpu_run_begin(b, p, pl);
 	uint32_t sq_next = 0;
@@ -427,9 +478,17 @@ int cg_emit_c(CBuf *b, const KProg *p, const Plan *pl, const EmitInfo *ei, Diag 
 			cb_printf(b, "\tif ((rc = k%d(r)))\n\t\treturn rc;\n", ki);
 			cg_gpu_after_call(b, p, pl, ki);
 		} else if (k->kind == KK_CALL || k->kind == KK_LIB || ei->gpu) {
+			if (prof)
+				cb_puts(b, "\tif (r->prof)\n\t\tkprof_begin(r->prof, r->pool);\n");
 			cb_printf(b, "\tif ((rc = k%d(r)))\n\t\treturn rc;\n", ki);
+			if (prof)
+				cb_printf(b, "\tif (r->prof)\n\t\tkprof_end(r->prof, %d, r->pool);\n", ki);
 		} else {
+			if (prof)
+				cb_puts(b, "\tif (r->prof)\n\t\tkprof_begin(r->prof, r->pool);\n");
 			cb_printf(b, "\tk%d(r);\n", ki);
+			if (prof)
+				cb_printf(b, "\tif (r->prof)\n\t\tkprof_end(r->prof, %d, r->pool);\n", ki);
 			bool chk = false;
 			for (int e = 0; e < k->nx; e++)
 				chk |= k->x[e].op == KX_CHECK;
@@ -464,6 +523,8 @@ int cg_emit_c(CBuf *b, const KProg *p, const Plan *pl, const EmitInfo *ei, Diag 
 	}
 	if (ei->gpu)
 		cg_gpu_after_outputs(b, p);
+	if (prof)
+		cb_puts(b, "\tif (r->prof)\n\t\tkprof_run_end(r->prof);\n");
 	cb_puts(b, "\treturn 0;\n}\n\n");
 	if (ei->gpu)
 		cg_gpu_run_device(b, p);

@@ -9,6 +9,7 @@ typedef struct EmitInfo {
 	const char *isa;
 	bool check_avx2;      /* create() refuses CPUs without AVX2/FMA */
 	const struct GpuHost *gpu;   /* GPU target: loop kernels run on a device (gpu.h) */
+	bool no_profile;      /* no VIBEE_PROFILE hooks (compiled subgraph bodies) */
 } EmitInfo;
 
 /* Render the whole model.c for p into b. */

@@ -55,7 +55,7 @@ static int sub_compile(CgSubs *S, Graph *sg, const KProg *outer)
 	if (!all_generated(&x->p))
 		goto fail;
 	cb_printf(&x->c, "#define vibee_model vibee_sub_%d\n#define vibee_weights vibee_weights_s%d\n", id, id);
-	EmitInfo ei = {S->target ? S->target : "cpu", S->isa ? S->isa : "", false, NULL};
+	EmitInfo ei = {S->target ? S->target : "cpu", S->isa ? S->isa : "", false, NULL, true};
 	if (cg_emit_c(&x->c, &x->p, &x->pl, &ei, &d))
 		goto fail;
 	return id;

@@ -23,6 +23,7 @@ typedef struct kc_args {
 	float *y;
 	int64_t xn;                  /* scratch floats per image */
 	int64_t cbk, ncb, hp, wp;    /* input channel block, blocks, padded dims */
+	int64_t pt, pl;              /* depthwise: padding still to apply (0 after the copy) */
 	int64_t kh, kw, sh, sw, dh, dw, oh, ow, nocb, wost;
 	int act;
 	float a0, a1;                /* activation parameters */
@@ -32,6 +33,7 @@ typedef struct kw_args {     /* Winograd F(2x2,3x3): kwino_impl.h */
 	const float *xs, *u, *bias, *res;
 	float *y, *scr;
 	int64_t xn, ncb, hp, wp, oh, ow, nocb;
+	int64_t pt, pl;              /* padding still to apply: 0 after the padded copy */
 	int64_t tw, ntile, nchunk, tc, gsz, ngroup, per_item;   /* per_item: scratch floats */
 	int act;
 	float a0, a1;
@@ -164,7 +166,10 @@ static void geometry(const int64_t *p, int in_blocked, geo *g)
 		nh = 2 * cdiv(p[KC_OH], 2) + 2;
 		nw = 2 * cdiv(p[KC_OW], 2) + 2;
 	}
-	g->copy = !in_blocked || p[KC_PT] || p[KC_PL] || nh > p[KC_H] || nw > p[KC_W];
+	/* Winograd and depthwise read a blocked input in place, border tiles or
+	 * pixels point by point */
+	g->copy = !in_blocked || (!use_wino(p, in_blocked) && !depthwise(p) &&
+	                          (p[KC_PT] || p[KC_PL] || nh > p[KC_H] || nw > p[KC_W]));
 	g->hp = g->copy ? max64(p[KC_H] + p[KC_PT], nh) : p[KC_H];
 	g->wp = g->copy ? max64(p[KC_W] + p[KC_PL], nw) : p[KC_W];
 }
@@ -353,6 +358,7 @@ void kconvc_f32(kpool *pool, const int64_t *p, int in_blocked, const float *x,
 		if (g.copy)
 			ws += al64((size_t)(N * g.ncb * g.hp * g.wp * g.cbk) * sizeof(float)) / sizeof(float);
 		kw_args b = {xs, wpk, bv, res, y, ws, xn, g.ncb, g.hp, g.wp, p[KC_OH], p[KC_OW], nocb,
+		             g.copy ? 0 : p[KC_PT], g.copy ? 0 : p[KC_PL],
 		             w.tw, w.ntile, w.nchunk, w.tc, w.gsz, w.ngroup, w.per_item,
 		             act, ap ? ap[0] : 0.0f, ap ? ap[1] : 0.0f};
 		int64_t items = N * w.nchunk * w.ngroup;
@@ -363,7 +369,9 @@ void kconvc_f32(kpool *pool, const int64_t *p, int in_blocked, const float *x,
 			wb(&b, 0, items);
 		return;
 	}
-	kc_args a = {xs, wpk, bv, res, y, xn, g.cbk, g.ncb, g.hp, g.wp, p[KC_KH], p[KC_KW],
+	kc_args a = {xs, wpk, bv, res, y, xn, g.cbk, g.ncb, g.hp, g.wp,
+	             g.copy ? 0 : p[KC_PT], g.copy ? 0 : p[KC_PL],
+	             p[KC_KH], p[KC_KW],
 	             p[KC_SH], p[KC_SW], p[KC_DH], p[KC_DW], p[KC_OH], p[KC_OW], nocb,
 	             g.ncb * taps * g.cbk * KCB, act, ap ? ap[0] : 0.0f, ap ? ap[1] : 0.0f};
 	kpool_fn body = dw ? pick(dw_body_gen, dw_body_avx2, dw_body_avx512)
@@ -412,10 +420,11 @@ void kmaxpoolc_f32(kpool *pool, const int64_t *q, const float *x, float *y)
 {
 	mpc_args a = {q, x, y};
 	kpool_fn body = pick(mp_body_gen, mp_body_avx2, mp_body_avx512);
-	if (kpool_threads(pool) > 1 && q[KP_PL] > 1 && q[KP_PL] * q[KP_OH] * q[KP_OW] * KCB >= 16384)
-		kpool_for(pool, q[KP_PL], 1, body, &a);
+	int64_t items = q[KP_PL] * q[KP_OH];   /* (plane, output row) */
+	if (kpool_threads(pool) > 1 && items > 1 && items * q[KP_OW] * KCB >= 16384)
+		kpool_for(pool, items, 1, body, &a);
 	else
-		body(&a, 0, q[KP_PL]);
+		body(&a, 0, items);
 }
 
 void kgapc_f32(int64_t n, int64_t c, int64_t hw, const float *x, float *y)

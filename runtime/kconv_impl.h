@@ -82,66 +82,158 @@ static TGT void SFX(conv_body)(void *arg, int64_t lo, int64_t hi)
 	}
 }
 
+/* Four depthwise 3x3 outputs of one row from ow (stride S, dilation 1,
+ * every tap inside the row): per kernel row, the 3 S + 3 input columns
+ * they share are loaded once. */
+static inline __attribute__((always_inline)) TGT void
+SFX(dw3_quad)(kv16 acc[4], const float *row, const kv16 *wr, const int S)
+{
+	kv16 c[3 * 2 + 3];
+#pragma GCC unroll 9
+	for (int k = 0; k < 3 * S + 3; k++)
+		c[k] = ldv(row + k * KCB);
+#pragma GCC unroll 4
+	for (int j = 0; j < 4; j++)
+		acc[j] += c[j * S] * wr[0] + c[j * S + 1] * wr[1] + c[j * S + 2] * wr[2];
+}
+
 /* Depthwise: items (image, channel block, row); each pixel is one vector
- * of 16 channels, summed over the taps. */
+ * of 16 channels, summed over the taps. The image is read in place with
+ * its padding (pt, pl; 0 after a padded copy): kernel rows outside it are
+ * skipped for the whole output row, border columns clipped per pixel.
+ * 3x3 kernels keep their 9 weight vectors in registers; at dilation 1 and
+ * stride 1 or 2 the interior runs four outputs at a time. */
 static TGT void SFX(dw_body)(void *arg, int64_t lo, int64_t hi)
 {
 	const kc_args *a = arg;
-	int64_t OH = a->oh, OW = a->ow, KH = a->kh, KW = a->kw;
-	const int64_t rowst = a->wp * KCB, plane = a->hp * rowst;
+	const int64_t OH = a->oh, OW = a->ow, KH = a->kh, KW = a->kw, H = a->hp, W = a->wp;
+	const int64_t sh = a->sh, sw = a->sw, dh = a->dh, dwl = a->dw, pt = a->pt, pl = a->pl;
+	const int64_t rowst = W * KCB, plane = H * rowst;
+	/* [o0, o1): columns whose whole window lies inside the row */
+	int64_t o0 = (pl + sw - 1) / sw, last = W - 1 + pl - (KW - 1) * dwl;
+	int64_t o1 = last >= 0 ? last / sw + 1 : 0;
+	o0 = o0 < OW ? o0 : OW;
+	o1 = o1 < OW ? o1 : OW;
+	o1 = o1 > o0 ? o1 : o0;
+	const int k3 = KH == 3 && KW == 3;
 	for (int64_t it = lo; it < hi; it++) {
 		int64_t oh = it % OH, cb = it / OH % a->nocb, n = it / OH / a->nocb;
-		const float *xc = a->xs + n * a->xn + cb * plane + oh * a->sh * rowst;
+		const float *xc = a->xs + n * a->xn + cb * plane;
 		const float *w = a->w + cb * KH * KW * KCB;
 		int64_t off = ((n * a->nocb + cb) * OH + oh) * OW * KCB;
+		const float *ro = a->res ? a->res + off : NULL;
+		float *yo = a->y + off;
 		kv16 bv = ldv(a->bias + cb * KCB);
-		for (int64_t ow = 0; ow < OW; ow++) {
-			kv16 acc = bv;
-			const float *xp = xc + ow * a->sw * KCB;
-			for (int64_t kh = 0; kh < KH; kh++)
-				for (int64_t kw = 0; kw < KW; kw++)
-					acc += ldv(xp + kh * a->dh * rowst + kw * a->dw * KCB) *
-					       ldv(w + (kh * KW + kw) * KCB);
-			if (a->res)
-				acc += ldv(a->res + off + ow * KCB);
-			stv(a->y + off + ow * KCB, act16(acc, a->act, a->a0, a->a1));
+		int64_t ih0 = oh * sh - pt, kh0 = 0, kh1 = KH;
+		while (kh0 < kh1 && ih0 + kh0 * dh < 0)
+			kh0++;
+		while (kh1 > kh0 && ih0 + (kh1 - 1) * dh >= H)
+			kh1--;
+		/* the border pixels, and every pixel of other kernel shapes */
+#define DW_PIXEL(ow) do { \
+			int64_t iw0 = (ow) * sw - pl; \
+			kv16 acc = bv; \
+			for (int64_t kh = kh0; kh < kh1; kh++) { \
+				const float *xr = xc + (ih0 + kh * dh) * rowst; \
+				for (int64_t kw = 0; kw < KW; kw++) { \
+					int64_t iw = iw0 + kw * dwl; \
+					if (iw >= 0 && iw < W) \
+						acc += ldv(xr + iw * KCB) * ldv(w + (kh * KW + kw) * KCB); \
+				} \
+			} \
+			if (ro) \
+				acc += ldv(ro + (ow) * KCB); \
+			stv(yo + (ow) * KCB, act16(acc, a->act, a->a0, a->a1)); \
+		} while (0)
+		if (!k3) {
+			for (int64_t ow = 0; ow < OW; ow++)
+				DW_PIXEL(ow);
+			continue;
 		}
+		for (int64_t ow = 0; ow < o0; ow++)
+			DW_PIXEL(ow);
+		kv16 wv[9];
+#pragma GCC unroll 9
+		for (int t = 0; t < 9; t++)
+			wv[t] = ldv(w + t * KCB);
+		int64_t ow = o0;
+		if (dwl == 1 && (sw == 1 || sw == 2)) {
+			for (; ow + 4 <= o1; ow += 4) {
+				kv16 acc[4] = {bv, bv, bv, bv};
+				for (int64_t kh = kh0; kh < kh1; kh++) {
+					const float *xr = xc + (ih0 + kh * dh) * rowst + (ow * sw - pl) * KCB;
+					if (sw == 1)
+						SFX(dw3_quad)(acc, xr, wv + 3 * kh, 1);
+					else
+						SFX(dw3_quad)(acc, xr, wv + 3 * kh, 2);
+				}
+#pragma GCC unroll 4
+				for (int j = 0; j < 4; j++) {
+					if (ro)
+						acc[j] += ldv(ro + (ow + j) * KCB);
+					stv(yo + (ow + j) * KCB, act16(acc[j], a->act, a->a0, a->a1));
+				}
+			}
+		}
+		for (; ow < o1; ow++) {
+			kv16 acc = bv;
+			for (int64_t kh = kh0; kh < kh1; kh++) {
+				const float *xr = xc + (ih0 + kh * dh) * rowst + (ow * sw - pl) * KCB;
+				acc += ldv(xr) * wv[3 * kh] + ldv(xr + dwl * KCB) * wv[3 * kh + 1] +
+				       ldv(xr + 2 * dwl * KCB) * wv[3 * kh + 2];
+			}
+			if (ro)
+				acc += ldv(ro + ow * KCB);
+			stv(yo + ow * KCB, act16(acc, a->act, a->a0, a->a1));
+		}
+		for (ow = o1; ow < OW; ow++)
+			DW_PIXEL(ow);
+#undef DW_PIXEL
 	}
 }
 
-/* Max pool over blocked planes [lo, hi): the first valid tap as is, later
- * ones when greater (as the reference kernel, per lane). */
+/* Max pool over items (blocked plane, output row) [lo, hi): the first
+ * valid tap as is, later ones when greater (as the reference kernel, per
+ * lane). Columns whose window lies inside the row take every tap without
+ * clipping; only the border columns call kops_taps. */
 static TGT void SFX(mp_body)(void *arg, int64_t lo, int64_t hi)
 {
 	const mpc_args *m = arg;
 	const int64_t *q = m->q;
-	int64_t H = q[KP_H], W = q[KP_W], OH = q[KP_OH], OW = q[KP_OW];
-	for (int64_t pl = lo; pl < hi; pl++) {
-		const float *x = m->x + pl * H * W * KCB;
-		float *y = m->y + pl * OH * OW * KCB;
-		for (int64_t oh = 0; oh < OH; oh++) {
-			int64_t h0, h1;
-			kops_taps(oh, H, q[KP_KH], q[KP_SH], q[KP_PT], q[KP_DH], &h0, &h1);
-			int64_t ih0 = oh * q[KP_SH] - q[KP_PT];
-			for (int64_t ow = 0; ow < OW; ow++) {
-				int64_t w0, w1;
-				kops_taps(ow, W, q[KP_KW], q[KP_SW], q[KP_PLEFT], q[KP_DW], &w0, &w1);
-				int64_t iw0 = ow * q[KP_SW] - q[KP_PLEFT];
-				kv16 acc = (kv16){0};
-				int first = 1;
+	const int64_t H = q[KP_H], W = q[KP_W], OH = q[KP_OH], OW = q[KP_OW], KW = q[KP_KW];
+	const int64_t sw = q[KP_SW], dw = q[KP_DW], pl = q[KP_PLEFT];
+	/* [o0, o1): ow * sw - pl >= 0 and ow * sw - pl + (KW - 1) * dw < W */
+	int64_t o0 = (pl + sw - 1) / sw, last = W - 1 + pl - (KW - 1) * dw;
+	int64_t o1 = last >= 0 ? last / sw + 1 : 0;
+	if (o0 > OW)
+		o0 = OW;
+	if (o1 > OW)
+		o1 = OW;
+	if (o1 < o0)
+		o1 = o0;
+	for (int64_t it = lo; it < hi; it++) {
+		int64_t pn = it / OH, oh = it % OH;
+		const float *x = m->x + pn * H * W * KCB;
+		float *y = m->y + (pn * OH + oh) * OW * KCB;
+		int64_t h0, h1;
+		kops_taps(oh, H, q[KP_KH], q[KP_SH], q[KP_PT], q[KP_DH], &h0, &h1);
+		const float *xr = x + (oh * q[KP_SH] - q[KP_PT]) * W * KCB - pl * KCB;
+		const int64_t rs = q[KP_DH] * W * KCB;
+		for (int64_t ow = 0; ow < OW; ow++) {
+			int64_t w0 = 0, w1 = KW;
+			if (ow < o0 || ow >= o1)
+				kops_taps(ow, W, KW, sw, pl, dw, &w0, &w1);
+			const float *xp = xr + ow * sw * KCB;
+			kv16 acc = (kv16){0} - (kv16){0} + -__builtin_inff();
+			if (h0 < h1 && w0 < w1) {
+				acc = ldv(xp + h0 * rs + w0 * dw * KCB);
 				for (int64_t kh = h0; kh < h1; kh++)
-					for (int64_t kw = w0; kw < w1; kw++) {
-						kv16 v = ldv(x + ((ih0 + kh * q[KP_DH]) * W + iw0 + kw * q[KP_DW]) * KCB);
-						if (first)
-							acc = v;
-						else
-							acc = sel16(v > acc, v, acc);
-						first = 0;
+					for (int64_t kw = kh == h0 ? w0 + 1 : w0; kw < w1; kw++) {
+						kv16 v = ldv(xp + kh * rs + kw * dw * KCB);
+						acc = sel16(v > acc, v, acc);
 					}
-				if (first)
-					acc = (kv16){0} - (kv16){0} + -__builtin_inff();
-				stv(y + (oh * OW + ow) * KCB, acc);
 			}
+			stv(y + ow * KCB, acc);
 		}
 	}
 }

@@ -18,6 +18,12 @@
 #define SPIN_NS 200000
 #define YIELD_NS 20000   /* after this, spin with sched_yield (oversubscribed CPUs) */
 
+/* The job ticket: job number << IDX_BITS | index of the next chunk to take.
+ * IDX_NONE as index: the caller is writing the job's fields. */
+#define IDX_BITS 24
+#define IDX_MASK ((1ull << IDX_BITS) - 1)
+#define IDX_NONE IDX_MASK
+
 static inline void relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -32,21 +38,31 @@ static int64_t now_ns(void)
 	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
+/* Lock-free hand-out: the caller publishes a job (its fields between two
+ * stores of the ticket, seqlock style) and takes chunks like the workers;
+ * a chunk is claimed by a compare-and-swap of the ticket that also checks
+ * the job number, so a worker that read an old job's fields, or one torn
+ * by the next job's writes, claims nothing. A job's fields change only
+ * after all its chunks finished, so nobody waits for the workers to leave
+ * a job before the next one is posted. The mutex and condition variables
+ * are only for sleeping. */
 struct kpool {
 	int nthreads;                 /* including the caller */
 	int nworkers;                 /* threads actually started */
 	pthread_t *tid;
 	pthread_mutex_t mu;
 	pthread_cond_t wake, done;
-	atomic_ullong gen;            /* bumped per job */
 	atomic_int quit;
-	int busy;                     /* workers inside work(), under mu */
-	/* the current job */
-	kpool_fn body;
-	void *arg;
-	int64_t n, chunk, nchunks;
-	atomic_llong next;            /* next chunk to take */
-	atomic_llong left;            /* chunks not yet finished */
+	atomic_int sleepers;          /* workers asleep (or going to sleep) on wake */
+	atomic_int waiter;            /* the caller asleep (or going to sleep) on done */
+	/* the ticket and the current job's fields (written by the caller only
+	 * while the ticket says so) share a cache line: one miss per job */
+	_Alignas(64) atomic_ullong ticket;
+	atomic_uintptr_t body, arg;
+	atomic_llong n, chunk, nchunks;
+	_Alignas(64) atomic_llong left;   /* chunks of the current job not yet finished */
+	_Alignas(64) uint64_t jobs;       /* jobs posted (the caller's counters) */
+	uint64_t sleeps;                  /* times the caller slept for the last chunk */
 };
 
 int kpool_cores(void)
@@ -55,55 +71,90 @@ int kpool_cores(void)
 	return n < 1 ? 1 : n > 256 ? 256 : (int)n;
 }
 
-/* Take chunks until none remain; returns how many this thread finished. */
-static int64_t work(kpool *p)
+typedef struct job {
+	kpool_fn body;
+	void *arg;
+	int64_t n, chunk, nchunks;
+} job;
+
+/* Take chunks of job number id (fields j) until none remain; returns how
+ * many this thread ran. */
+static int64_t work(kpool *p, uint64_t id, const job *j)
 {
 	int64_t did = 0;
+	uint64_t v = atomic_load_explicit(&p->ticket, memory_order_relaxed);
 	for (;;) {
-		int64_t c = atomic_fetch_add(&p->next, 1);
-		if (c >= p->nchunks)
+		if (v >> IDX_BITS != id || (int64_t)(v & IDX_MASK) >= j->nchunks)
 			break;
-		int64_t lo = c * p->chunk, hi = lo + p->chunk;
-		p->body(p->arg, lo, hi < p->n ? hi : p->n);
+		if (!atomic_compare_exchange_weak(&p->ticket, &v, v + 1))
+			continue;   /* v now holds the current ticket */
+		int64_t lo = (int64_t)(v & IDX_MASK) * j->chunk, hi = lo + j->chunk;
+		j->body(j->arg, lo, hi < j->n ? hi : j->n);
 		did++;
+		v = atomic_load_explicit(&p->ticket, memory_order_relaxed);
 	}
 	return did;
+}
+
+/* Count `did` finished chunks; the last one wakes a sleeping caller. */
+static void finish(kpool *p, int64_t did)
+{
+	if (did && atomic_fetch_sub(&p->left, did) == did && atomic_load(&p->waiter)) {
+		pthread_mutex_lock(&p->mu);
+		pthread_cond_broadcast(&p->done);
+		pthread_mutex_unlock(&p->mu);
+	}
+}
+
+/* Wait for a job other than `seen` to be published; false on quit. */
+static bool next_job(kpool *p, uint64_t seen, uint64_t *v)
+{
+	int64_t t0 = now_ns();
+	for (int i = 0;; i++) {
+		*v = atomic_load_explicit(&p->ticket, memory_order_acquire);
+		if (atomic_load_explicit(&p->quit, memory_order_relaxed))
+			return false;
+		if (*v >> IDX_BITS != seen && (*v & IDX_MASK) != IDX_NONE)
+			return true;
+		relax();
+		if ((i & 63) == 63) {
+			int64_t dt = now_ns() - t0;
+			if (dt > SPIN_NS)
+				break;
+			if (dt > YIELD_NS)
+				sched_yield();
+		}
+	}
+	pthread_mutex_lock(&p->mu);
+	atomic_fetch_add(&p->sleepers, 1);   /* then read the ticket: see kpool_for */
+	for (;;) {
+		*v = atomic_load(&p->ticket);
+		if (atomic_load(&p->quit) || (*v >> IDX_BITS != seen && (*v & IDX_MASK) != IDX_NONE))
+			break;
+		pthread_cond_wait(&p->wake, &p->mu);
+	}
+	atomic_fetch_sub(&p->sleepers, 1);
+	pthread_mutex_unlock(&p->mu);
+	return !atomic_load(&p->quit);
 }
 
 static void *worker(void *vp)
 {
 	kpool *p = vp;
-	uint64_t seen = 0;
-	for (;;) {
-		int64_t t0 = now_ns();
-		for (int i = 0; atomic_load(&p->gen) == seen && !atomic_load(&p->quit); i++) {
-			relax();
-			if ((i & 63) == 63) {
-				int64_t dt = now_ns() - t0;
-				if (dt > SPIN_NS)
-					break;
-				if (dt > YIELD_NS)
-					sched_yield();
-			}
-		}
-		pthread_mutex_lock(&p->mu);
-		while (!atomic_load(&p->quit) && atomic_load(&p->gen) == seen)
-			pthread_cond_wait(&p->wake, &p->mu);
-		if (atomic_load(&p->quit)) {
-			pthread_mutex_unlock(&p->mu);
-			break;
-		}
-		/* busy is taken under mu, where jobs are posted: a job's bounds
-		 * never change while a worker is inside work() */
-		seen = atomic_load(&p->gen);
-		p->busy++;
-		pthread_mutex_unlock(&p->mu);
-		int64_t did = work(p);
-		bool last = did && atomic_fetch_sub(&p->left, did) == did;
-		pthread_mutex_lock(&p->mu);
-		if (--p->busy == 0 || last)
-			pthread_cond_broadcast(&p->done);
-		pthread_mutex_unlock(&p->mu);
+	uint64_t seen = 0, v;
+	while (next_job(p, seen, &v)) {
+		uint64_t id = v >> IDX_BITS;
+		job j = {(kpool_fn)atomic_load_explicit(&p->body, memory_order_relaxed),
+		         (void *)atomic_load_explicit(&p->arg, memory_order_relaxed),
+		         atomic_load_explicit(&p->n, memory_order_relaxed),
+		         atomic_load_explicit(&p->chunk, memory_order_relaxed),
+		         atomic_load_explicit(&p->nchunks, memory_order_relaxed)};
+		atomic_thread_fence(memory_order_acquire);
+		uint64_t w = atomic_load_explicit(&p->ticket, memory_order_relaxed);
+		if (w >> IDX_BITS != id || (w & IDX_MASK) == IDX_NONE)
+			continue;   /* the next job is being written: the fields may be torn */
+		seen = id;
+		finish(p, work(p, id, &j));
 	}
 	return NULL;
 }
@@ -149,6 +200,10 @@ void kpool_free(kpool *p)
 
 int kpool_threads(const kpool *p) { return p ? p->nworkers + 1 : 1; }
 
+uint64_t kpool_jobs(const kpool *p) { return p ? p->jobs : 0; }
+
+uint64_t kpool_sleeps(const kpool *p) { return p ? p->sleeps : 0; }
+
 void kpool_for(kpool *p, int64_t n, int64_t grain, kpool_fn body, void *arg)
 {
 	if (n <= 0)
@@ -164,29 +219,32 @@ void kpool_for(kpool *p, int64_t n, int64_t grain, kpool_fn body, void *arg)
 	int64_t chunk = (n + 4 * nt - 1) / (4 * nt);
 	if (chunk < grain)
 		chunk = grain;
-	pthread_mutex_lock(&p->mu);
-	/* A worker still inside work() (one that joined the last job after its
-	 * chunks were all taken) could read this job's `next` against the old
-	 * bounds, or the old `next` against these: post only when none is. */
-	while (p->busy)
-		pthread_cond_wait(&p->done, &p->mu);
-	p->body = body;
-	p->arg = arg;
-	p->n = n;
-	p->chunk = chunk;
-	p->nchunks = (n + chunk - 1) / chunk;
-	/* left before next: a worker still leaving the last job may take a
-	 * chunk of this one as soon as next is reset, and must count it */
-	atomic_store(&p->left, p->nchunks);
-	atomic_store(&p->next, 0);
-	atomic_fetch_add(&p->gen, 1);
-	pthread_cond_broadcast(&p->wake);
-	pthread_mutex_unlock(&p->mu);
-	int64_t did = work(p);
-	if (did)
-		atomic_fetch_sub(&p->left, did);
+	job j = {body, arg, n, chunk, (n + chunk - 1) / chunk};   /* <= 4 nt chunks */
+	/* the last job is finished: its chunks are all taken, and a late
+	 * worker's claim fails once the job number changes */
+	uint64_t id = (atomic_load_explicit(&p->ticket, memory_order_relaxed) >> IDX_BITS) + 1;
+	id &= (1ull << (64 - IDX_BITS)) - 1;
+	atomic_store_explicit(&p->ticket, id << IDX_BITS | IDX_NONE, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	atomic_store_explicit(&p->body, (uintptr_t)body, memory_order_relaxed);
+	atomic_store_explicit(&p->arg, (uintptr_t)arg, memory_order_relaxed);
+	atomic_store_explicit(&p->n, n, memory_order_relaxed);
+	atomic_store_explicit(&p->chunk, chunk, memory_order_relaxed);
+	atomic_store_explicit(&p->nchunks, j.nchunks, memory_order_relaxed);
+	atomic_store_explicit(&p->left, j.nchunks, memory_order_relaxed);
+	/* seq_cst: a worker adds itself to sleepers, then reads the ticket */
+	atomic_store(&p->ticket, id << IDX_BITS);
+	p->jobs++;
+	if (atomic_load(&p->sleepers)) {
+		pthread_mutex_lock(&p->mu);
+		pthread_cond_broadcast(&p->wake);
+		pthread_mutex_unlock(&p->mu);
+	}
+	int64_t did = work(p, id, &j);
+	if (did && atomic_fetch_sub(&p->left, did) == did)
+		return;
 	int64_t t0 = now_ns();
-	for (int i = 0; atomic_load(&p->left) > 0; i++) {
+	for (int i = 0; atomic_load_explicit(&p->left, memory_order_acquire) > 0; i++) {
 		relax();
 		if ((i & 63) == 63) {
 			int64_t dt = now_ns() - t0;
@@ -198,8 +256,12 @@ void kpool_for(kpool *p, int64_t n, int64_t grain, kpool_fn body, void *arg)
 	}
 	if (atomic_load(&p->left) > 0) {
 		pthread_mutex_lock(&p->mu);
+		atomic_store(&p->waiter, 1);   /* then read left: see finish */
+		if (atomic_load(&p->left) > 0)
+			p->sleeps++;
 		while (atomic_load(&p->left) > 0)
 			pthread_cond_wait(&p->done, &p->mu);
+		atomic_store(&p->waiter, 0);
 		pthread_mutex_unlock(&p->mu);
 	}
 }

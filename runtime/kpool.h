@@ -15,6 +15,12 @@ kpool *kpool_new(int nthreads);
 void kpool_free(kpool *p);
 int kpool_threads(const kpool *p);
 int kpool_cores(void);
+/* How many kpool_for calls of p handed work to its workers so far (each one
+ * a wake-up and a join: the profiler reports them per kernel); 0 for NULL. */
+uint64_t kpool_jobs(const kpool *p);
+/* How many of those the caller ended asleep, waiting for a worker's last
+ * chunk past the spin time (a sign of preempted or oversubscribed CPUs). */
+uint64_t kpool_sleeps(const kpool *p);
 /* Run body over [0, n) split into chunks of at least `grain` iterations,
  * spread over the pool; returns when all are done. p may be NULL (serial). */
 void kpool_for(kpool *p, int64_t n, int64_t grain, kpool_fn body, void *arg);

@@ -59,16 +59,35 @@ static TGT void SFX(wino_body)(void *arg, int64_t lo, int64_t hi)
 		 * slot (no other call, concurrent or not, has that item) */
 		float *v = a->scr + lo * a->per_item, *mo = v + 16 * ncb * tc16;
 		const float *xs = a->xs + n * a->xn;
-		/* input transform: V[xi][cb][t] = (B^T d B)[xi] */
-		for (int64_t cb = 0; cb < ncb; cb++)
-			for (int64_t t = 0; t < nt; t++) {
-				int64_t ti = (t0 + t) / TW, tj = (t0 + t) % TW;
-				const float *d = xs + cb * plane + 2 * ti * rowst + 2 * tj * KCB;
+		/* input transform: V[xi][cb][t] = (B^T d B)[xi]; d is the tile's
+		 * 4x4 patch at (2 ti - pt, 2 tj - pl) of the image, read in place
+		 * when it lies inside, else point by point with zeros outside */
+		for (int64_t t = 0; t < nt; t++) {
+			int64_t ti = (t0 + t) / TW, tj = (t0 + t) % TW;
+			int64_t i0 = 2 * ti - a->pt, j0 = 2 * tj - a->pl;
+			int inside = i0 >= 0 && i0 + 4 <= a->hp && j0 >= 0 && j0 + 4 <= a->wp;
+			for (int64_t cb = 0; cb < ncb; cb++) {
+				const float *xb = xs + cb * plane;
+				kv16 dd[4][4];
+				if (inside) {
+					const float *d = xb + i0 * rowst + j0 * KCB;
+#pragma GCC unroll 4
+					for (int i = 0; i < 4; i++)
+#pragma GCC unroll 4
+						for (int j = 0; j < 4; j++)
+							dd[i][j] = ldv(d + i * rowst + j * KCB);
+				} else {
+					for (int i = 0; i < 4; i++)
+						for (int j = 0; j < 4; j++) {
+							int64_t ri = i0 + i, ci = j0 + j;
+							dd[i][j] = ri >= 0 && ri < a->hp && ci >= 0 && ci < a->wp ?
+							           ldv(xb + ri * rowst + ci * KCB) : (kv16){0};
+						}
+				}
 				kv16 r[4][4];
 #pragma GCC unroll 4
 				for (int j = 0; j < 4; j++) {
-					kv16 d0 = ldv(d + j * KCB), d1 = ldv(d + rowst + j * KCB);
-					kv16 d2 = ldv(d + 2 * rowst + j * KCB), d3 = ldv(d + 3 * rowst + j * KCB);
+					kv16 d0 = dd[0][j], d1 = dd[1][j], d2 = dd[2][j], d3 = dd[3][j];
 					r[0][j] = d0 - d2;
 					r[1][j] = d1 + d2;
 					r[2][j] = d2 - d1;
@@ -84,6 +103,7 @@ static TGT void SFX(wino_body)(void *arg, int64_t lo, int64_t hi)
 					stv(vt + (4 * i + 3) * xst, r[i][1] - r[i][3]);
 				}
 			}
+		}
 		/* the 16 products M[xi][ocb][t] = sum_c V[xi][c][t] U[xi][c][ocb] */
 		for (int xi = 0; xi < 16; xi++) {
 			const float *vx = v + xi * ncb * tc16;

@@ -15,13 +15,14 @@
 
 static const char *usage =
 "usage: vibee-run MODEL.so [--data DIR] [--rtol R] [--atol A] [--bench N]\n"
-"                 [--threads N] [--out DIR] [--info]\n"
+"                 [--threads N] [--out DIR] [--info] [--profile]\n"
 "  --data DIR   read DIR/input_N.pb; compare with DIR/output_N.pb if present\n"
 "  --rtol/--atol  tolerance |got-ref| <= atol + rtol*|ref| (1e-3 / 1e-4)\n"
 "  --bench N    warm up, then N timed runs; prints median_ms\n"
 "  --threads N  worker threads (default: cores)\n"
 "  --out DIR    write output_N.pb there\n"
 "  --info       print the model's self-description\n"
+"  --profile    per-kernel times to stderr when done (as VIBEE_PROFILE=1)\n"
 "exit: 0 pass, 1 mismatch, 2 error\n";
 
 static int die(const char *fmt, const char *a, const char *b)
@@ -173,6 +174,8 @@ int main(int argc, char **argv)
 			*(a[2] == 'b' ? &bench : &threads) = (int)v;
 		} else if (strcmp(a, "--info") == 0) {
 			info = 1;
+		} else if (strcmp(a, "--profile") == 0) {
+			setenv("VIBEE_PROFILE", "1", 1);   /* read by the model's create */
 		} else if (a[0] == '-' && a[1]) {
 			fputs(usage, stderr);
 			return die("unknown or incomplete option '%s'%s", a, "");
@@ -299,6 +302,7 @@ int main(int argc, char **argv)
 		}
 		free(ms);
 	}
+	fflush(stdout);   /* before a profile the model prints to stderr when destroyed */
 	vibee_context_destroy(ctx);
 done:
 	for (int i = 0; tin && i < ni; i++)

@@ -141,27 +141,30 @@ static void conv_case(kpool *pool, int64_t n, int64_t c, int64_t h, int64_t w, i
 }
 
 static void pool_case(kpool *pool, int64_t n, int64_t c, int64_t h, int64_t w, int64_t k,
-                      int64_t s, int64_t pad)
+                      int64_t s, int64_t pad, int64_t dil)
 {
-	int64_t oh = (h + 2 * pad - k) / s + 1, ow = (w + 2 * pad - k) / s + 1;
+	int64_t oh = (h + 2 * pad - dil * (k - 1) - 1) / s + 1;
+	int64_t ow = (w + 2 * pad - dil * (k - 1) - 1) / s + 1;
 	int64_t xd[4] = {n, c, h, w}, yd[4] = {n, c, oh, ow}, ny = n * c * oh * ow;
 	float *x = rnd(n * c * h * w), *ref = calloc((size_t)ny, 4), *y = malloc((size_t)ny * 4);
 	KTensor in[1] = {T(4, xd, x)}, out[1] = {T(4, yd, ref)};
-	int64_t ks[2] = {k, k}, st[2] = {s, s}, pd[4] = {pad, pad, pad, pad};
-	KAttr at[3] = {AIS("kernel_shape", 2, ks), AIS("strides", 2, st), AIS("pads", 4, pd)};
-	if (call(OP_MaxPool, in, 1, out, at, 3)) {
+	int64_t ks[2] = {k, k}, st[2] = {s, s}, pd[4] = {pad, pad, pad, pad}, dl[2] = {dil, dil};
+	KAttr at[4] = {AIS("kernel_shape", 2, ks), AIS("strides", 2, st), AIS("pads", 4, pd),
+	               AIS("dilations", 2, dl)};
+	if (call(OP_MaxPool, in, 1, out, at, 4)) {
 		fails++;
 		return;
 	}
 	float *xb = blk(n, c, h * w), *yb = blk(n, c, oh * ow);
 	knchwc_to(n, c, h * w, x, xb);
-	int64_t q[KP_NQ] = {n * ((c + 15) / 16), h, w, k, k, oh, ow, s, s, pad, pad, 1, 1};
+	int64_t q[KP_NQ] = {n * ((c + 15) / 16), h, w, k, k, oh, ow, s, s, pad, pad, dil, dil};
 	kmaxpoolc_f32(pool, q, xb, yb);
 	knchwc_from(n, c, oh * ow, yb, y);
 	if (maxdiff(y, ref, ny) != 0) {
 		fails++;
-		fprintf(stderr, "maxpoolc c%lld %lldx%lld k%lld s%lld p%lld differs\n", (long long)c,
-		        (long long)h, (long long)w, (long long)k, (long long)s, (long long)pad);
+		fprintf(stderr, "maxpoolc c%lld %lldx%lld k%lld s%lld p%lld d%lld differs\n",
+		        (long long)c, (long long)h, (long long)w, (long long)k, (long long)s,
+		        (long long)pad, (long long)dil);
 	}
 	/* global average pool of the same input */
 	float *g = malloc((size_t)(n * c) * 4), *gr = calloc((size_t)(n * c), 4);
@@ -199,6 +202,9 @@ int main(void)
 			conv_case(pl, 1, 48, 9, 8, 24, 3, 1, 1, 1, 0, 0, KGEMM_ACT_SILU, 0);
 			conv_case(pl, 1, 64, 8, 8, 64, 3, 1, 1, 1, 0, 1, KC_ACT_CLIP, 1);
 			conv_case(pl, 1, 16, 40, 36, 32, 3, 1, 1, 1, 0, 0, KGEMM_ACT_RELU, 1);
+			/* padding 2 (tiles half outside), and the small late-resnet image */
+			conv_case(pl, 1, 16, 6, 7, 16, 3, 1, 2, 1, 0, 1, KGEMM_ACT_RELU, 1);
+			conv_case(pl, 1, 128, 4, 4, 128, 3, 1, 1, 1, 0, 1, KGEMM_ACT_RELU, 1);
 			want_wino = 0;
 			/* n c h w m k s pad dil dw res act inb */
 			conv_case(pl, 1, 3, 17, 19, 16, 3, 1, 1, 1, 0, 0, KGEMM_ACT_RELU, 0);
@@ -214,9 +220,21 @@ int main(void)
 			conv_case(pl, 1, 16, 9, 9, 24, 3, 1, 1, 1, 0, 1, KC_ACT_CLIP, 1);
 			conv_case(pl, 1, 24, 9, 9, 24, 3, 1, 1, 1, 1, 0, KC_ACT_HSWISH, 1);
 			conv_case(pl, 1, 3, 9, 9, 16, 3, 2, 1, 1, 0, 0, KC_ACT_HSIGMOID, 0);
-			pool_case(pl, 1, 16, 16, 16, 3, 2, 1);
-			pool_case(pl, 2, 40, 7, 9, 2, 2, 0);
-			pool_case(pl, 1, 8, 5, 5, 3, 1, 1);
+			/* depthwise read in place: 3x3 stride 2, dilation 2, no padding,
+			 * widths with a remainder after the groups of four */
+			conv_case(pl, 1, 32, 13, 17, 32, 3, 2, 1, 1, 1, 1, KC_ACT_CLIP, 1);
+			conv_case(pl, 1, 16, 10, 19, 16, 3, 1, 2, 2, 1, 0, KGEMM_ACT_RELU, 1);
+			conv_case(pl, 1, 16, 6, 23, 16, 3, 1, 0, 1, 1, 1, KGEMM_ACT_NONE, 1);
+			conv_case(pl, 2, 48, 16, 16, 48, 3, 1, 1, 1, 1, 0, KC_ACT_HSWISH, 1);
+			conv_case(pl, 1, 16, 3, 2, 16, 3, 1, 1, 1, 1, 0, KGEMM_ACT_RELU, 1);
+			/* n c h w k s pad dil; 64x64: one plane, split over rows */
+			pool_case(pl, 1, 16, 16, 16, 3, 2, 1, 1);
+			pool_case(pl, 2, 40, 7, 9, 2, 2, 0, 1);
+			pool_case(pl, 1, 8, 5, 5, 3, 1, 1, 1);
+			pool_case(pl, 1, 16, 64, 64, 3, 2, 1, 1);
+			pool_case(pl, 1, 24, 9, 11, 5, 1, 2, 1);
+			pool_case(pl, 1, 16, 12, 13, 3, 2, 2, 2);
+			pool_case(pl, 1, 16, 3, 4, 3, 1, 1, 1);
 		}
 	}
 	kgemm_force_isa(-1);
