@@ -224,6 +224,32 @@ static int emit_pool(CBuf *b, const KProg *p, const Plan *pl, int ki, Diag *d)
 	          ir_op_name(n->op), nm, ki);
 	lib_bind(b, pl, "const float *", "X", c.x);
 	lib_bind(b, pl, "float *", "Y", c.y);
+	if (c.dyn) {   /* dims read from the run */
+		const Shape *xs = &g->val[c.x].shape;
+		cb_puts(b, "\tconst int64_t planes = ");
+		lib_dimc(b, xs->d[0]);
+		cb_puts(b, " * ");
+		lib_dimc(b, xs->d[1]);
+		cb_puts(b, ", H = ");
+		lib_dimc(b, c.vh);
+		cb_puts(b, ", W = ");
+		lib_dimc(b, c.vw);
+		cb_puts(b, ";\n");
+		if (n->op == OP_GlobalAveragePool) {
+			cb_puts(b, "\tkgavgpool_f32(r->pool, planes, H * W, X, Y);\n\treturn 0;\n}\n\n");
+			return E_OK;
+		}
+		cb_printf(b, "\tconst int64_t q[KP_NQ] = {planes, H, W, %lld, %lld, ", (long long)c.kh,
+		          (long long)c.kw);
+		lib_dimc(b, c.voh);
+		cb_puts(b, ", ");
+		lib_dimc(b, c.vow);
+		cb_printf(b, ", %lld, %lld, %lld, %lld, %lld, %lld};\n"
+		          "\tkmaxpool2d_f32(r->pool, q, X, Y);\n\treturn 0;\n}\n\n", (long long)c.sh,
+		          (long long)c.sw, (long long)c.pt, (long long)c.pl, (long long)c.dh,
+		          (long long)c.dw);
+		return E_OK;
+	}
 	if (n->op == OP_GlobalAveragePool) {
 		cb_printf(b, "\tkgavgpool_f32(r->pool, %lldLL, %lldLL, X, Y);\n\treturn 0;\n}\n\n",
 		          (long long)c.n, (long long)(c.h * c.wd));

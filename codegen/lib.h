@@ -35,7 +35,8 @@ bool lib_conv_shape(Graph *g, const Node *n, LibConv *c);
 /* As lib_conv_shape, but a 2-D conv with explicit pads (no SAME auto_pad)
  * may have symbolic H, W, OH, OW (dyn). */
 bool lib_conv_shape_dyn(Graph *g, const Node *n, LibConv *c);
-/* MaxPool / GlobalAveragePool (4-D, static): n = planes (N*C), kh.. as Conv. */
+/* MaxPool / GlobalAveragePool (4-D): n = planes (N*C), kh.. as Conv; with
+ * symbolic dims (dyn: explicit pads only) n, h .. ow are -1, vh .. vow set. */
 bool lib_pool_shape(Graph *g, const Node *n, LibConv *c);
 
 /* Render KK_LIB kernel ki as `static int k<ki>(struct vibee_ctx *r)`. */

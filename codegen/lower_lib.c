@@ -228,16 +228,24 @@ bool lib_pool_shape(Graph *g, const Node *n, LibConv *c)
 	if (X->shape.rank != 4 || Y->shape.rank != 4)
 		return false;
 	for (int i = 0; i < 4; i++)
-		if (X->shape.d[i] < 0 || Y->shape.d[i] < 0)
-			return false;
-	c->n = X->shape.d[0] * X->shape.d[1];
-	c->h = X->shape.d[2];
-	c->wd = X->shape.d[3];
-	c->oh = Y->shape.d[2];
-	c->ow = Y->shape.d[3];
+		c->dyn |= X->shape.d[i] < 0 || Y->shape.d[i] < 0;
+	/* symbolic dims (dyn): the rendering reads them at run time (vh ..
+	 * vow; planes from X's N and C) and h .. ow are -1 */
+	c->vh = X->shape.d[2];
+	c->vw = X->shape.d[3];
+	c->voh = Y->shape.d[2];
+	c->vow = Y->shape.d[3];
+	c->n = c->dyn ? -1 : X->shape.d[0] * X->shape.d[1];
+	c->h = c->dyn ? -1 : X->shape.d[2];
+	c->wd = c->dyn ? -1 : X->shape.d[3];
+	c->oh = c->dyn ? -1 : Y->shape.d[2];
+	c->ow = c->dyn ? -1 : Y->shape.d[3];
 	if (n->op == OP_GlobalAveragePool)
-		return Y->shape.d[0] == X->shape.d[0] && Y->shape.d[1] == X->shape.d[1] && c->oh == 1 &&
-		       c->ow == 1;
+		return Y->shape.d[0] == X->shape.d[0] && Y->shape.d[1] == X->shape.d[1] &&
+		       Y->shape.d[2] == 1 && Y->shape.d[3] == 1;
+	if (c->dyn && strcmp(ir_attr_s(n, "auto_pad", "NOTSET"), "NOTSET") &&
+	    strcmp(ir_attr_s(n, "auto_pad", "NOTSET"), "VALID"))
+		return false;   /* SAME pads would depend on the run-time size */
 	const int64_t *v;
 	if (ir_attr_ints(n, "kernel_shape", &v) != 2 || ir_attr_i(n, "storage_order", 0))
 		return false;
@@ -456,7 +464,8 @@ static int lower_ln_lib(Low *L, Node *n)
 	return LW_OK;
 }
 
-/* MaxPool (Indices unused) and GlobalAveragePool, f32 NCHW, static. */
+/* MaxPool (Indices unused) and GlobalAveragePool, f32 NCHW; dims may be
+ * symbolic (explicit pads then). */
 static int lower_pool_lib(Low *L, Node *n)
 {
 	Graph *g = L->g;

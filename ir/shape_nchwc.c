@@ -1,7 +1,7 @@
 /* Shape rules of the blocked-layout ops (passes/layout.c): a blocked value
  * of logical shape [N, C, H, W] has the 5-D shape [N, ceil(C/16), H, W, 16]
- * (NCHW16c). Window attributes are explicit (the pass writes them), spatial
- * dims static. */
+ * (NCHW16c). Window attributes are explicit (the pass writes them); the
+ * channel count is static, N, H and W may be symbolic. */
 #include "shape.h"
 
 #define NCB 16
@@ -13,23 +13,22 @@ static bool blocked(const Value *x)
 {
 	if (!x || x->shape.rank != 5 || x->shape.d[4] != NCB)
 		return false;
-	for (int i = 1; i < 4; i++)
-		if (x->shape.d[i] < 0)
-			return false;
-	return true;
+	return x->shape.d[1] >= 0;   /* N, H, W may be symbolic */
 }
 
 static int need_blocked(Graph *g, Node *n, Diag *d, const Value *x)
 {
 	char b[256];
-	return ir_node_error(d, g, n, E_MODEL, "input %s is not a static NCHW16c tensor",
+	return ir_node_error(d, g, n, E_MODEL, "input %s is not an NCHW16c tensor (static channels)",
 	                     x ? TSTR(x, b) : "(none)");
 }
 
-/* Output spatial size of window k (stride s, pads p0 + p1, dilation dl). */
-static int64_t wout(int64_t in, int64_t k, int64_t s, int64_t p0, int64_t p1, int64_t dl)
+/* Output spatial size of window k (stride s, pads p0 + p1, dilation dl);
+ * 0 when a static one would be below 1. */
+static Dim wout(Graph *g, Dim in, int64_t k, int64_t s, int64_t p0, int64_t p1, int64_t dl)
 {
-	return (in + p0 + p1 - dl * (k - 1) - 1) / s + 1;
+	Dim o;
+	return sh_winsize(g, in, p0 + p1, k, dl, s, false, &o) ? o : 0;
 }
 
 /* The explicit window attributes: kernel ks[2] (given), strides, pads,
@@ -98,9 +97,9 @@ int sh_maxpool_nchwc(Graph *g, Node *n, Diag *d)
 	    !window(n, st, pd, dl))
 		return ir_node_error(d, g, n, E_MODEL, "bad window attributes");
 	Shape s = x->shape;
-	s.d[2] = wout(x->shape.d[2], ks[0], st[0], pd[0], pd[2], dl[0]);
-	s.d[3] = wout(x->shape.d[3], ks[1], st[1], pd[1], pd[3], dl[1]);
-	if (s.d[2] < 1 || s.d[3] < 1)
+	s.d[2] = wout(g, x->shape.d[2], ks[0], st[0], pd[0], pd[2], dl[0]);
+	s.d[3] = wout(g, x->shape.d[3], ks[1], st[1], pd[1], pd[3], dl[1]);
+	if (s.d[2] == 0 || s.d[3] == 0)
 		return ir_node_error(d, g, n, E_MODEL, "window larger than the padded input");
 	return sh_out(g, n, d, 0, x->dt, &s);
 }
@@ -113,8 +112,8 @@ int sh_conv_nchwc(Graph *g, Node *n, Diag *d)
 	char b1[256], b2[256];
 	int64_t st[2], pd[4], dl[2], grp = ir_attr_i(n, "group", 1);
 	bool xb = blocked(x);
-	if ((!xb && x->shape.rank != 4) || w->shape.rank != 4 || x->shape.d[2] < 0 ||
-	    x->shape.d[3] < 0 || w->shape.d[0] < 1 || w->shape.d[1] < 1 || w->shape.d[2] < 1 ||
+	if ((!xb && x->shape.rank != 4) || w->shape.rank != 4 || x->shape.d[1] < 0 ||
+	    w->shape.d[0] < 1 || w->shape.d[1] < 1 || w->shape.d[2] < 1 ||
 	    w->shape.d[3] < 1 || grp < 1)
 		return ir_node_error(d, g, n, E_MODEL, "input %s and weight %s do not make a 2-D convolution",
 		                     TSTR(x, b1), TSTR(w, b2));
@@ -126,9 +125,10 @@ int sh_conv_nchwc(Graph *g, Node *n, Diag *d)
 	if (!window(n, st, pd, dl))
 		return ir_node_error(d, g, n, E_MODEL, "bad window attributes");
 	Shape s = {.rank = 5, .d = {x->shape.d[0], cblocks(w->shape.d[0]),
-	                            wout(x->shape.d[2], w->shape.d[2], st[0], pd[0], pd[2], dl[0]),
-	                            wout(x->shape.d[3], w->shape.d[3], st[1], pd[1], pd[3], dl[1]), NCB}};
-	if (s.d[2] < 1 || s.d[3] < 1)
+	                            wout(g, x->shape.d[2], w->shape.d[2], st[0], pd[0], pd[2], dl[0]),
+	                            wout(g, x->shape.d[3], w->shape.d[3], st[1], pd[1], pd[3], dl[1]),
+	                            NCB}};
+	if (s.d[2] == 0 || s.d[3] == 0)
 		return ir_node_error(d, g, n, E_MODEL, "kernel larger than the padded input");
 	Value *r = sh_in(g, n, 3);
 	if (r) {

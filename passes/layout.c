@@ -9,24 +9,28 @@
  * (Relu, Clip, HardSwish, Add, Mul, ...) of a blocked value run on the
  * blocked twins (broadcasting over H, W carries over). Every replaced node becomes
  * from_nchwc(blocked twin), so any other user still sees NCHW; DCE drops
- * the reorders nothing reads, leaving them only at the chain's ends. */
+ * the reorders nothing reads, leaving them only at the chain's ends. An
+ * inference BatchNormalization of a blocked value (one the Conv before it
+ * could not take, as in pre-activation blocks) becomes a depthwise 1x1
+ * conv_nchwc (weight scale / sqrt(var + eps), bias shift), so the
+ * activation after it joins its store. Channel counts must be static; N, H
+ * and W may be symbolic (the kernels read them at run time), with explicit
+ * pads only (SAME pads would depend on the run-time size). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
 #include "passes.h"
+#include "shape.h"
 
 #define BLK 16
 
 static int64_t cblocks(int64_t c) { return (c + BLK - 1) / BLK; }
 
-static bool static_nchw(const Value *v)
+/* f32 NCHW with a static channel count (N, H, W may be symbolic) */
+static bool nchw_ok(const Value *v)
 {
-	if (v->dt != DT_F32 || v->shape.rank != 4)
-		return false;
-	for (int i = 1; i < 4; i++)
-		if (v->shape.d[i] < 0)
-			return false;
-	return true;
+	return v->dt == DT_F32 && v->shape.rank == 4 && v->shape.d[1] >= 0;
 }
 
 static void set_ints(Graph *g, uint32_t node, const char *name, int cnt, const int64_t *v)
@@ -43,8 +47,10 @@ static void set_int(Graph *g, uint32_t node, const char *name, int64_t v)
 }
 
 /* Explicit strides, pads (4) and dilations of a 2-D window op whose output
- * spatial dims are out[2]; false for what the blocked ops do not cover. */
-static bool window(const Node *n, const int64_t *in, const int64_t *ks, const int64_t *out,
+ * spatial dims are out[2]; false for what the blocked ops do not cover.
+ * in and out may be symbolic: then the pads must be explicit, and out must
+ * be the very dims the blocked op's shape rule gives. */
+static bool window(Graph *g, const Node *n, const Dim *in, const int64_t *ks, const Dim *out,
                    int64_t *st, int64_t *pd, int64_t *dl)
 {
 	const int64_t *v;
@@ -75,14 +81,18 @@ static bool window(const Node *n, const int64_t *in, const int64_t *ks, const in
 	for (int i = 0; i < 2; i++) {
 		if (st[i] < 1 || dl[i] < 1 || pd[i] < 0 || pd[i + 2] < 0)
 			return false;
+		if (same && (in[i] < 0 || out[i] < 0))
+			return false;
 		if (same) {
 			int64_t tot = (out[i] - 1) * st[i] + (ks[i] - 1) * dl[i] + 1 - in[i];
 			tot = tot < 0 ? 0 : tot;
 			pd[i] = same == 1 ? tot / 2 : tot - tot / 2;
 			pd[i + 2] = tot - pd[i];
 		}
-		/* the blocked ops' output size must be the node's */
-		if ((in[i] + pd[i] + pd[i + 2] - dl[i] * (ks[i] - 1) - 1) / st[i] + 1 != out[i])
+		/* the blocked ops' output size (ir/shape_nchwc.c) must be the node's */
+		Dim o;
+		if (!sh_winsize(g, in[i], pd[i] + pd[i + 2], ks[i], dl[i], st[i], false, &o) ||
+		    o != out[i])
 			return false;
 	}
 	return true;
@@ -144,7 +154,11 @@ static bool scalar_c(const Graph *g, uint32_t v, double def, double *out)
 static void absorb_act(Graph *g, uint32_t i, uint32_t c, uint32_t y, uint32_t *blk,
                        const uint32_t *uses)
 {
-	if (uses[y] != 1 || pass_is_graph_output(g, y) || ir_attr(&g->node[c], "activation"))
+	/* a Relu already there may still give way to a Clip with min >= 0
+	 * after it: Clip(Relu(v), lo, hi) = Clip(v, lo, hi) */
+	Attr *have = (Attr *)ir_attr(&g->node[c], "activation");
+	if (uses[y] != 1 || pass_is_graph_output(g, y) ||
+	    (have && (have->kind != AK_STRING || strcmp(have->s, "Relu"))))
 		return;
 	uint32_t j = i + 1;
 	for (; j < g->nnode; j++) {
@@ -157,7 +171,7 @@ static void absorb_act(Graph *g, uint32_t i, uint32_t c, uint32_t y, uint32_t *b
 	const Node *u = &g->node[j];
 	double a = 0, b = 0;
 	const char *name;
-	if (u->nout != 1 || !static_nchw(&g->val[u->out[0]]))
+	if (u->nout != 1 || !nchw_ok(&g->val[u->out[0]]))
 		return;
 	switch (u->op) {
 	case OP_Relu: name = "Relu"; break;
@@ -179,9 +193,11 @@ static void absorb_act(Graph *g, uint32_t i, uint32_t c, uint32_t y, uint32_t *b
 	default:
 		return;
 	}
-	Attr *at = ir_attr_add(g, c, "activation", AK_STRING);
-	at->s = arena_strdup(g->arena, name);
-	if (u->op == OP_HardSigmoid || u->op == OP_Clip) {
+	if (have && !(u->op == OP_Clip && a >= 0 && a <= b) && u->op != OP_Relu)
+		return;
+	Attr *at = have ? have : ir_attr_add(g, c, "activation", AK_STRING);
+	at->s = arena_strdup(g->arena, have && u->op == OP_Relu ? "Relu" : name);
+	if ((u->op == OP_HardSigmoid || u->op == OP_Clip) && !ir_attr(&g->node[c], "act_alpha")) {
 		ir_attr_add(g, c, "act_alpha", AK_FLOAT)->f = a;
 		ir_attr_add(g, c, "act_beta", AK_FLOAT)->f = b;
 	}
@@ -197,7 +213,7 @@ static bool conv_at(Graph *g, uint32_t i, uint32_t *blk, const uint32_t *uses)
 		return false;
 	uint32_t x = n->in[0], w = n->in[1], y = n->out[0];
 	const Value *X = &g->val[x], *W = &g->val[w], *Y = &g->val[y];
-	if (!static_nchw(X) || !static_nchw(Y) || W->kind != VK_CONST || !W->data ||
+	if (!nchw_ok(X) || !nchw_ok(Y) || W->kind != VK_CONST || !W->data ||
 	    W->dt != DT_F32 || W->shape.rank != 4 || X->shape.d[0] != Y->shape.d[0])
 		return false;
 	int64_t C = X->shape.d[1], M = Y->shape.d[1], grp = ir_attr_i(n, "group", 1);
@@ -221,9 +237,9 @@ static bool conv_at(Graph *g, uint32_t i, uint32_t *blk, const uint32_t *uses)
 			if (R->shape.d[k] != Y->shape.d[k])
 				return false;
 	}
-	int64_t in[2] = {X->shape.d[2], X->shape.d[3]}, ks[2] = {W->shape.d[2], W->shape.d[3]};
-	int64_t out[2] = {Y->shape.d[2], Y->shape.d[3]}, st[2], pd[4], dl[2];
-	if (!window(n, in, ks, out, st, pd, dl))
+	Dim in[2] = {X->shape.d[2], X->shape.d[3]}, out[2] = {Y->shape.d[2], Y->shape.d[3]};
+	int64_t ks[2] = {W->shape.d[2], W->shape.d[3]}, st[2], pd[4], dl[2];
+	if (!window(g, n, in, ks, out, st, pd, dl))
 		return false;
 	uint32_t bias = n->nin > 2 ? n->in[2] : IR_NONE;
 	uint32_t ins[4] = {blk[x] != IR_NONE ? blk[x] : x, w, bias, IR_NONE};
@@ -249,6 +265,65 @@ static bool conv_at(Graph *g, uint32_t i, uint32_t *blk, const uint32_t *uses)
 	return true;
 }
 
+/* The constant f32 vector [n] v, or NULL. */
+static const float *cvec(const Graph *g, uint32_t v, int64_t n)
+{
+	if (v == IR_NONE)
+		return NULL;
+	const Value *x = &g->val[v];
+	if (x->kind != VK_CONST || !x->data || x->dt != DT_F32 || x->shape.rank != 1 ||
+	    x->shape.d[0] != n)
+		return NULL;
+	return x->data;
+}
+
+/* Inference BatchNormalization of a blocked value: y = x * s + t per
+ * channel, as a depthwise 1x1 conv_nchwc, which takes the activation after
+ * it into its store. */
+static bool bn_at(Graph *g, uint32_t i, uint32_t *blk, const uint32_t *uses)
+{
+	Node *n = &g->node[i];
+	if (n->op != OP_BatchNormalization || n->nin != 5 || ir_attr_i(n, "training_mode", 0))
+		return false;
+	for (int j = 1; j < n->nout; j++)
+		if (uses[n->out[j]] || pass_is_graph_output(g, n->out[j]))
+			return false;
+	uint32_t x = n->in[0], y = n->out[0];
+	if (blk[x] == IR_NONE || !nchw_ok(&g->val[x]) || !nchw_ok(&g->val[y]))
+		return false;
+	int64_t C = g->val[x].shape.d[1];
+	const float *sc = cvec(g, n->in[1], C), *bb = cvec(g, n->in[2], C);
+	const float *mean = cvec(g, n->in[3], C), *var = cvec(g, n->in[4], C);
+	if (C < 1 || !sc || !bb || !mean || !var)
+		return false;
+	double eps = ir_attr_f(n, "epsilon", 1e-5);
+	float *wd = arena_alloc(g->arena, (size_t)C * sizeof *wd);
+	float *bd = arena_alloc(g->arena, (size_t)C * sizeof *bd);
+	if (!wd || !bd)
+		return false;
+	for (int64_t k = 0; k < C; k++) {
+		double s = sc[k] / sqrt((double)var[k] + eps);
+		wd[k] = (float)s;
+		bd[k] = (float)(bb[k] - mean[k] * s);
+	}
+	Shape ws = {.rank = 4, .d = {C, 1, 1, 1}}, bs = {.rank = 1, .d = {C}};
+	uint32_t ins[3] = {blk[x], ir_const(g, NULL, DT_F32, &ws, wd), ir_const(g, NULL, DT_F32, &bs, bd)};
+	char name[256];
+	snprintf(name, sizeof name, "%s", g->node[i].name);
+	Shape ys = g->val[y].shape;
+	uint32_t c = ir_node(g, OP_conv_nchwc, name, 3, ins, 1);
+	g->node[c].opset = g->node[i].opset;
+	int64_t one[2] = {1, 1}, zero[4] = {0, 0, 0, 0};
+	set_ints(g, c, "strides", 2, one);
+	set_ints(g, c, "pads", 4, zero);
+	set_ints(g, c, "dilations", 2, one);
+	set_int(g, c, "group", C);
+	blk[y] = blocked_out(g, c, &ys);
+	become_from(g, i, blk[y], C);
+	absorb_act(g, i, c, y, blk, uses);
+	return true;
+}
+
 /* MaxPool (Indices unused, floor mode, row-major) of a blocked value. */
 static bool pool_at(Graph *g, uint32_t i, uint32_t *blk, const uint32_t *uses)
 {
@@ -256,7 +331,7 @@ static bool pool_at(Graph *g, uint32_t i, uint32_t *blk, const uint32_t *uses)
 	if (n->op != OP_MaxPool && n->op != OP_GlobalAveragePool)
 		return false;
 	uint32_t x = n->in[0], y = n->out[0];
-	if (blk[x] == IR_NONE || !static_nchw(&g->val[y]))
+	if (blk[x] == IR_NONE || !nchw_ok(&g->val[y]))
 		return false;
 	if (n->op == OP_GlobalAveragePool) {
 		int64_t C = g->val[x].shape.d[1];
@@ -274,9 +349,10 @@ static bool pool_at(Graph *g, uint32_t i, uint32_t *blk, const uint32_t *uses)
 	    ir_attr_ints(n, "kernel_shape", &v) != 2)
 		return false;
 	const Shape *xs = &g->val[x].shape, *ysh = &g->val[y].shape;
-	int64_t ks[2] = {v[0], v[1]}, in[2] = {xs->d[2], xs->d[3]}, out[2] = {ysh->d[2], ysh->d[3]};
+	int64_t ks[2] = {v[0], v[1]};
+	Dim in[2] = {xs->d[2], xs->d[3]}, out[2] = {ysh->d[2], ysh->d[3]};
 	int64_t st[2], pd[4], dl[2];
-	if (ks[0] < 1 || ks[1] < 1 || !window(n, in, ks, out, st, pd, dl))
+	if (ks[0] < 1 || ks[1] < 1 || !window(g, n, in, ks, out, st, pd, dl))
 		return false;
 	char name[256];
 	snprintf(name, sizeof name, "%s", n->name);
@@ -317,7 +393,7 @@ static bool ew_at(Graph *g, uint32_t i, uint32_t *blk)
 		return false;
 	uint32_t y = n->out[0];
 	const Value *Y = &g->val[y];
-	if (!static_nchw(Y))
+	if (!nchw_ok(Y))
 		return false;
 	bool some = false;
 	int rank4 = n->op == OP_Clip ? 1 : n->nin;   /* Clip's min/max are scalars */
@@ -389,7 +465,8 @@ bool pass_layout(Graph *g, PassCtx *ctx)
 				blk[v] = IR_NONE;
 			cap = nc;
 		}
-		bool ch = conv_at(g, i, blk, uses) || pool_at(g, i, blk, uses) || ew_at(g, i, blk);
+		bool ch = conv_at(g, i, blk, uses) || pool_at(g, i, blk, uses) ||
+		          bn_at(g, i, blk, uses) || ew_at(g, i, blk);
 		any |= ch;
 	}
 	free(uses);

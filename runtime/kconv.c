@@ -134,11 +134,16 @@ static int wino_on = 1;
 
 void kconvc_set_wino(int on) { wino_on = on; }
 
+/* -1: the output size decides; 0 or 1: the caller's choice (the _w entry
+ * points, for run-time sizes). Set only around one call on its thread. */
+static _Thread_local int wino_force = -1;
+
 static int use_wino(const int64_t *p, int in_blocked)
 {
 	return wino_on && p[KC_G] == 1 && p[KC_KH] == 3 && p[KC_KW] == 3 && p[KC_SH] == 1 &&
 	       p[KC_SW] == 1 && p[KC_DH] == 1 && p[KC_DW] == 1 && (in_blocked || p[KC_C] >= KCB) &&
-	       ((p[KC_OH] + 1) / 2) * ((p[KC_OW] + 1) / 2) >= KW_MIN_TILES;
+	       (wino_force >= 0 ? wino_force
+	                        : ((p[KC_OH] + 1) / 2) * ((p[KC_OW] + 1) / 2) >= KW_MIN_TILES);
 }
 
 int kconvc_supported(const int64_t *p)
@@ -440,4 +445,46 @@ void kgapc_f32(int64_t n, int64_t c, int64_t hw, const float *x, float *y)
 			for (int l = 0; l < KCB && b * KCB + l < c; l++)
 				y[i * c + b * KCB + l] = s[l] / (float)hw;
 		}
+}
+
+/* Run-time spatial sizes (kconv.h): the Winograd choice made once, at
+ * compile time, for every size. */
+int kconvc_winograd_any(const int64_t *p, int in_blocked)
+{
+	wino_force = 1;
+	int r = use_wino(p, in_blocked);
+	wino_force = -1;
+	return r;
+}
+
+size_t kconvc_pack_size_w(const int64_t *p, int in_blocked, int wino)
+{
+	wino_force = wino != 0;
+	size_t r = kconvc_pack_size(p, in_blocked);
+	wino_force = -1;
+	return r;
+}
+
+void kconvc_pack_w(const int64_t *p, int in_blocked, int wino, const float *w, float *packed)
+{
+	wino_force = wino != 0;
+	kconvc_pack(p, in_blocked, w, packed);
+	wino_force = -1;
+}
+
+size_t kconvc_scratch_w(const int64_t *p, int in_blocked, int wino)
+{
+	wino_force = wino != 0;
+	size_t r = kconvc_scratch(p, in_blocked);
+	wino_force = -1;
+	return r;
+}
+
+void kconvc_f32_w(kpool *pool, const int64_t *p, int in_blocked, int wino, const float *x,
+                  const float *wpk, const float *bias, const float *res, float *y, int act,
+                  const float *ap, void *scratch)
+{
+	wino_force = wino != 0;   /* read on this thread only, before the pool runs */
+	kconvc_f32(pool, p, in_blocked, x, wpk, bias, res, y, act, ap, scratch);
+	wino_force = -1;
 }

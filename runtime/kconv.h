@@ -40,6 +40,19 @@ void kconvc_set_wino(int on);
 /* 1 when kconvc_f32 of p runs the Winograd F(2x2,3x3) path. */
 int kconvc_winograd(const int64_t *p, int in_blocked);
 
+/* Run-time spatial sizes (H, W, OH, OW known only when the model runs,
+ * codegen/lower_nchwc.c): the Winograd choice is made at compile time for
+ * every size, kconvc_winograd_any (the kernel-shape conditions only; any
+ * size >= 1 is correct either way), and given to the _w twins, which
+ * otherwise are kconvc_pack_size .. kconvc_f32. */
+int kconvc_winograd_any(const int64_t *p, int in_blocked);
+size_t kconvc_pack_size_w(const int64_t *p, int in_blocked, int wino);
+void kconvc_pack_w(const int64_t *p, int in_blocked, int wino, const float *w, float *packed);
+size_t kconvc_scratch_w(const int64_t *p, int in_blocked, int wino);
+void kconvc_f32_w(kpool *pool, const int64_t *p, int in_blocked, int wino, const float *x,
+                  const float *wpk, const float *bias, const float *res, float *y, int act,
+                  const float *ap, void *scratch);
+
 /* NCHW [n, c, hw] <-> NCHW16c [n, ceil(c/16), hw, 16] (to: lanes past c zeroed) */
 void knchwc_to(int64_t n, int64_t c, int64_t hw, const float *x, float *y);
 void knchwc_from(int64_t n, int64_t c, int64_t hw, const float *x, float *y);
