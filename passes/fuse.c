@@ -502,7 +502,8 @@ static int grow(Graph *g, uint32_t r, const uint32_t *uses, uint32_t *muse, uint
 					mk = uses[v] > 1 || mc == 2 || cn->op == OP_Expand ? 2 : 1;
 					has_move = true;
 				} else if (row_red(g, mn, rv)) {
-					if ((mc != 3 && !(mc == 1 && cew)) || has_move ||
+					/* (not under a Concat root: its lowering has no row kernel) */
+					if ((mc != 3 && !(mc == 1 && cew)) || has_move || !ew_op(g->node[r].op) ||
 					    (red != UINT32_MAX && red != m))
 						continue;
 					red = m;
