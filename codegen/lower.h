@@ -90,4 +90,14 @@ int64_t lw_group_of(const Node *n);
 bool lw_bcast_idx(Kernel *k, const Shape *s, const Shape *o, const int *idx, int *oi);
 /* lower_rows.c: a group with a row reduction (members mem, node order). */
 int lower_group_rows(Low *L, Node *root, const uint32_t *mem, int nm);
+/* lower_ew.c: lower group members (node order) as kernels of their own */
+int lw_lower_members(Low *L, const uint32_t *mem, int nm);
+/* lower_ew.c: a Concat rooting a fuse_group, its inputs computed into their
+ * slices; LW_CALL (members lowered apart) when not possible */
+int lw_concat_group(Low *L, Node *n);
+/* lower_rowop.c: a LayerNormalization / Softmax / LogSoftmax fuse_group
+ * root with its elementwise prologue as one row kernel; LW_CALL when not
+ * possible, after lowering the members as kernels of their own (the
+ * caller then lowers the root as usual). */
+int lower_group_rowop(Low *L, Node *root);
 #endif

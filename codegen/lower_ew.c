@@ -286,8 +286,21 @@ static bool is_member(const Graph *g, uint32_t ni)
 	              (size_t)g->val[u->out[0]].shape.rank * sizeof(Dim)) == 0;
 }
 
+/* Does row op m (lower_rowop.c) read v as its input X only? */
+static bool rowop_input(const Node *m, uint32_t v)
+{
+	if (m->op != OP_LayerNormalization && m->op != OP_Softmax && m->op != OP_LogSoftmax)
+		return false;
+	for (int j = 0; j < m->nin; j++)
+		if ((m->in[j] == v) != (j == 0))
+			return false;
+	return m->nin > 0;
+}
+
 /* A node of a group whose every use is inside the group (the group's root
- * is the one that is not): its value is computed in the root's loop. */
+ * is the one that is not): its value is computed in the root's loop. A
+ * member with `fuse_out = 1` (X of a row op, passes/fuse.c) may have later
+ * users outside: the root's kernel also writes it (lower_rowop.c). */
 bool cg_group_member(const Graph *g, uint32_t ni)
 {
 	if (ni >= g->nnode)
@@ -296,6 +309,7 @@ bool cg_group_member(const Graph *g, uint32_t ni)
 	int64_t gid = group_of(n);
 	if (gid < 0 || n->dead || n->nout != 1)
 		return false;
+	bool stored = ir_attr_i(n, "fuse_out", 0) != 0;
 	uint32_t v = n->out[0];
 	for (uint32_t o = 0; o < g->nout; o++)
 		if (g->out[o] == v)
@@ -311,12 +325,16 @@ bool cg_group_member(const Graph *g, uint32_t ni)
 		for (int j = 0; j < m->nattr; j++)
 			uses |= m->attr[j].kind == AK_TENSOR && m->attr[j].t == v;
 		if (uses) {
-			if (group_of(m) != gid)
-				return false;
-			users++;
+			if (group_of(m) == gid) {
+				users++;
+				if (stored && !rowop_input(m, v))
+					return false;
+			} else if (!stored || !users) {
+				return false;   /* a stored value's other users follow its root */
+			}
 		}
 	}
-	return users > 0;
+	return users == 1 || (users > 1 && !stored);
 }
 
 static int data_ins(const Node *n)
@@ -659,6 +677,60 @@ static int lower_group_move(Low *L, Node *n)
 	return LW_OK;
 }
 
+static int lower_members(Low *L, const uint32_t *mem, int nm);
+
+/* A Concat rooting a group (passes/fuse.c): one loop nest per input over
+ * its own shape, writing its slice of the output; a member input is
+ * computed there (its producers write straight into the Concat's output,
+ * nothing else is stored). LW_CALL after lowering the members as kernels
+ * of their own when that is not possible (lower_concat then copies). */
+int lw_concat_group(Low *L, Node *n)
+{
+	Graph *g = L->g;
+	uint32_t mem[256];
+	int nm = group_members(g, L->nid, mem, 256);
+	if (nm < 0)
+		return ir_node_error(L->d, g, n, E_MODEL, "fused group too large to lower")
+		       ? LW_ERR : LW_ERR;
+	const Shape *ys = &g->val[n->out[0]].shape;
+	int r = ys->rank;
+	int64_t axis = ir_attr_i(n, "axis", 0);
+	if (axis < 0)
+		axis += r;
+	bool ok = nm > 0 && !L->p->gpu && axis >= 0 && axis < r && g->val[n->out[0]].dt == DT_F32;
+	for (int j = 0; j < n->nin && ok; j++)
+		ok = n->in[j] != IR_NONE && g->val[n->in[j]].shape.rank == r &&
+		     g->val[n->in[j]].dt == DT_F32;
+	if (ok) {
+		Kernel *k = kir_kernel(L->p, KK_LOOP, L->nid);
+		Dim off = 0;
+		for (int j = 0; j < n->nin && ok; j++) {
+			const Shape *xs = &g->val[n->in[j]].shape;
+			Nest ne;
+			int idx[IR_MAXRANK], oi[IR_MAXRANK];
+			if (nest_build(L, k, &ne, xs, NULL, 0, false, -1, true) != LW_OK) {
+				ok = false;
+				break;
+			}
+			for (int d = 0; d < r; d++)
+				oi[d] = idx[d] = nest_dim_var(&ne, d);
+			oi[axis] = kir_add(k, idx[axis], kir_dim(k, off));
+			int v = gload(L, k, n->in[j], idx, group_of(n), 0);
+			if (v < 0 || ne.inner < 0) {
+				ok = false;
+				break;
+			}
+			kir_store(k, ne.inner, false, (int)n->out[0], row_major_index(L, k, ys, oi), v);
+			off = ir_dim_bin(g, DX_ADD, off, xs->d[axis]);
+		}
+		if (ok)
+			return LW_OK;
+		drop_last(L->p);
+	}
+	int rc = lower_members(L, mem, nm);
+	return rc == LW_OK ? LW_CALL : rc;
+}
+
 /* Lower the members of n's group (before it, in order) as kernels of their
  * own: the fallback when the group cannot be one loop. */
 static int lower_members(Low *L, const uint32_t *mem, int nm)
@@ -691,6 +763,8 @@ static int lower_members(Low *L, const uint32_t *mem, int nm)
 	L->nid = save;
 	return LW_OK;
 }
+
+int lw_lower_members(Low *L, const uint32_t *mem, int nm) { return lower_members(L, mem, nm); }
 
 int lw_ew_value(Kernel *k, const Node *n, Graph *g, const int *xs, int nx)
 {

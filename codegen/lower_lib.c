@@ -494,6 +494,14 @@ int lower_lib(Low *L, Node *n)
 		return LW_CALL;
 	if (n->op >= OP_to_nchwc && n->op <= OP_gap_nchwc)
 		return lower_nchwc(L, n);
+	/* a row op with its prologue (passes/fuse.c): one row kernel, or its
+	 * members lowered apart and the op as below */
+	if ((n->op == OP_LayerNormalization || n->op == OP_Softmax || n->op == OP_LogSoftmax) &&
+	    lw_group_of(n) >= 0) {
+		int rc = lower_group_rowop(L, n);
+		if (rc != LW_CALL)
+			return rc;
+	}
 	/* GPU targets: ops with device loop lowerings stay device kernels; the
 	 * library kernels run on the host */
 	if (L->p->gpu && (n->op == OP_MatMul || n->op == OP_Gemm ||

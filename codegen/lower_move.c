@@ -62,6 +62,11 @@ int lower_concat(Low *L, Node *n)
 	if (axis < 0 || axis >= r)
 		return ir_node_error(L->d, g, n, E_MODEL, "axis out of range for rank %d", r)
 		       ? LW_ERR : LW_ERR;
+	if (L->p->opt > 0 && lw_group_of(n) >= 0) {   /* a group's root (passes/fuse.c) */
+		int rc = lw_concat_group(L, n);
+		if (rc != LW_CALL)
+			return rc;
+	}
 	for (int j = 0; j < n->nin; j++)
 		if (n->in[j] == IR_NONE || g->val[n->in[j]].shape.rank != r ||
 		    g->val[n->in[j]].dt != y->dt)

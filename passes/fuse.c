@@ -502,7 +502,8 @@ static int grow(Graph *g, uint32_t r, const uint32_t *uses, uint32_t *muse, uint
 					mk = uses[v] > 1 || mc == 2 || cn->op == OP_Expand ? 2 : 1;
 					has_move = true;
 				} else if (row_red(g, mn, rv)) {
-					if ((mc != 3 && !(mc == 1 && cew)) || has_move ||
+					/* (not under a Concat root: its lowering has no row kernel) */
+					if ((mc != 3 && !(mc == 1 && cew)) || has_move || !ew_op(g->node[r].op) ||
 					    (red != UINT32_MAX && red != m))
 						continue;
 					red = m;
@@ -532,6 +533,98 @@ static int grow(Graph *g, uint32_t r, const uint32_t *uses, uint32_t *muse, uint
 	return nm - 1;
 }
 
+/* ---- row ops with a prologue --------------------------------------------
+ * A LayerNormalization over the last axis (Mean/InvStdDev unused, Scale and
+ * B of shape [N]) or a Softmax / LogSoftmax over the last axis, f32, takes
+ * the elementwise chain computing its input X into its group: members of
+ * X's shape, each read once inside the group (a residual sum, a scale and
+ * mask: Softmax(x * c + mask)). X's producer may have users outside the
+ * group when all of them come after the root and it is no graph output:
+ * it gets `fuse_out = 1` and the root's row kernel also writes it (the
+ * transformer residual stream: h = x + r; LayerNorm(h); ... h ...).
+ * codegen/lower_rowop.c lowers the group as one row kernel. Off on device
+ * targets (their row kernels read X from memory). */
+static bool rowop_root(const Graph *g, const Node *n, const uint32_t *uses)
+{
+	if (n->dead || n->nin < 1 || n->nout < 1 || !is_f32(g, n->in[0]) || !is_f32(g, n->out[0]) ||
+	    ir_attr(n, "fuse_group"))
+		return false;
+	const Shape *xs = &g->val[n->in[0]].shape;
+	int r = xs->rank;
+	if (r < 1 || xs->d[r - 1] == 1)
+		return false;
+	if (n->op == OP_LayerNormalization) {
+		int64_t ax = ir_attr_i(n, "axis", -1);
+		if ((ax != -1 && ax != r - 1) || n->nin < 2 || n->nin > 3)
+			return false;
+		for (int o = 1; o < n->nout; o++)
+			if (n->out[o] != IR_NONE && (uses[n->out[o]] || pass_is_graph_output(g, n->out[o])))
+				return false;
+		for (int j = 1; j < n->nin; j++) {
+			uint32_t v = n->in[j];
+			if (v == IR_NONE)
+				continue;
+			if (!is_f32(g, v) || g->val[v].shape.rank != 1 || g->val[v].shape.d[0] != xs->d[r - 1])
+				return false;
+		}
+		return true;
+	}
+	if (n->op == OP_Softmax || n->op == OP_LogSoftmax) {
+		int64_t ax = ir_attr_i(n, "axis", n->opset >= 13 ? -1 : 1);
+		return n->nout == 1 && n->nin == 1 && (ax == -1 || ax == r - 1);
+	}
+	return false;
+}
+
+/* Grow the group of row op r (rowop_root) over its input's elementwise
+ * chain; returns the members added (0: no group). */
+static int grow_rowop(Graph *g, uint32_t r, const uint32_t *uses, uint32_t *ml, int64_t id)
+{
+	const Node *rn = &g->node[r];
+	uint32_t x = rn->in[0];
+	const Value *xv = &g->val[x];
+	if (xv->kind != VK_NODE || xv->def >= r || !ew_node(g, &g->node[xv->def]) ||
+	    pass_is_graph_output(g, x))
+		return 0;
+	for (int j = 1; j < rn->nin; j++)
+		if (rn->in[j] == x)
+			return 0;
+	bool store = uses[x] != 1;
+	for (uint32_t i = xv->def + 1; store && i < r; i++) {
+		const Node *m = &g->node[i];
+		for (int j = 0; j < m->nin && !m->dead; j++)
+			if (m->in[j] == x)
+				return 0;   /* a user before the root: the value must exist there */
+	}
+	int nm = 0;
+	ml[nm++] = xv->def;
+	for (int q = 0; q < nm && nm < GROUP_MAX; q++) {
+		const Node *cn = &g->node[ml[q]];
+		for (int j = 0; j < cn->nin && nm < GROUP_MAX; j++) {
+			uint32_t v = cn->in[j];
+			if (v >= g->nval || g->val[v].kind != VK_NODE || uses[v] != 1 ||
+			    pass_is_graph_output(g, v) || !pass_same_type(&g->val[v], xv))
+				continue;
+			uint32_t m = g->val[v].def;
+			if (!ew_node(g, &g->node[m]))
+				continue;
+			bool seen = false;
+			for (int i = 0; i < nm; i++)
+				seen |= ml[i] == m;
+			if (!seen)
+				ml[nm++] = m;
+		}
+	}
+	for (int q = 0; q < nm; q++)
+		set_group(g, ml[q], id);
+	if (store) {
+		Attr *a = ir_attr_add(g, ml[0], "fuse_out", AK_INT);
+		a->i = 1;
+	}
+	set_group(g, r, id);
+	return nm;
+}
+
 static bool ew_groups(Graph *g, PassCtx *ctx)
 {
 	uint32_t *uses = pass_use_counts(g);
@@ -548,7 +641,19 @@ static bool ew_groups(Graph *g, PassCtx *ctx)
 			id = a->i + 1;
 	}
 	for (uint32_t i = g->nnode; i-- > 0;) {
-		if (!ew_node(g, &g->node[i]))
+		if (!ctx->device && rowop_root(g, &g->node[i], uses)) {
+			int n = grow_rowop(g, i, uses, ml, id);
+			if (n) {
+				id++;
+				ctx->merged += (uint32_t)n;
+				any = true;
+			}
+			continue;
+		}
+		/* a Concat roots a group too: its inputs' producers are computed into
+		 * their slices of its output (codegen/lower_ew.c lw_concat_group) */
+		bool cat = !ctx->device && g->node[i].op == OP_Concat && move_node(g, &g->node[i]);
+		if (!cat && !ew_node(g, &g->node[i]))
 			continue;
 		int n = grow(g, i, uses, muse, mark, ml, id);
 		if (n) {

@@ -150,6 +150,65 @@ def rms_dyn():
 		("b", [3, 1])], ["y"])
 
 
+def ln_residual():
+	"""LayerNorm of a residual sum that is read again after it (the transformer
+	residual stream): one row kernel that also writes the sum (fuse_out); and a
+	LayerNorm without bias of a longer chain (Relu, Mul by a broadcast weight,
+	Sub) whose row length is no multiple of the vector width."""
+	n = [helper.make_node("Add", ["x", "r"], ["h"]),
+		helper.make_node("LayerNormalization", ["h", "w", "b"], ["ln"], axis=-1, epsilon=1e-5),
+		helper.make_node("Add", ["ln", "h"], ["y"]),
+		helper.make_node("Relu", ["x2"], ["a"]),
+		helper.make_node("Mul", ["a", "v"], ["av"]),
+		helper.make_node("Sub", ["av", "r2"], ["h2"]),
+		helper.make_node("LayerNormalization", ["h2", "w2"], ["y2"], axis=2, epsilon=1e-3)]
+	return model("ln_residual", n, [("x", [2, 7, 32]), ("r", [2, 7, 32]), ("w", [32]),
+		("b", [32]), ("x2", ["B", 3, 37]), ("v", [1, 1, 37]), ("r2", ["B", 3, 37]), ("w2", [37])],
+		["y", "y2"])
+
+
+def softmax_pro():
+	"""Softmax over the last axis of scores * scale + an attention mask that
+	broadcasts over heads and query rows (the prologue computed in the row
+	kernel), with a symbolic batch; LogSoftmax of x / c."""
+	n = [const("c", [0.125], TensorProto.FLOAT), const("neg", [-3.0], TensorProto.FLOAT),
+		const("one", [1.0], TensorProto.FLOAT),
+		helper.make_node("Mul", ["s", "c"], ["sc"]),
+		helper.make_node("Sub", ["one", "m"], ["mi"]),
+		helper.make_node("Mul", ["mi", "neg"], ["mk"]),
+		helper.make_node("Add", ["sc", "mk"], ["z"]),
+		helper.make_node("Softmax", ["z"], ["p"], axis=-1),
+		helper.make_node("Div", ["x", "c"], ["xd"]),
+		helper.make_node("LogSoftmax", ["xd"], ["lp"], axis=1)]
+	return model("softmax_pro", n, [("s", ["B", 2, 9, 9]), ("m", ["B", 1, 1, 9]),
+		("x", [5, 21])], ["p", "lp"])
+
+
+def kv_concat():
+	"""KV-cache append: present = Concat(past, new) on the sequence axis with a
+	symbolic past length; the new keys' rotary-style chain over a Transpose and
+	the values' Transpose are computed into their slices of the Concat's output
+	(a Concat-rooted group); a third Concat on the last axis of an Exp and a
+	Slice with a static shape."""
+	n = [const("s0", [0]), const("s2", [2]), const("ax", [3]),
+		helper.make_node("Transpose", ["k"], ["kt"], perm=[0, 2, 1, 3]),
+		helper.make_node("Mul", ["kt", "c"], ["k1"]),
+		helper.make_node("Slice", ["kt", "s0", "s2", "ax"], ["ks"]),
+		helper.make_node("Neg", ["ks"], ["kn"]),
+		helper.make_node("Concat", ["kn", "ks"], ["kc"], axis=3),
+		helper.make_node("Mul", ["kc", "s"], ["k2"]),
+		helper.make_node("Add", ["k1", "k2"], ["kr"]),
+		helper.make_node("Concat", ["past_k", "kr"], ["pk"], axis=2),
+		helper.make_node("Transpose", ["v"], ["vt"], perm=[0, 2, 1, 3]),
+		helper.make_node("Concat", ["past_v", "vt"], ["pv"], axis=-2),
+		helper.make_node("Exp", ["w"], ["we"]),
+		helper.make_node("Slice", ["w", "s0", "s2", "ax"], ["wsl"]),
+		helper.make_node("Concat", ["we", "wsl"], ["wc"], axis=-1)]
+	return model("kv_concat", n, [("past_k", [1, 2, "P", 4]), ("past_v", [1, 2, "P", 4]),
+		("k", [1, 3, 2, 4]), ("v", [1, 3, 2, 4]), ("c", [3, 4]), ("s", [3, 4]),
+		("w", [2, 3, 5, 6])], ["pk", "pv", "wc"])
+
+
 def dyn():
 	"""A symbolic batch: the Transpose/Slice index arithmetic with run-time dims."""
 	n = [const("s0", [1]), const("s1", [3]), const("ax", [2]),
@@ -205,7 +264,8 @@ def main():
 	if len(sys.argv) < 4:
 		print(__doc__ or "usage: fuse_check.py VIBEEC VIBEE_RUN WORKDIR [vibeec args]")
 		return 2
-	cases = [(rope, None), (mixed, None), (catmid, None), (interleave, None), (dyn, 3), (rms, None), (rms_dyn, 4), (ln_decomposed, None)]
+	cases = [(rope, None), (mixed, None), (catmid, None), (interleave, None), (dyn, 3), (rms, None), (rms_dyn, 4), (ln_decomposed, None),
+		(ln_residual, 3), (softmax_pro, 2), (kv_concat, 5)]
 	return 0 if run(sys.argv[1:], cases) else 1
 
 
