@@ -65,19 +65,16 @@ static inline float vsim_h2f(unsigned h, int bf)
 	return __uint_as_float(s | ((e + 112) << 23) | (m << 13));
 }
 
-/* kind 0: m16n8k8 tf32; 1: m16n8k16 f16; 2: m16n8k16 bf16 */
-static inline void vsim_mma(int kind, float &c0, float &c1, float &c2, float &c3, unsigned a0,
-                            unsigned a1, unsigned a2, unsigned a3, unsigned b0, unsigned b1)
+/* the product one lane of a warp gets: the 32 lanes' fragment registers x
+ * (a0..a3, b0, b1) reassembled by the layouts above, lane l's four C
+ * elements c[0..3] += the sums (in double) */
+static inline void vsim_mma_lane(int kind, unsigned (*regs)[6], int l, float **c)
 {
-	int w = threadIdx.x / 32, l = threadIdx.x % 32;
-	unsigned *r = vsim_reg[w][l];
-	r[0] = a0, r[1] = a1, r[2] = a2, r[3] = a3, r[4] = b0, r[5] = b1;
-	__syncwarp();
 	double A[16][16] = {{0}}, B[16][8] = {{0}};
 	int K = kind ? 16 : 8;
 	for (int lane = 0; lane < 32; lane++) {
 		int g = lane / 4, q = lane % 4;
-		unsigned *x = vsim_reg[w][lane];
+		unsigned *x = regs[lane];
 		if (!kind) {
 			A[g][q] = __uint_as_float(x[0]), A[g + 8][q] = __uint_as_float(x[1]);
 			A[g][q + 4] = __uint_as_float(x[2]), A[g + 8][q + 4] = __uint_as_float(x[3]);
@@ -95,9 +92,7 @@ static inline void vsim_mma(int kind, float &c0, float &c1, float &c2, float &c3
 			}
 		}
 	}
-	__syncwarp();
 	int g = l / 4, q = l % 4;
-	float *c[4] = {&c0, &c1, &c2, &c3};
 	for (int i = 0; i < 4; i++) {
 		int row = g + (i >> 1) * 8, col = 2 * q + (i & 1);
 		double s = 0;
@@ -105,6 +100,19 @@ static inline void vsim_mma(int kind, float &c0, float &c1, float &c2, float &c3
 			s += A[row][kk] * B[kk][col];
 		*c[i] = (float)((double)*c[i] + s);
 	}
+}
+
+/* kind 0: m16n8k8 tf32; 1: m16n8k16 f16; 2: m16n8k16 bf16 */
+static inline void vsim_mma(int kind, float &c0, float &c1, float &c2, float &c3, unsigned a0,
+                            unsigned a1, unsigned a2, unsigned a3, unsigned b0, unsigned b1)
+{
+	int w = threadIdx.x / 32, l = threadIdx.x % 32;
+	unsigned *r = vsim_reg[w][l];
+	r[0] = a0, r[1] = a1, r[2] = a2, r[3] = a3, r[4] = b0, r[5] = b1;
+	__syncwarp();
+	float *c[4] = {&c0, &c1, &c2, &c3};
+	vsim_mma_lane(kind, vsim_reg[w], l, c);
+	__syncwarp();
 }
 /* Two harnesses share this file: attn_sim.py (the attention bodies, the
  * sections up to the include guard's end) and mma_sim.py (the MatMul
@@ -337,38 +345,9 @@ static inline void vsim_mm_mma(int kind, float &c0, float &c1, float &c2, float 
 	unsigned *r = vsim_mreg[w][l];
 	r[0] = a0, r[1] = a1, r[2] = a2, r[3] = a3, r[4] = b0, r[5] = b1;
 	pthread_barrier_wait(&vsim_mwarp[w]);
-	double A[16][16] = {{0}}, B[16][8] = {{0}};
-	int K = kind ? 16 : 8;
-	for (int lane = 0; lane < 32; lane++) {
-		int g = lane / 4, q = lane % 4;
-		unsigned *x = vsim_mreg[w][lane];
-		if (!kind) {
-			A[g][q] = __uint_as_float(x[0]), A[g + 8][q] = __uint_as_float(x[1]);
-			A[g][q + 4] = __uint_as_float(x[2]), A[g + 8][q + 4] = __uint_as_float(x[3]);
-			B[q][g] = __uint_as_float(x[4]), B[q + 4][g] = __uint_as_float(x[5]);
-		} else {
-			int bf = kind == 2;
-			for (int h = 0; h < 2; h++) {
-				int sh = 16 * h;
-				A[g][2 * q + h] = vsim_h2f((x[0] >> sh) & 0xffff, bf);
-				A[g + 8][2 * q + h] = vsim_h2f((x[1] >> sh) & 0xffff, bf);
-				A[g][2 * q + 8 + h] = vsim_h2f((x[2] >> sh) & 0xffff, bf);
-				A[g + 8][2 * q + 8 + h] = vsim_h2f((x[3] >> sh) & 0xffff, bf);
-				B[2 * q + h][g] = vsim_h2f((x[4] >> sh) & 0xffff, bf);
-				B[2 * q + 8 + h][g] = vsim_h2f((x[5] >> sh) & 0xffff, bf);
-			}
-		}
-	}
-	pthread_barrier_wait(&vsim_mwarp[w]);
-	int g = l / 4, q = l % 4;
 	float *c[4] = {&c0, &c1, &c2, &c3};
-	for (int i = 0; i < 4; i++) {
-		int row = g + (i >> 1) * 8, col = 2 * q + (i & 1);
-		double s = 0;
-		for (int kk = 0; kk < K; kk++)
-			s += A[row][kk] * B[kk][col];
-		*c[i] = (float)((double)*c[i] + s);
-	}
+	vsim_mma_lane(kind, vsim_mreg[w], l, c);
+	pthread_barrier_wait(&vsim_mwarp[w]);
 }
 
 /* element (r, k) of a K-major, unswizzled operand named by descriptor d */
