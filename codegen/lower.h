@@ -100,4 +100,8 @@ int lw_concat_group(Low *L, Node *n);
  * possible, after lowering the members as kernels of their own (the
  * caller then lowers the root as usual). */
 int lower_group_rowop(Low *L, Node *root);
+/* lower_ew.c: node ids into graph order (fuse-group member lists) */
+void cg_sort_nodes(uint32_t *v, int n);
+/* lower_rows.c: the row kernels' loops over all dims but the last */
+int cg_row_loops(Low *L, Kernel *k, const Shape *full, int *idx);
 #endif

@@ -6,6 +6,17 @@
 #include "lower.h"
 #include "gpu.h"
 
+/* node ids ascending (graph order); insertion sort, n is small */
+void cg_sort_nodes(uint32_t *v, int n)
+{
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
+			uint32_t t = v[j];
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
+}
+
 static int cf(Kernel *k, int ty, double v) { return kir_const_t(k, ty, v); }
 static int bin(Kernel *k, int fn, int a, int b) { return kir_bin(k, fn, a, b); }
 
@@ -371,12 +382,7 @@ static int group_members(const Graph *g, uint32_t root, uint32_t *mem, int max)
 			st[sp++] = m;
 		}
 	}
-	for (int i = 1; i < nm; i++)   /* insertion sort: node order */
-		for (int j = i; j > 0 && mem[j - 1] > mem[j]; j--) {
-			uint32_t t = mem[j];
-			mem[j] = mem[j - 1];
-			mem[j - 1] = t;
-		}
+	cg_sort_nodes(mem, nm);
 	return nm;
 }
 

@@ -86,12 +86,7 @@ static int members(const RowOp *R, uint32_t *mem)
 			mem[nm++] = m;
 		}
 	}
-	for (int i = 1; i < nm; i++)   /* insertion sort: node order */
-		for (int j = i; j > 0 && mem[j - 1] > mem[j]; j--) {
-			uint32_t t = mem[j];
-			mem[j] = mem[j - 1];
-			mem[j - 1] = t;
-		}
+	cg_sort_nodes(mem, nm);
 	return nm;
 }
 
@@ -113,30 +108,8 @@ static bool row_kernel(RowOp *R, const Node *root)
 	int r = full->rank;
 	Dim n = full->d[r - 1];
 	Kernel *k = R->k;
-	/* one loop per leading dim that is not 1, the first a thread loop when
-	 * the tensor is big (as lower_rows.c) */
-	int idx[IR_MAXRANK], cur = -1;
-	int64_t numel = shape_numel_static(full);
-	bool first = true;
-	for (int d = 0; d < r - 1; d++) {
-		if (full->d[d] == 1) {
-			idx[d] = kir_const_i(k, 0);
-			continue;
-		}
-		int mode = KP_SERIAL;
-		int64_t grain = 1;
-		if (first && (numel < 0 || numel >= LW_PAR_MIN)) {
-			mode = KP_THREAD;
-			int64_t inner = 1;
-			for (int e = d + 1; e < r; e++)
-				inner *= full->d[e] >= 0 ? full->d[e] : 64;
-			grain = inner >= 4096 ? 1 : 4096 / (inner ? inner : 1);
-		}
-		first = false;
-		cur = kir_loop(k, cur, kir_const_i(k, 0), kir_dim(k, full->d[d]), 1, mode);
-		k->s[cur].grain = grain;
-		idx[d] = kir_var(k, k->s[cur].var);
-	}
+	int idx[IR_MAXRANK];
+	int cur = cg_row_loops(L, k, full, idx);
 	int z = kir_const_i(k, 0);
 	bool ln = root->op == OP_LayerNormalization, sm = root->op == OP_Softmax;
 	int fn = kir_cast(k, DT_F32, kir_dim(k, n));

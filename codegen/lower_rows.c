@@ -111,6 +111,38 @@ static bool boundaries(Rows *R, uint32_t ni, const Shape *full, int depth)
 	return true;
 }
 
+/* One loop per leading dim of `full` that is not 1 (index 0 where it is),
+ * outermost first, their variables in idx[0 .. rank-2]; the first is the
+ * thread loop (when the tensor is big, or on GPU targets), all others
+ * serial, so each iteration of the innermost reuses the row's private
+ * accumulators. Returns the innermost loop (-1: none). */
+int cg_row_loops(Low *L, Kernel *k, const Shape *full, int *idx)
+{
+	int r = full->rank, cur = -1;
+	int64_t numel = shape_numel_static(full);
+	bool first = true;
+	for (int d = 0; d < r - 1; d++) {
+		if (full->d[d] == 1) {
+			idx[d] = kir_const_i(k, 0);
+			continue;
+		}
+		int mode = KP_SERIAL;
+		int64_t grain = 1;
+		if (first && (L->p->gpu || (L->p->opt > 0 && (numel < 0 || numel >= LW_PAR_MIN)))) {
+			mode = KP_THREAD;
+			int64_t inner = 1;
+			for (int e = d + 1; e < r; e++)
+				inner *= full->d[e] >= 0 ? full->d[e] : 64;
+			grain = inner >= 4096 ? 1 : 4096 / (inner ? inner : 1);
+		}
+		first = false;
+		cur = kir_loop(k, cur, kir_const_i(k, 0), kir_dim(k, full->d[d]), 1, mode);
+		k->s[cur].grain = grain;
+		idx[d] = kir_var(k, k->s[cur].var);
+	}
+	return cur;
+}
+
 int lower_group_rows(Low *L, Node *root, const uint32_t *mem, int nm)
 {
 	Graph *g = L->g;
@@ -145,31 +177,8 @@ int lower_group_rows(Low *L, Node *root, const uint32_t *mem, int nm)
 		drop_last(L->p);
 		return LW_CALL;
 	}
-	/* one loop per leading dim that is not 1; the first is the thread loop
-	 * (when the tensor is big, or on GPU targets); all others serial: each
-	 * iteration reuses the private accumulators */
-	int idx[IR_MAXRANK], cur = -1;
-	int64_t numel = shape_numel_static(full);
-	bool first = true;
-	for (int d = 0; d < r - 1; d++) {
-		if (full->d[d] == 1) {
-			idx[d] = kir_const_i(k, 0);
-			continue;
-		}
-		int mode = KP_SERIAL;
-		int64_t grain = 1;
-		if (first && (L->p->gpu || (L->p->opt > 0 && (numel < 0 || numel >= LW_PAR_MIN)))) {
-			mode = KP_THREAD;
-			int64_t inner = 1;
-			for (int e = d + 1; e < r; e++)
-				inner *= full->d[e] >= 0 ? full->d[e] : 64;
-			grain = inner >= 4096 ? 1 : 4096 / (inner ? inner : 1);
-		}
-		first = false;
-		cur = kir_loop(k, cur, kir_const_i(k, 0), kir_dim(k, full->d[d]), 1, mode);
-		k->s[cur].grain = grain;
-		idx[d] = kir_var(k, k->s[cur].var);
-	}
+	int idx[IR_MAXRANK];
+	int cur = cg_row_loops(L, k, full, idx);
 	Nest ne = {.inner = cur};
 	int z = kir_const_i(k, 0);
 	/* the reduction over one row */
