@@ -338,6 +338,19 @@ static void wg_pv(CBuf *b, const char *cvt, bool tf, const char *ty, long long D
 	}
 }
 
+/* ALiBi: the per-head slope table and this block's slope (h) */
+static void alibi_slopes(CBuf *b, const Node *n)
+{
+	const Attr *al = ir_attr(n, "alibi");
+	char f1[48];
+	if (!al || al->n <= 0)
+		return;
+	cb_printf(b, "\tconst float vslope[%d] = {", al->n);
+	for (int i = 0; i < al->n; i++)
+		cb_printf(b, "%s%s", i ? ", " : "", flit(f1, sizeof f1, al->floats[i]));
+	cb_puts(b, "};\n\tconst float slope = vslope[h];\n");
+}
+
 /* The score of s[nt][e] with the modifiers in the reference's order and
  * its visibility ok, for query row i (pp = i + Tk - Tq) and key j (all
  * forms; the caller masks and takes the row max). */
@@ -441,14 +454,7 @@ static void mf_body(CgExpr *x, const Node *n, int pq, int pk, int pv, int po, in
 	"\t}\n",
 	RA_BQ - 1, RA_BQ, Hq, Hq, Hkv, Hq / Hkv, RA_BQ, pq, D, pk, D, pv, Dv,
 	RA_BQ, D, BK, D, BK, Dv, RA_BQ, D, D, cvt, D, D);
-	const Attr *al = ir_attr(n, "alibi");
-	char f1[48];
-	if (al && al->n > 0) {
-		cb_printf(b, "\tconst float vslope[%d] = {", al->n);
-		for (int i = 0; i < al->n; i++)
-			cb_printf(b, "%s%s", i ? ", " : "", flit(f1, sizeof f1, al->floats[i]));
-		cb_puts(b, "};\n\tconst float slope = vslope[h];\n");
-	}
+	alibi_slopes(b, n);
 	cb_printf(b,
 	"\tfloat o[%lld][4];\n"
 	"\t#pragma unroll\n"
@@ -552,7 +558,6 @@ void cg_gpu_attn_body(CgExpr *x)
 	long long grp = Hq / Hkv;
 	bool causal = ir_attr_i(n, "causal", 0) != 0;
 	long long win = ir_attr_i(n, "window", 0), sinks = ir_attr_i(n, "sinks", 0);
-	const Attr *al = ir_attr(n, "alibi");
 	uint32_t mv = n->nin > 3 ? n->in[3] : IR_NONE;
 	int pq = param_of(k, n->in[0]), pk = param_of(k, n->in[1]), pv = param_of(k, n->in[2]);
 	int po = param_of(k, n->out[0]), pm = mv != IR_NONE ? param_of(k, mv) : -1;
@@ -560,7 +565,6 @@ void cg_gpu_attn_body(CgExpr *x)
 	const char *cvt = tf ? "__float_as_uint(vrnd_tf32" : prec == KPREC_FP16 ? "vf32_to_f16((float)"
 	                  : "vf32_to_bf16((float)";
 	const char *ty = prec == KPREC_FP16 ? "f16" : "bf16";
-	char f1[48];
 
 	expr_line(x, "Tq", k->mm[0]);
 	expr_line(x, "Tk", k->mm[1]);
@@ -578,12 +582,7 @@ void cg_gpu_attn_body(CgExpr *x)
 		wg_head(b, T, cvt, tf, pq, pk, pv, Hq, Hkv, grp, D, Dv, BK);
 	else
 		ms_head(b, T, cvt, pq, pk, pv, Hq, Hkv, grp, D, Dv, BK);
-	if (al && al->n > 0) {
-		cb_printf(b, "\tconst float vslope[%d] = {", al->n);
-		for (int i = 0; i < al->n; i++)
-			cb_printf(b, "%s%s", i ? ", " : "", flit(f1, sizeof f1, al->floats[i]));
-		cb_puts(b, "};\n\tconst float slope = vslope[h];\n");
-	}
+	alibi_slopes(b, n);
 	cb_printf(b,
 	"\tfloat o[%lld][4];\n"
 	"\t#pragma unroll\n"
