@@ -94,21 +94,10 @@ static void *worker(void *arg)
 	}
 	return 0;
 }
-#include <stdio.h>
-#include <stdlib.h>
 int main(int argc, char **argv)
 {
 	nblk = atoll(argv[1]);
-	nbuf = argc - 2;
-	for (int i = 0; i < nbuf; i++) {
-		FILE *f = fopen(argv[2 + i], "rb");
-		fseek(f, 0, SEEK_END);
-		long n = ftell(f);
-		fseek(f, 0, SEEK_SET);
-		buf[i] = (vu8 *)malloc(n);
-		if (fread(buf[i], 1, n, f) != (size_t)n) return 2;
-		fclose(f);
-	}
+	if ((nbuf = vsim_read_bufs(argc, argv, buf)) < 0) return 2;
 	pthread_barrier_init(&vsim_block, 0, NTHR);
 	for (int w = 0; w < NTHR / 32; w++) pthread_barrier_init(&vsim_warp[w], 0, 32);
 #ifdef VSIM_HIP
@@ -118,12 +107,7 @@ int main(int argc, char **argv)
 	for (long t = 0; t < NTHR; t++) pthread_create(&th[t], 0, worker, (void *)t);
 	for (int t = 0; t < NTHR; t++) pthread_join(th[t], 0);
 	if (vsim_wgbad) { fprintf(stderr, "wgmma stand-in: bad descriptor or non-uniform operands\n"); return 3; }
-	FILE *f = fopen(argv[2 + OUTP], "r+b");
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	fwrite(buf[OUTP], 1, n, f);
-	fclose(f);
+	vsim_write_buf(argv, buf, OUTP);
 	return bad != 0;
 }
 """

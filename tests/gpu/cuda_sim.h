@@ -22,6 +22,8 @@
 #define VIBEE_CUDA_SIM_H
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define __device__
@@ -63,6 +65,37 @@ static inline float vsim_h2f(unsigned h, int bf)
 		return s ? -v : v;
 	}
 	return __uint_as_float(s | ((e + 112) << 23) | (m << 13));
+}
+
+/* The harnesses' kernel arguments: file i of argv[2..] read whole into
+ * buf[i] (returns how many, -1 on a short read), and buffer o written back
+ * over its file. */
+static inline int vsim_read_bufs(int argc, char **argv, unsigned char **buf)
+{
+	for (int i = 0; i < argc - 2; i++) {
+		FILE *f = fopen(argv[2 + i], "rb");
+		if (!f)
+			return -1;
+		fseek(f, 0, SEEK_END);
+		long n = ftell(f);
+		fseek(f, 0, SEEK_SET);
+		buf[i] = (unsigned char *)malloc(n);
+		size_t got = fread(buf[i], 1, n, f);
+		fclose(f);
+		if (got != (size_t)n)
+			return -1;
+	}
+	return argc - 2;
+}
+
+static inline void vsim_write_buf(char **argv, unsigned char **buf, int o)
+{
+	FILE *f = fopen(argv[2 + o], "r+b");
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	fwrite(buf[o], 1, n, f);
+	fclose(f);
 }
 
 /* the product one lane of a warp gets: the 32 lanes' fragment registers x
@@ -298,8 +331,6 @@ static inline vsim_v4<float> vsim_mfma(const vsim_v4<T> &a, const vsim_v4<T> &b,
  * instruction. Shared memory: __cvta_generic_to_shared gives each
  * __shared__ array a window address of its own (vsim_shared_at maps it
  * back), so a descriptor that points outside an array aborts. */
-#include <stdio.h>
-#include <stdlib.h>
 #define __align__(n) __attribute__((aligned(n)))
 struct vsim_bdim_t { unsigned x, y; };
 extern vsim_bdim_t vsim_bdim;
