@@ -81,15 +81,16 @@ int kscan_isa(void)
 {
 	int isa = 0;
 #if defined(__x86_64__) && defined(__GNUC__)
-	static int cpu = -1;
-	if (cpu < 0) {
+	static int cpu = -1;    /* workers race here; each stores the same value */
+	int v = __atomic_load_n(&cpu, __ATOMIC_RELAXED);
+	if (v < 0) {
 		__builtin_cpu_init();
-		int v = 0;
+		v = 0;
 		if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
 			v = __builtin_cpu_supports("avx512f") ? 2 : 1;
-		cpu = v;
+		__atomic_store_n(&cpu, v, __ATOMIC_RELAXED);
 	}
-	isa = cpu;
+	isa = v;
 #endif
 	const char *cap = getenv("VIBEE_KSCAN_ISA");
 	if (cap && *cap >= '0' && *cap <= '2' && *cap - '0' < isa)
