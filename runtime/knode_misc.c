@@ -361,8 +361,12 @@ static uint64_t rng_seed(KCall *c)
 		int64_t v = f > -9e18 && f < 9e18 ? (int64_t)f : 0;
 		return ((uint64_t)v * 0x9E3779B97F4A7C15ull + 1) | 1;
 	}
-	ctr = ctr * 6364136223846793005ull + 1442695040888963407ull;   /* unseeded: differs per call */
-	return ctr | 1;
+	/* unseeded: differs per call, and contexts on other threads may call at
+	 * once: a Weyl step taken atomically, then splitmix64's finaliser */
+	uint64_t z = __atomic_add_fetch(&ctr, 0x9E3779B97F4A7C15ull, __ATOMIC_RELAXED);
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return (z ^ (z >> 31)) | 1;
 }
 
 static int kn_bernoulli(KCall *c)
