@@ -1,6 +1,7 @@
 /* Kernel-library support linked into every model.so: the thread pool behind
  * generated parallel loops (kpool_for) and the per-run bump arena that
  * run-time sized buffers and data-dependent kernel outputs come from. */
+#define _GNU_SOURCE      /* sched_getaffinity, CPU_COUNT */
 #include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
@@ -14,9 +15,11 @@
 /* Workers and the caller spin this long for the next job / the last chunk
  * before sleeping on a condition variable: the kernels of one model run
  * follow each other within microseconds, and a sleeping thread takes tens
- * of microseconds to wake. */
+ * of microseconds to wake. VIBEE_SPIN_US overrides it (0: sleep at once,
+ * for machines shared with other busy processes). */
 #define SPIN_NS 200000
 #define YIELD_NS 20000   /* after this, spin with sched_yield (oversubscribed CPUs) */
+#define SPIN_MAX_US 1000000
 
 /* The job ticket: job number << IDX_BITS | index of the next chunk to take.
  * IDX_NONE as index: the caller is writing the job's fields. */
@@ -55,6 +58,7 @@ struct kpool {
 	atomic_int quit;
 	atomic_int sleepers;          /* workers asleep (or going to sleep) on wake */
 	atomic_int waiter;            /* the caller asleep (or going to sleep) on done */
+	int64_t spin_ns, yield_ns;    /* SPIN_NS, YIELD_NS or VIBEE_SPIN_US */
 	/* the ticket and the current job's fields (written by the caller only
 	 * while the ticket says so) share a cache line: one miss per job */
 	_Alignas(64) atomic_ullong ticket;
@@ -65,10 +69,37 @@ struct kpool {
 	uint64_t sleeps;                  /* times the caller slept for the last chunk */
 };
 
+/* The CPUs this process may run on (taskset, cgroup cpusets), else the
+ * online ones. */
 int kpool_cores(void)
 {
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	long n = 0;
+#ifdef CPU_COUNT
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof set, &set) == 0)
+		n = CPU_COUNT(&set);
+#endif
+	if (n < 1)
+		n = sysconf(_SC_NPROCESSORS_ONLN);
 	return n < 1 ? 1 : n > 256 ? 256 : (int)n;
+}
+
+/* A decimal environment value in [lo, hi], else -1 (unset or malformed:
+ * the default applies). */
+static long env_num(const char *name, long lo, long hi)
+{
+	const char *s = getenv(name);
+	if (!s || !*s)
+		return -1;
+	char *end;
+	long v = strtol(s, &end, 10);
+	return *end || v < lo || v > hi ? -1 : v;
+}
+
+int kpool_default_threads(void)
+{
+	long n = env_num("VIBEE_THREADS", 1, 256);
+	return n > 0 ? (int)n : kpool_cores();
 }
 
 typedef struct job {
@@ -119,9 +150,9 @@ static bool next_job(kpool *p, uint64_t seen, uint64_t *v)
 		relax();
 		if ((i & 63) == 63) {
 			int64_t dt = now_ns() - t0;
-			if (dt > SPIN_NS)
+			if (dt > p->spin_ns)
 				break;
-			if (dt > YIELD_NS)
+			if (dt > p->yield_ns)
 				sched_yield();
 		}
 	}
@@ -164,7 +195,10 @@ kpool *kpool_new(int nthreads)
 	kpool *p = calloc(1, sizeof *p);
 	if (!p)
 		return NULL;
-	p->nthreads = nthreads > 0 ? nthreads : kpool_cores();
+	p->nthreads = nthreads > 0 ? nthreads : kpool_default_threads();
+	long us = env_num("VIBEE_SPIN_US", 0, SPIN_MAX_US);
+	p->spin_ns = us >= 0 ? us * 1000 : SPIN_NS;
+	p->yield_ns = p->spin_ns < YIELD_NS ? p->spin_ns : YIELD_NS;
 	if (p->nthreads > 256)
 		p->nthreads = 256;
 	pthread_mutex_init(&p->mu, NULL);
@@ -248,9 +282,9 @@ void kpool_for(kpool *p, int64_t n, int64_t grain, kpool_fn body, void *arg)
 		relax();
 		if ((i & 63) == 63) {
 			int64_t dt = now_ns() - t0;
-			if (dt > SPIN_NS)
+			if (dt > p->spin_ns)
 				break;
-			if (dt > YIELD_NS)
+			if (dt > p->yield_ns)
 				sched_yield();
 		}
 	}

@@ -9,12 +9,15 @@ typedef struct kpool kpool;
 /* body(arg, lo, hi) handles iterations [lo, hi). */
 typedef void (*kpool_fn)(void *arg, int64_t lo, int64_t hi);
 
-/* nthreads <= 0: online cores. Returns NULL when out of memory; a pool whose
- * threads fail to start runs everything on the caller. */
+/* nthreads <= 0: kpool_default_threads(). Returns NULL when out of memory;
+ * a pool whose threads fail to start runs everything on the caller.
+ * VIBEE_SPIN_US (0..1000000) sets how long idle threads spin before they
+ * sleep (default 200). */
 kpool *kpool_new(int nthreads);
 void kpool_free(kpool *p);
 int kpool_threads(const kpool *p);
-int kpool_cores(void);
+int kpool_cores(void);              /* CPUs this process may run on */
+int kpool_default_threads(void);    /* VIBEE_THREADS (1..256), else kpool_cores() */
 /* How many kpool_for calls of p handed work to its workers so far (each one
  * a wake-up and a join: the profiler reports them per kernel); 0 for NULL. */
 uint64_t kpool_jobs(const kpool *p);

@@ -48,7 +48,7 @@ typedef struct vibee_io_desc {
 } vibee_io_desc;
 
 typedef struct vibee_options {
-	int32_t nthreads;      /* <= 0: number of online cores */
+	int32_t nthreads;      /* <= 0: VIBEE_THREADS, else the CPUs this process may use */
 } vibee_options;
 
 typedef struct vibee_ctx vibee_ctx;

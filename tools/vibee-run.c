@@ -1,8 +1,10 @@
 /* vibee-run: load a compiled model.so, feed it DIR/input_N.pb, write the
  * outputs, compare against DIR/output_N.pb when present, and optionally
  * benchmark. Links only the runtime (libvibeert + tensorpb). */
+#define _GNU_SOURCE      /* sched_getaffinity, CPU_COUNT */
 #include <errno.h>
 #include <math.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,11 +21,27 @@ static const char *usage =
 "  --data DIR   read DIR/input_N.pb; compare with DIR/output_N.pb if present\n"
 "  --rtol/--atol  tolerance |got-ref| <= atol + rtol*|ref| (1e-3 / 1e-4)\n"
 "  --bench N    warm up, then N timed runs; prints median_ms\n"
-"  --threads N  worker threads (default: cores)\n"
+"  --threads N  worker threads (default: VIBEE_THREADS, else the CPUs available)\n"
 "  --out DIR    write output_N.pb there\n"
 "  --info       print the model's self-description\n"
 "  --profile    per-kernel times to stderr when done (as VIBEE_PROFILE=1)\n"
 "exit: 0 pass, 1 mismatch, 2 error\n";
+
+/* The thread count a context gets for --threads 0, as kpool_default_threads
+ * in the model computes it; for the benchmark line only. */
+static int default_threads(void)
+{
+	const char *e = getenv("VIBEE_THREADS");
+	char *end;
+	long v = e && *e ? strtol(e, &end, 10) : 0;
+	if (e && *e && !*end && v >= 1 && v <= 256)
+		return (int)v;
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+		return CPU_COUNT(&set) > 256 ? 256 : CPU_COUNT(&set);
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : (int)n;
+}
 
 static int die(const char *fmt, const char *a, const char *b)
 {
@@ -298,7 +316,7 @@ int main(int argc, char **argv)
 		if (ms && rc != 2) {
 			qsort(ms, (size_t)bench, sizeof *ms, cmp_d);
 			printf("runs %d threads %d min_ms %.3f median_ms %.3f\n", bench,
-			       threads ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN), ms[0], ms[bench / 2]);
+			       threads ? threads : default_threads(), ms[0], ms[bench / 2]);
 		}
 		free(ms);
 	}

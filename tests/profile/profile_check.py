@@ -4,7 +4,8 @@
 # --profile and with VIBEE_PROFILE=1; the table on stderr must list every
 # kernel of the model exactly once (as many rows as `vibeec --stats` counts,
 # of its kinds, named by nodes of the graph) with the right call count, and
-# nothing is printed when profiling is off. Timings are not checked.
+# nothing is printed when profiling is off. Timings are not checked. Then
+# the pool's size as --threads, VIBEE_THREADS and the affinity mask set it.
 # usage: profile_check.py VIBEEC VIBEE_RUN WORKDIR; exit 0 pass, 1 fail,
 # 77 without onnx/numpy.
 import os
@@ -127,4 +128,35 @@ for e in (env, dict(env, VIBEE_PROFILE="0")):
 	if r.returncode or "vibee profile" in r.stderr:
 		fail("profiling off (VIBEE_PROFILE=%s): rc %d, stderr %r" % (e.get("VIBEE_PROFILE"),
 			r.returncode, r.stderr))
+
+
+# The pool's size: --threads, else VIBEE_THREADS (1..256), else the CPUs this
+# process may run on (its affinity mask); VIBEE_SPIN_US changes only timing.
+def threads_of(args, env, preexec=None):
+	r = subprocess.run([vrun, so, "--data", data, "--bench", "1", "--profile"] + args,
+		capture_output=True, text=True, env=env, preexec_fn=preexec)
+	m = re.search(r"\d+ runs, (\d+) threads", r.stderr)
+	b = re.search(r"runs 1 threads (\d+)", r.stdout)
+	if r.returncode or not m or not b:
+		fail("%s %s: rc %d, no thread count:\n%s%s" % (args, env.get("VIBEE_THREADS"),
+			r.returncode, r.stdout, r.stderr))
+		return -1
+	if m.group(1) != b.group(1):
+		fail("%s: the pool has %s threads, vibee-run says %s" % (args, m.group(1), b.group(1)))
+	return int(m.group(1))
+
+
+cpus = sorted(os.sched_getaffinity(0))
+for args, extra, want in (([], {"VIBEE_THREADS": "1"}, 1), ([], {"VIBEE_THREADS": "3"}, 3),
+		(["--threads", "2"], {"VIBEE_THREADS": "1"}, 2), ([], {"VIBEE_THREADS": "0"}, len(cpus)),
+		([], {"VIBEE_THREADS": "2x"}, len(cpus)), ([], {"VIBEE_THREADS": "999"}, len(cpus)),
+		([], {"VIBEE_SPIN_US": "0", "VIBEE_THREADS": "2"}, 2),
+		([], {"VIBEE_SPIN_US": "-5", "VIBEE_THREADS": "2"}, 2)):
+	got = threads_of(args, dict(env, **extra))
+	if got != want:
+		fail("%s %s: %d threads, expected %d" % (args, extra, got, want))
+got = threads_of([], env, lambda: os.sched_setaffinity(0, cpus[:1]))
+if got != 1:
+	fail("one CPU in the affinity mask: %d threads, expected 1" % got)
+print("thread counts from --threads, VIBEE_THREADS and the affinity mask: ok")
 sys.exit(1 if fails else 0)
