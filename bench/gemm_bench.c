@@ -1,7 +1,13 @@
 /* GEMM benchmark: GFLOP/s of kgemm (B unpacked and pre-packed) against
  * OpenBLAS cblas_sgemm on square and transformer shapes, 1 and 2 threads.
  * Usage: gemm_bench [-t THREADS,...] [-r REPEATS] [--isa generic|avx2|avx512]
- *                   [MxKxN ...]     (default: the issue's shape list) */
+ *                   [--ms ROUND_MS] [-e EPILOGUE,...] [MxKxN ...]
+ * (default: the issue's shape list). -e also times pre-packed kgemm with each
+ * fused epilogue (none bias relu gelu gelu_tanh silu res scale bias_res
+ * bias_gelu), interleaved with the plain packed call, in microseconds.
+ * --cpu times by process CPU time instead of the wall clock (on a loaded
+ * machine, with -t 1: the work itself, without the time slices lost to
+ * other processes; with more threads it counts the workers' spinning too). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,25 +25,49 @@ void cblas_sgemm(int order, int ta, int tb, int m, int n, int k, float alpha,
 void openblas_set_num_threads(int n);
 #endif
 
+static clockid_t clock_id = CLOCK_MONOTONIC;
+
 static double now(void)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clock_id, &ts);
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 typedef struct shape { long m, k, n; } shape;
 typedef struct job {
-	int which;              /* 0 kgemm, 1 kgemm packed, 2 openblas */
+	int which;              /* 0 kgemm, 1 kgemm packed, 2 openblas, 3+e packed with eps[e] */
 	kpool *pool;
 	shape s;
-	float *a, *b, *pb, *c;
+	float *a, *b, *pb, *c, *bias, *res;
 } job;
+
+/* The epilogues of -e: name, bias, activation, residual, alpha. */
+typedef struct epdef { const char *name; int bias, act, res; float alpha; } epdef;
+static const epdef epdefs[] = {
+	{"none", 0, KGEMM_ACT_NONE, 0, 1.0f},
+	{"bias", 1, KGEMM_ACT_NONE, 0, 1.0f},
+	{"relu", 0, KGEMM_ACT_RELU, 0, 1.0f},
+	{"gelu", 0, KGEMM_ACT_GELU_ERF, 0, 1.0f},
+	{"gelu_tanh", 0, KGEMM_ACT_GELU_TANH, 0, 1.0f},
+	{"silu", 0, KGEMM_ACT_SILU, 0, 1.0f},
+	{"res", 0, KGEMM_ACT_NONE, 1, 1.0f},
+	{"scale", 0, KGEMM_ACT_NONE, 0, 0.125f},
+	{"bias_res", 1, KGEMM_ACT_NONE, 1, 1.0f},
+	{"bias_gelu", 1, KGEMM_ACT_GELU_ERF, 0, 1.0f},
+};
+static int eps[16], neps;
+static double round_s = 0.03;
 
 static void call(job *j)
 {
 	long m = j->s.m, n = j->s.n, k = j->s.k;
-	if (j->which == 0)
+	if (j->which >= 3) {
+		const epdef *e = &epdefs[eps[j->which - 3]];
+		kgemm_epilogue ep = {e->bias ? j->bias : NULL, (kgemm_act)e->act,
+		                     e->res ? j->res : NULL, n};
+		kgemm_f32_packed_ex(j->pool, m, n, k, e->alpha, j->a, k, 0, j->pb, 0.0f, j->c, n, &ep);
+	} else if (j->which == 0)
 		kgemm_f32(j->pool, m, n, k, 1.0f, j->a, k, 0, j->b, n, 0, 0.0f, j->c, n);
 	else if (j->which == 1)
 		kgemm_f32_packed(j->pool, m, n, k, 1.0f, j->a, k, 0, j->pb, 0.0f, j->c, n);
@@ -47,7 +77,7 @@ static void call(job *j)
 #endif
 }
 
-/* GFLOP/s of one timing round of at least 30 ms. */
+/* GFLOP/s of one timing round of at least round_s (30 ms). */
 static double round_gflops(job *j)
 {
 	double flops = 2.0 * j->s.m * j->s.n * j->s.k;
@@ -57,7 +87,7 @@ static double round_gflops(job *j)
 		call(j);
 		iters++;
 		t = now() - t0;
-	} while (t < 0.03);
+	} while (t < round_s);
 	return flops * iters / t * 1e-9;
 }
 
@@ -79,6 +109,25 @@ static void measure(job *j, int reps, int nvar, double *best)
 		}
 }
 
+static job ejob;
+
+/* Like measure over variant 1 (plain packed) and 3.. (the epilogues). */
+static void measure_eps(job *j, int reps, double *best)
+{
+	for (int v = 0; v <= neps; v++) {
+		j->which = v ? 2 + v : 1;
+		call(j);
+		best[v] = 0;
+	}
+	for (int r = 0; r < reps; r++)
+		for (int v = 0; v <= neps; v++) {
+			j->which = v ? 2 + v : 1;
+			double g = round_gflops(j);
+			if (g > best[v])
+				best[v] = g;
+		}
+}
+
 static int env_int(const char *name, int dflt)
 {
 	const char *v = getenv(name);
@@ -89,7 +138,12 @@ int main(int argc, char **argv)
 {
 	shape dflt[] = {{256, 256, 256}, {512, 512, 512}, {1024, 1024, 1024},
 	                {2048, 2048, 2048}, {32, 128, 384}, {32, 128, 512},
-	                {32, 512, 128}, {1, 2048, 2048}};
+	                {32, 512, 128}, {1, 2048, 2048},
+	                /* BERT/GPT-2 at d=384, ffn=1536 (QKV fused, out-proj, FFN up/down)
+	                 * at 16..512 tokens */
+	                {16, 384, 1536}, {16, 1536, 384}, {64, 384, 1152}, {64, 1536, 384},
+	                {128, 384, 384}, {128, 384, 1152}, {128, 384, 1536}, {128, 1536, 384},
+	                {256, 1536, 384}, {512, 384, 1536}, {512, 1536, 384}};
 	shape shapes[64];
 	int ns = 0, threads[8] = {1, 2}, nthr = 2, reps = 15;
 	for (int i = 1; i < argc; i++) {
@@ -99,6 +153,22 @@ int main(int argc, char **argv)
 				threads[nthr++] = atoi(p);
 		} else if (!strcmp(argv[i], "-r") && i + 1 < argc) {
 			reps = atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "--cpu")) {
+			clock_id = CLOCK_PROCESS_CPUTIME_ID;
+		} else if (!strcmp(argv[i], "--ms") && i + 1 < argc) {
+			round_s = atof(argv[++i]) * 1e-3;
+		} else if (!strcmp(argv[i], "-e") && i + 1 < argc) {
+			for (char *p = strtok(argv[++i], ","); p && neps < 16; p = strtok(NULL, ",")) {
+				int f = -1;
+				for (int e = 0; e < (int)(sizeof epdefs / sizeof epdefs[0]); e++)
+					if (!strcmp(p, epdefs[e].name))
+						f = e;
+				if (f < 0) {
+					fprintf(stderr, "gemm_bench: unknown epilogue '%s'\n", p);
+					return 2;
+				}
+				eps[neps++] = f;
+			}
 		} else if (!strcmp(argv[i], "--isa") && i + 1 < argc) {
 			const char *s = argv[++i];
 			kgemm_force_isa(!strcmp(s, "generic") ? KGEMM_ISA_GENERIC
@@ -122,8 +192,9 @@ int main(int argc, char **argv)
 	kg_tune_serial = env_int("KG_SERIAL", -1);
 	kg_tune_pack_a_m = env_int("KG_PACK_A_M", -1);
 	const char *isa[] = {"generic", "avx2", "avx512"};
-	printf("kgemm isa: %s; best of %d interleaved 30 ms rounds; GFLOP/s (C = A*B, row-major, fp32)\n",
-	       isa[kgemm_isa()], reps);
+	printf("kgemm isa: %s; best of %d interleaved %.0f ms rounds (%s); GFLOP/s (C = A*B, row-major, fp32)\n",
+	       isa[kgemm_isa()], reps, round_s * 1e3,
+	       clock_id == CLOCK_MONOTONIC ? "wall clock" : "process CPU time");
 	printf("%-16s %3s %9s %9s %9s %7s %7s\n", "MxKxN", "thr", "kgemm", "kg-packed",
 	       "openblas", "kg/ob", "pk/ob");
 	for (int s = 0; s < ns; s++) {
@@ -131,19 +202,24 @@ int main(int argc, char **argv)
 		size_t na = sh.m * sh.k, nb = sh.k * sh.n, nc = sh.m * sh.n;
 		float *a = malloc(na * 4), *b = malloc(nb * 4), *c = malloc(nc * 4);
 		float *pb = aligned_alloc(64, kgemm_pack_b_size(sh.k, sh.n));
-		if (!a || !b || !c || !pb)
+		float *bias = malloc(sh.n * 4), *res = malloc(nc * 4);
+		if (!a || !b || !c || !pb || !bias || !res)
 			return 1;
 		srand(1);
 		for (size_t i = 0; i < na; i++)
 			a[i] = rand() / (float)RAND_MAX - 0.5f;
 		for (size_t i = 0; i < nb; i++)
 			b[i] = rand() / (float)RAND_MAX - 0.5f;
+		for (long i = 0; i < sh.n; i++)
+			bias[i] = rand() / (float)RAND_MAX - 0.5f;
+		for (size_t i = 0; i < nc; i++)
+			res[i] = rand() / (float)RAND_MAX - 0.5f;
 		memset(c, 0, nc * 4);
 		kgemm_pack_b(b, sh.n, 0, sh.k, sh.n, pb);
 		for (int t = 0; t < nthr; t++) {
 			kpool *pool = kpool_new(threads[t]);
-			job j = {0, pool, sh, a, b, pb, c};
-			double g[3] = {0, 0, 0};
+			job j = {0, pool, sh, a, b, pb, c, bias, res};
+			double g[3 + 16] = {0};
 #ifdef HAVE_OPENBLAS
 			openblas_set_num_threads(threads[t]);
 			measure(&j, reps, 3, g);
@@ -155,6 +231,18 @@ int main(int argc, char **argv)
 			snprintf(name, sizeof name, "%ldx%ldx%ld", sh.m, sh.k, sh.n);
 			printf("%-16s %3d %9.1f %9.1f %9.1f %7.2f %7.2f\n", name, threads[t],
 			       g0, g1, g2, g2 > 0 ? g0 / g2 : 0, g2 > 0 ? g1 / g2 : 0);
+			if (neps) {
+				/* the plain packed call (variant 1) and each epilogue, interleaved */
+				double ge[1 + 16];
+				ejob = j;
+				measure_eps(&ejob, reps, ge);
+				double flops = 2.0 * sh.m * sh.n * sh.k;
+				printf("  epilogues (packed, us per call; plain %.1f us):", flops / ge[0] * 1e-3);
+				for (int e = 0; e < neps; e++)
+					printf(" %s %.1f (%+.1f%%)", epdefs[eps[e]].name, flops / ge[1 + e] * 1e-3,
+					       (ge[0] / ge[1 + e] - 1.0) * 100.0);
+				printf("\n");
+			}
 			fflush(stdout);
 			kpool_free(pool);
 		}
@@ -162,6 +250,8 @@ int main(int argc, char **argv)
 		free(b);
 		free(c);
 		free(pb);
+		free(bias);
+		free(res);
 	}
 	return 0;
 }

@@ -123,9 +123,13 @@ static int emit_gemm(CBuf *b, const KProg *p, const Plan *pl, int ki, Diag *d)
 		}
 		cb_puts(b, "\tconst int64_t rows = nbt * M;\n");
 	}
-	cb_printf(b, "\tkgemm_epilogue ep = {%s, (kgemm_act)%d};\n\tfloat beta = 0.0f;\n",
-	          lb->iarg[0] == 1 ? "Cb" : "NULL", lb->act);
-	prefill(b, g, n, lb, &m);
+	/* a residual alone (no Gemm C term) is read by kgemm's store (R may be
+	 * Y itself when planned in place); else the prefill sums them into Y */
+	bool epres = m.fold && lb->res != IR_NONE && lb->iarg[0] != 2;
+	cb_printf(b, "\tkgemm_epilogue ep = {%s, (kgemm_act)%d, %s, N};\n\tfloat beta = 0.0f;\n",
+	          lb->iarg[0] == 1 ? "Cb" : "NULL", lb->act, epres ? "R" : "NULL");
+	if (!epres)
+		prefill(b, g, n, lb, &m);
 	if (m.fold) {
 		const char *lda = m.ta ? "M" : "K", *ldb = m.tb ? "K" : "N";
 		if (packed)

@@ -26,6 +26,8 @@ float kg_act1(float x, int act)
 		return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
 	case KGEMM_ACT_SILU:
 		return x / (1.0f + expf(-x));
+	case KGEMM_ACT_GELU_TANH:       /* x * sigmoid(2u) = 0.5 x (1 + tanh u) */
+		return x / (1.0f + expf(-1.5957691216057308f * (x + 0.044715f * x * x * x)));
 	default:
 		return x;
 	}
@@ -64,6 +66,8 @@ void gbody(const int R, int64_t k, const float *a, int64_t rsa, int64_t csa,
 				v += st->beta * c[i * ldc + j];
 			if (st->bias)
 				v += st->bias[j];
+			if (st->res)
+				v += st->res[i * st->ldr + j];
 			c[i * ldc + j] = kg_act1(v, st->act);
 		}
 }
@@ -166,7 +170,8 @@ typedef struct gctx {
 	int64_t rsb, psb, nfull;
 	float *C;
 	int64_t ldc;
-	const float *bias;
+	const float *bias, *res;
+	int64_t ldr;
 	int act;
 	int64_t kc, mc, nc;
 	int pack_a;
@@ -212,7 +217,7 @@ static void macro_tile(const gctx *g, const float *apk, int64_t i0, int64_t i1,
 	const kg_impl *im = g->im;
 	int mr = im->mr;
 	int last = k0 + kb >= g->K;
-	kg_store st = {g->alpha, k0 == 0 ? g->beta : 1.0f, NULL, last ? g->act : 0};
+	kg_store st = {g->alpha, k0 == 0 ? g->beta : 1.0f, NULL, last ? g->act : 0, NULL, g->ldr};
 	int rmain = g->pack_a ? mr : (int)MIN(mr, i1 - i0);
 	int gw = im->maxnp[rmain];
 	for (int64_t p = p0; p < p1;) {
@@ -236,6 +241,7 @@ static void macro_tile(const gctx *g, const float *apk, int64_t i0, int64_t i1,
 		for (int64_t i = i0; i < i1; i += mr) {
 			int rows = (int)MIN(mr, i1 - i);
 			float *c = g->C + i * g->ldc + jc;
+			st.res = last && g->res ? g->res + i * g->ldr + jc : NULL;
 			if (g->pack_a)
 				im->kp[np](kb, apk + (i - i0) * kb, 1, mr, bp, rsb, psb,
 				              c, g->ldc, rows, nr, &st);
@@ -286,17 +292,25 @@ static void thread_part(const gctx *g, int64_t r0, int64_t r1, int64_t q0, int64
 	free(apk);
 }
 
+/* Width in panels of the micro-tiles the driver runs (the kernel for full
+ * strips); thread parts are cut at multiples of it. */
+static int tile_panels(const gctx *g)
+{
+	int rm = g->pack_a ? g->im->mr : (int)MIN(g->im->mr, g->M);
+	return MAX(1, g->im->maxnp[rm]);
+}
+
 static void part_body(void *arg, int64_t lo, int64_t hi)
 {
 	const gctx *g = arg;
 	int64_t npan = CDIV(g->N, KG_NR);
-	int mr = g->im->mr;
-	int64_t mstrips = CDIV(g->M, mr);
+	int mr = g->im->mr, gw = tile_panels(g);
+	int64_t mstrips = CDIV(g->M, mr), ntile = CDIV(npan, gw);
 	for (int64_t t = lo; t < hi; t++) {
 		int64_t tm = t / g->gn, tn = t % g->gn;
 		int64_t r0 = mstrips * tm / g->gm * mr, r1 = mstrips * (tm + 1) / g->gm * mr;
-		int64_t q0 = npan * tn / g->gn, q1 = npan * (tn + 1) / g->gn;
-		thread_part(g, r0, MIN(r1, g->M), q0, q1);
+		int64_t q0 = ntile * tn / g->gn * gw, q1 = ntile * (tn + 1) / g->gn * gw;
+		thread_part(g, r0, MIN(r1, g->M), q0, MIN(q1, npan));
 	}
 }
 
@@ -306,49 +320,54 @@ static void packb_body(void *arg, int64_t lo, int64_t hi)
 	pack_b_panels(g->srcB, g->ldb, g->transB, g->K, g->N, g->packed, lo, hi);
 }
 
-/* Threads and their grid: rows split when each thread keeps enough of them.
+/* Threads and their grid gm x gn over row strips x column micro-tiles.
  * Below ~0.5 MFLOP (~5 us on one core) one thread runs it all: the
- * kpool's workers spin between jobs, so handing out parts costs ~1-2 us. */
+ * kpool's workers spin between jobs, so handing out parts costs ~1-2 us.
+ * The grid is the one whose largest part (in real rows x columns, whole
+ * micro-tiles) is smallest; ties go to the grid that moves less data
+ * (each column part packs all its rows of A, each row part reads all its
+ * columns of B). */
 static int plan_threads(kpool *pool, gctx *g)
 {
 	int nt = kpool_threads(pool);
 	double flops = 2.0 * g->M * g->N * (g->K ? g->K : 1);
 	double serial = kg_tune_serial >= 0 ? kg_tune_serial : 5e5;
+	int mr = g->im->mr, gw = tile_panels(g);
 	int64_t npan = CDIV(g->N, KG_NR);
-	int64_t mstrips = CDIV(g->M, g->im->mr);
-	if (flops < serial)
-		nt = 1;
+	int64_t mstrips = CDIV(g->M, mr), ntile = CDIV(npan, gw);
+	g->gm = 1;
+	g->gn = 1;
+	if (flops < serial || nt <= 1)
+		return 1;
 	/* one part per thread (the pool's workers spin, so they start at once);
 	 * big jobs get more, smaller parts so a thread descheduled by other
 	 * load does not leave the rest waiting on its big share */
-	if (nt > 1 && flops >= 64e6)
-		nt *= 4;
-	if (nt > npan * mstrips)
-		nt = (int)(npan * mstrips);
-	g->gm = 1;
-	g->gn = 1;
-	if (nt <= 1)
-		return 1;
-	/* largest divisor of nt over rows with >= 4 strips per thread, else
-	 * as many as the strips allow; the columns take the rest */
-	int gm = 1;
-	for (int d = nt; d >= 1; d--)
-		if (nt % d == 0 && mstrips >= 4 * d) {
-			gm = d;
-			break;
+	int parts = flops >= 1e9 ? 4 * nt : nt;
+	if (parts > mstrips * ntile)
+		parts = (int)(mstrips * ntile);
+	double best = -1;
+	/* (a prime part count may fit no grid: then one part fewer) */
+	for (; parts > 1 && best < 0; parts--) {
+	for (int gm = 1; gm <= parts; gm++) {
+		if (parts % gm)
+			continue;
+		int gn = parts / gm;
+		if (gm > mstrips || gn > ntile)
+			continue;
+		double rows = (double)MIN(g->M, CDIV(mstrips, gm) * mr);
+		double cols = (double)MIN(g->N, CDIV(ntile, gn) * gw * KG_NR);
+		double work = rows * cols * (g->K ? g->K : 1);
+		double moved = (double)g->M * g->K * (g->pack_a ? gn : 0) +
+		               (double)g->K * g->N * gm;
+		/* a part's work dominates; data moved breaks near-ties (< 2 %) */
+		double cost = work + 0.02 * work * moved / ((double)g->M * g->K + (double)g->K * g->N);
+		if (best < 0 || cost < best) {
+			best = cost;
+			g->gm = gm;
+			g->gn = gn;
 		}
-	while (gm < nt && npan < nt / gm) {
-		int d = gm + 1;
-		while (nt % d)
-			d++;
-		gm = d;
 	}
-	g->gm = gm;
-	g->gn = nt / gm;
-	if (g->gn > npan)
-		g->gn = (int)npan;
-	if (g->gm > mstrips)
-		g->gm = (int)mstrips;
+	}
 	return g->gm * g->gn;
 }
 
@@ -378,6 +397,12 @@ static void setup(gctx *g, int64_t M, int64_t N, int64_t K, float alpha,
 	g->C = C;
 	g->ldc = ldc;
 	g->bias = ep ? ep->bias : NULL;
+	g->res = ep ? ep->res : NULL;
+	g->ldr = ep ? ep->ldr : 0;
+	if (g->res == C && g->ldr == ldc) {     /* in place: the residual is C */
+		g->res = NULL;
+		g->beta = beta + 1.0f;
+	}
 	g->act = ep ? (int)ep->act : 0;
 	g->kc = kg_tune_kc ? kg_tune_kc : g->im->kc;
 	g->mc = kg_tune_mc ? kg_tune_mc : g->im->mc;
@@ -430,10 +455,12 @@ void kgemm_f32_ex(kpool *pool, int64_t M, int64_t N, int64_t K, float alpha,
 	int64_t direct_m = kg_tune_direct_m >= 0 ? kg_tune_direct_m : 4 * g.im->mr;
 	float *buf = NULL;
 	/* read B in place (only a ragged last panel copied) when M is small or B
-	 * fits in L2: packing would not pay back; big B is packed, as reading it
-	 * in place at a power-of-two row stride thrashes L1 sets */
+	 * is small (<= 128 KiB, attention-sized): packing would not pay back;
+	 * bigger B is packed (in parallel, ~1/M of the product's time), as
+	 * reading it in place at a power-of-two row stride (256^2, 512^2)
+	 * thrashes L1 sets and ran at about half the packed speed */
 	int direct = kg_tune_direct_m >= 0 ? M <= direct_m
-	             : M <= direct_m || (double)K * N * sizeof(float) <= (1 << 20);
+	             : M <= direct_m || (double)K * N * sizeof(float) <= (1 << 17);
 	if (!transB && direct) {
 		g.B = B;
 		g.rsb = ldb;
@@ -465,6 +492,8 @@ void kgemm_f32_ex(kpool *pool, int64_t M, int64_t N, int64_t K, float alpha,
 				float v = alpha * s + (beta != 0.0f ? beta * C[i * ldc + j] : 0.0f);
 				if (g.bias)
 					v += g.bias[j];
+				if (g.res)
+					v += g.res[i * g.ldr + j];
 				C[i * ldc + j] = kg_act1(v, g.act);
 			}
 		return;

@@ -13,13 +13,18 @@ typedef enum kgemm_act {
 	KGEMM_ACT_RELU,
 	KGEMM_ACT_GELU_ERF,     /* 0.5 x (1 + erf(x / sqrt 2)) */
 	KGEMM_ACT_SILU,         /* x / (1 + exp(-x)) */
+	KGEMM_ACT_GELU_TANH,    /* 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
 } kgemm_act;
 
-/* Fused epilogue: C = act(alpha*op(A)*op(B) + beta*C + bias[col]).
- * bias (N floats, one per column of C) may be NULL. */
+/* Fused epilogue: C = act(alpha*op(A)*op(B) + beta*C + bias[col] + res[row*ldr + col]).
+ * bias (N floats, one per column of C) and res (an M x N residual with row
+ * stride ldr) may be NULL. res is read after C has been partly written, so
+ * it must not overlap C unless it is C itself (ldr == ldc: taken as beta + 1). */
 typedef struct kgemm_epilogue {
 	const float *bias;
 	kgemm_act act;
+	const float *res;
+	int64_t ldr;
 } kgemm_epilogue;
 
 /* Row-major C[M,N] = alpha*op(A)*op(B) + beta*C, op(X) = X or X^T.

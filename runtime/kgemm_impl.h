@@ -8,12 +8,15 @@
 #define KG_MAXR 16              /* most rows of any microkernel */
 #define KG_MAXP 4               /* most 16-column panels of any microkernel */
 
-/* How a tile is stored: C = act(alpha*acc + beta*C + bias). beta == 0
- * never reads C; bias (at the tile's first column) may be NULL. */
+/* How a tile is stored: C = act(alpha*acc + beta*C + bias + res). beta == 0
+ * never reads C; bias (at the tile's first column) and res (at the tile's
+ * first element, row stride ldr) may be NULL. */
 typedef struct kg_store {
 	float alpha, beta;
 	const float *bias;
 	int act;
+	const float *res;
+	int64_t ldr;
 } kg_store;
 
 /* An r x (16*np) microkernel: acc[i][j] = sum_k a[i*rsa + k*csa] *

@@ -75,13 +75,19 @@ AI T2 __m256 act8(__m256 v, int act)
 		__m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), v));
 		return _mm256_div_ps(v, _mm256_add_ps(e, _mm256_set1_ps(1.0f)));
 	}
+	case KGEMM_ACT_GELU_TANH: {     /* x * sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3) */
+		__m256 x2 = _mm256_mul_ps(v, v);
+		__m256 u = _mm256_mul_ps(v, _mm256_fmadd_ps(x2, _mm256_set1_ps(-0.0713548162726f),
+		                                            _mm256_set1_ps(-1.5957691216057308f)));
+		return _mm256_div_ps(v, _mm256_add_ps(exp8(u), _mm256_set1_ps(1.0f)));
+	}
 	default:
 		return v;
 	}
 }
 
-/* One stored vector: alpha*acc + beta*C + bias, then the activation. */
-AI T2 void put8(float *cp, __m256 v, const float *bias, const kg_store *st)
+/* One stored vector: alpha*acc + beta*C + bias + res, then the activation. */
+AI T2 void put8(float *cp, __m256 v, const float *bias, const float *rp, const kg_store *st)
 {
 	if (st->alpha != 1.0f)
 		v = _mm256_mul_ps(v, _mm256_set1_ps(st->alpha));
@@ -91,20 +97,30 @@ AI T2 void put8(float *cp, __m256 v, const float *bias, const kg_store *st)
 		v = _mm256_fmadd_ps(_mm256_set1_ps(st->beta), _mm256_loadu_ps(cp), v);
 	if (bias)
 		v = _mm256_add_ps(v, _mm256_loadu_ps(bias));
+	if (rp)
+		v = _mm256_add_ps(v, _mm256_loadu_ps(rp));
 	if (st->act)
 		v = act8(v, st->act);
 	_mm256_storeu_ps(cp, v);
 }
 
 /* Edge tiles go through a full-size scratch tile so that no load or store
- * leaves the mr x nr corner of C (or bias). */
+ * leaves the mr x nr corner of C (or bias, or the residual). */
 #define EDGE_BEGIN(W)                                                         \
 	float tmp_[KG_MAXR * KG_MAXP * 16], tb_[KG_MAXP * 16];                \
+	float tr_[KG_MAXR * KG_MAXP * 16];                                    \
 	int full_ = mr == R && nr == (W);                                     \
 	float *cc_ = c;                                                       \
-	int64_t ldo_ = ldc;                                                   \
-	const float *bo_ = st->bias;                                          \
+	int64_t ldo_ = ldc, ldr_ = st->ldr;                                   \
+	const float *bo_ = st->bias, *ro_ = st->res;                          \
 	if (!full_) {                                                         \
+		if (ro_) {                                                    \
+			memset(tr_, 0, sizeof(float) * R * (W));              \
+			for (int i = 0; i < mr; i++)                          \
+				memcpy(tr_ + i * (W), ro_ + i * ldr_, nr * sizeof(float)); \
+			ro_ = tr_;                                            \
+			ldr_ = (W);                                           \
+		}                                                             \
 		cc_ = tmp_;                                                   \
 		ldo_ = (W);                                                   \
 		if (st->beta != 0.0f)                                         \
@@ -154,7 +170,8 @@ AI T2 void body2(const int R, const int NP, int64_t k, const float *a, int64_t r
 	for (int i = 0; i < R; i++)
 #pragma GCC unroll 8
 		for (int j = 0; j < 2 * NP; j++)
-			put8(cc_ + i * ldo_ + 8 * j, acc[i][j], bo_ ? bo_ + 8 * j : NULL, st);
+			put8(cc_ + i * ldo_ + 8 * j, acc[i][j], bo_ ? bo_ + 8 * j : NULL,
+			     ro_ ? ro_ + i * ldr_ + 8 * j : NULL, st);
 	EDGE_END(16 * NP)
 }
 
@@ -189,17 +206,79 @@ static const kg_impl avx2_impl = {
 const kg_impl *kg_avx2(void) { return &avx2_impl; }
 
 /* ---- AVX-512: R rows x NP panels, 1 zmm per panel row --------------------- */
-AI T5 __m512 act16(__m512 v, int act)
+/* 1/d: the 14-bit estimate and one Newton step (~23 bits; cheaper than a
+ * 512-bit division, which Zen 4 splits in two). */
+AI T5 __m512 rcp16(__m512 d)
 {
-	if (act == KGEMM_ACT_RELU)
-		return _mm512_max_ps(v, _mm512_setzero_ps());
-	__m256 lo = act8(_mm512_castps512_ps256(v), act);
-	__m256 hi = act8(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)), act);
-	return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(lo)),
-	                                           _mm256_castps_pd(hi), 1));
+	__m512 r = _mm512_rcp14_ps(d);
+	return _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(2.0f)));
 }
 
-AI T5 void put16(float *cp, __m512 v, const float *bias, const kg_store *st)
+/* exp16 / erf16: exp8 / erf8 on 16 lanes (erf16 with rcp16 for the
+ * division). */
+AI T5 __m512 exp16(__m512 x)
+{
+	x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.3f));
+	__m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504089f)),
+	                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+	__m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+	r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+	__m512 p = _mm512_set1_ps(1.9875691500e-4f);
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+	p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+	__m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n),
+	                                               _mm512_set1_epi32(127)), 23);
+	return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
+}
+
+AI T5 __m512 erf16(__m512 x)
+{
+	__m512i sm = _mm512_set1_epi32((int)0x80000000u);
+	__m512i xi = _mm512_castps_si512(x);
+	__m512i sign = _mm512_and_si512(xi, sm);
+	__m512 z = _mm512_castsi512_ps(_mm512_andnot_si512(sm, xi));
+	__m512 t = rcp16(_mm512_fmadd_ps(z, _mm512_set1_ps(0.3275911f), _mm512_set1_ps(1.0f)));
+	__m512 p = _mm512_set1_ps(1.061405429f);
+	p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.453152027f));
+	p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.421413741f));
+	p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.284496736f));
+	p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.254829592f));
+	p = _mm512_mul_ps(p, t);
+	__m512 e = exp16(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), z), z));
+	__m512 y = _mm512_fnmadd_ps(p, e, _mm512_set1_ps(1.0f));
+	return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(y), sign));
+}
+
+AI T5 __m512 act16(__m512 v, int act)
+{
+	switch (act) {
+	case KGEMM_ACT_RELU:
+		return _mm512_max_ps(v, _mm512_setzero_ps());
+	case KGEMM_ACT_GELU_ERF: {
+		__m512 h = _mm512_mul_ps(v, _mm512_set1_ps(0.5f));
+		__m512 e = erf16(_mm512_mul_ps(v, _mm512_set1_ps(0.70710678118654752f)));
+		return _mm512_fmadd_ps(h, e, h);
+	}
+	case KGEMM_ACT_SILU: {
+		__m512 e = exp16(_mm512_sub_ps(_mm512_setzero_ps(), v));
+		return _mm512_mul_ps(v, rcp16(_mm512_add_ps(e, _mm512_set1_ps(1.0f))));
+	}
+	case KGEMM_ACT_GELU_TANH: {
+		__m512 x2 = _mm512_mul_ps(v, v);
+		__m512 u = _mm512_mul_ps(v, _mm512_fmadd_ps(x2, _mm512_set1_ps(-0.0713548162726f),
+		                                            _mm512_set1_ps(-1.5957691216057308f)));
+		return _mm512_mul_ps(v, rcp16(_mm512_add_ps(exp16(u), _mm512_set1_ps(1.0f))));
+	}
+	default:
+		return v;
+	}
+}
+
+AI T5 void put16(float *cp, __m512 v, const float *bias, const float *rp, const kg_store *st)
 {
 	if (st->alpha != 1.0f)
 		v = _mm512_mul_ps(v, _mm512_set1_ps(st->alpha));
@@ -209,6 +288,8 @@ AI T5 void put16(float *cp, __m512 v, const float *bias, const kg_store *st)
 		v = _mm512_fmadd_ps(_mm512_set1_ps(st->beta), _mm512_loadu_ps(cp), v);
 	if (bias)
 		v = _mm512_add_ps(v, _mm512_loadu_ps(bias));
+	if (rp)
+		v = _mm512_add_ps(v, _mm512_loadu_ps(rp));
 	if (st->act)
 		v = act16(v, st->act);
 	_mm512_storeu_ps(cp, v);
@@ -244,7 +325,8 @@ AI T5 void body5(const int R, const int NP, int64_t k, const float *a, int64_t r
 	for (int i = 0; i < R; i++)
 #pragma GCC unroll 4
 		for (int j = 0; j < NP; j++)
-			put16(cc_ + i * ldo_ + 16 * j, acc[i][j], bo_ ? bo_ + 16 * j : NULL, st);
+			put16(cc_ + i * ldo_ + 16 * j, acc[i][j], bo_ ? bo_ + 16 * j : NULL,
+			      ro_ ? ro_ + i * ldr_ + 16 * j : NULL, st);
 	EDGE_END(16 * NP)
 }
 

@@ -1,6 +1,7 @@
 /* Unit test for runtime/kgemm.c: every ISA level the CPU has, against a
  * double-accumulating reference, over odd shapes, transposes, alpha/beta,
- * packed B, epilogues, 1 and 2 threads, and small cache blocks. */
+ * packed B, epilogues (bias, activations, residual: separate or C itself),
+ * 1 and 2 threads, and small cache blocks. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,8 @@ static double act_ref(double x, int act)
 	case KGEMM_ACT_RELU: return x > 0 ? x : 0;
 	case KGEMM_ACT_GELU_ERF: return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
 	case KGEMM_ACT_SILU: return x / (1.0 + exp(-x));
+	case KGEMM_ACT_GELU_TANH:
+		return 0.5 * x * (1.0 + tanh(sqrt(2.0 / 3.14159265358979323846) * (x + 0.044715 * x * x * x)));
 	default: return x;
 	}
 }
@@ -38,6 +41,7 @@ static double act_ref(double x, int act)
 typedef struct tcase {
 	int M, N, K, ta, tb, packed, act, has_bias;
 	float alpha, beta;
+	int res;        /* 0 none, 1 a separate residual buffer, 2 C itself */
 } tcase;
 
 /* Runs one case with `pool`; compares to the reference; returns C (caller frees). */
@@ -57,10 +61,17 @@ static float *run_case(const tcase *t, kpool *pool, const char *tag)
 	for (int i = 0; i < N; i++)
 		bias[i] = frand();
 	for (size_t i = 0; i < (size_t)M * ldc; i++)
-		C0[i] = (t->beta == 0.0f && (i % ldc) < (size_t)N) ? NAN : frand();
+		C0[i] = (t->beta == 0.0f && t->res != 2 && (i % ldc) < (size_t)N) ? NAN : frand();
 	memcpy(C, C0, (size_t)M * ldc * 4);
-	kgemm_epilogue ep = {t->has_bias ? bias : NULL, (kgemm_act)t->act};
-	const kgemm_epilogue *epp = (t->act || t->has_bias) ? &ep : NULL;
+	/* the residual buffer ends at its last element (ASan sees overreads) */
+	int ldr = t->res == 2 ? ldc : N + irand(3);
+	size_t nr = M > 0 ? (size_t)(M - 1) * ldr + N : 1;
+	float *R = malloc(nr * 4);
+	for (size_t i = 0; i < nr; i++)
+		R[i] = frand();
+	const float *rp = t->res == 1 ? R : t->res == 2 ? C : NULL;
+	kgemm_epilogue ep = {t->has_bias ? bias : NULL, (kgemm_act)t->act, rp, ldr};
+	const kgemm_epilogue *epp = (t->act || t->has_bias || rp) ? &ep : NULL;
 	if (t->packed) {
 		kgemm_pack_b(B, ldb, t->tb, K, N, pk);
 		/* the layout is the documented one */
@@ -106,13 +117,16 @@ static float *run_case(const tcase *t, kpool *pool, const char *tag)
 				x += (double)t->beta * C0[(size_t)i * ldc + j];
 			if (t->has_bias)
 				x += bias[j];
+			if (t->res)     /* C itself when res == 2 */
+				x += t->res == 1 ? R[(size_t)i * ldr + j] : C0[(size_t)i * ldc + j];
 			double want = act_ref(x, t->act);
 			double tol = 4e-7 * (K + 8) * (fabs(t->alpha) * mag + 2.0) + 2e-6 * fabs(want) + 1e-6;
 			if (!(fabs(got - want) <= tol)) {
 				bad = 1;
 				printf("FAIL %s: M=%d N=%d K=%d ta=%d tb=%d packed=%d alpha=%g beta=%g act=%d bias=%d"
-				       " at (%d,%d): got %.7g want %.7g\n", tag, M, N, K, t->ta, t->tb,
-				       t->packed, t->alpha, t->beta, t->act, t->has_bias, i, j, got, want);
+				       " res=%d at (%d,%d): got %.7g want %.7g\n", tag, M, N, K, t->ta, t->tb,
+				       t->packed, t->alpha, t->beta, t->act, t->has_bias, t->res, i, j, got,
+				       want);
 			}
 		}
 	checks++;
@@ -122,6 +136,7 @@ static float *run_case(const tcase *t, kpool *pool, const char *tag)
 	free(C0);
 	free(bias);
 	free(pk);
+	free(R);
 	return C;
 }
 
@@ -136,8 +151,9 @@ static void random_case(tcase *t, const int *dims, int ndims)
 	t->packed = irand(2);
 	t->alpha = alphas[irand(3)];
 	t->beta = betas[irand(3)];
-	t->act = irand(3) ? 0 : 1 + irand(3);
+	t->act = irand(3) ? 0 : 1 + irand(4);
 	t->has_bias = irand(3) == 0;
+	t->res = irand(3) ? 0 : 1 + irand(2);
 }
 
 /* Runs t on the serial path and on 1 and 2 threads; all must agree bitwise
