@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= 2
 CTEST_ARGS ?=
 
-.PHONY: all deps build test demo bench clean test-asan test-tsan fuzz sweep
+.PHONY: all deps build test demo bench clean test-asan test-tsan fuzz sweep bench-scale test-scale
 
 all: build
 
@@ -18,13 +18,29 @@ build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j$(JOBS)
 
 test: build
-	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) -LE sweep $(CTEST_ARGS)
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) -LE '^(sweep|scale)$$' $(CTEST_ARGS)
 
 demo: build
 	sh scripts/demo.sh $(BUILD)
 
 bench: build
 	python3 bench/bench.py --vibeec $(BUILD)/vibeec --vibee-run $(BUILD)/vibee-run --workdir $(BUILD)/bench
+
+# ---- realistic-size models (bench/scale/, docs/BENCH.md) ----
+# bench-scale: exports the models once into $(SCALE) (again only when the
+# exporter changes), then benches them against ONNX Runtime and PyTorch.
+# test-scale: compiles each and checks vibee-run against the references (ctest -L scale).
+SCALE ?= $(BUILD)/scale
+SCALE_ARGS ?= -n 20 --rounds 3 --threads 2
+$(SCALE)/.exported: bench/scale/export_scale.py samples/export.py
+	@VIBEE_SCALE_PY=$(BUILD)/scale-py sh scripts/deps.sh scale
+	/usr/bin/python3 bench/scale/export_scale.py --out $(SCALE) --pydeps $(BUILD)/scale-py
+	touch $@
+bench-scale: build $(SCALE)/.exported
+	python3 bench/bench.py --build $(BUILD) --samples $(SCALE) --workdir $(BUILD)/bench-scale $(SCALE_ARGS)
+test-scale: build $(SCALE)/.exported
+	cmake -S . -B $(BUILD) -DVIBEE_SCALE=ON -DVIBEE_SCALE_DIR=$(abspath $(SCALE))
+	cd $(BUILD) && ctest --output-on-failure -L scale $(CTEST_ARGS)
 
 # ---- robustness (docs/ROBUSTNESS.md) ----
 # test-asan: the whole default suite with ASan+UBSan on the compiler, the

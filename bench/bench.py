@@ -224,7 +224,8 @@ def main():
 		ort_cmd = [sys.executable, os.path.abspath(__file__), "--child-ort", model, ds,
 			"-n", str(args.n), "--warmup", str(args.warmup), "--threads", str(args.threads)]
 		torch_cmd = [args.torch_python, os.path.join(ROOT, "bench", "bench_torch.py"), n,
-			"-n", str(args.n), "--warmup", str(args.warmup), "--threads", str(args.threads)]
+			"-n", str(args.n), "--warmup", str(args.warmup), "--threads", str(args.threads),
+			"--samples", args.samples]
 		for _ in range(args.rounds):
 			if so:
 				ms, rss, nt = bench_vibeec(args, so, ds, cmds)

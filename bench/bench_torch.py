@@ -4,7 +4,9 @@
 # from samples/export.py with the seeds the export used, so its weights are
 # the ones in model.onnx. Prints "median_ms X maxrss_kb Y max_abs_err Z".
 # Needs torch (Debian's python3-torch: run with /usr/bin/python3).
-# Usage: bench_torch.py NAME [-n N] [--warmup W] [--threads T]
+# With --samples DIR holding DIR/NAME/torch_model.pt (bench/scale/export_scale.py
+# saves one), that pickled model runs on DIR/NAME/test_data_set_0's inputs instead.
+# Usage: bench_torch.py NAME [-n N] [--warmup W] [--threads T] [--samples DIR]
 import argparse
 import os
 import resource
@@ -22,10 +24,14 @@ def main():
 	ap.add_argument("-n", type=int, default=50)
 	ap.add_argument("--warmup", type=int, default=5)
 	ap.add_argument("--threads", type=int, default=2)
+	ap.add_argument("--samples", default=None)
 	args = ap.parse_args()
 	import numpy as np
 	import torch
 	import export
+	pt = os.path.join(args.samples, args.name, "torch_model.pt") if args.samples else ""
+	if pt and os.path.isfile(pt):
+		return run_saved(args, pt)
 	if args.name not in export.SAMPLES:
 		print("bench_torch: unknown sample '%s'" % args.name, file=sys.stderr)
 		return 2
@@ -55,6 +61,42 @@ def main():
 		with open(ref, "rb") as f:
 			t.ParseFromString(f.read())
 		err = float(np.max(np.abs(numpy_helper.to_array(t) - out.numpy())))
+	rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+	print("median_ms %.6f maxrss_kb %d max_abs_err %.3g" % (statistics.median(times), rss, err))
+	return 0
+
+
+def load_pb(path):
+	import onnx
+	from onnx import numpy_helper
+	t = onnx.TensorProto()
+	with open(path, "rb") as f:
+		t.ParseFromString(f.read())
+	return numpy_helper.to_array(t)
+
+
+def run_saved(args, pt):
+	"""Times a pickled model (bench/scale/) on its test_data_set_0 inputs."""
+	import glob
+	import numpy as np
+	import torch
+	sys.path.insert(0, os.path.join(os.path.dirname(HERE), "bench", "scale"))
+	torch.set_num_threads(args.threads)
+	model = torch.load(pt).eval()
+	ds = os.path.join(os.path.dirname(pt), "test_data_set_0")
+	n_in = len(glob.glob(os.path.join(ds, "input_*.pb")))
+	inputs = [torch.from_numpy(load_pb(os.path.join(ds, "input_%d.pb" % i))) for i in range(n_in)]
+	with torch.inference_mode():
+		for _ in range(args.warmup):
+			out = model(*inputs)
+		times = []
+		for _ in range(args.n):
+			t0 = time.perf_counter()
+			out = model(*inputs)
+			times.append((time.perf_counter() - t0) * 1e3)
+	if isinstance(out, (tuple, list)):
+		out = out[0]
+	err = float(np.max(np.abs(load_pb(os.path.join(ds, "output_0.pb")) - out.numpy())))
 	rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 	print("median_ms %.6f maxrss_kb %d max_abs_err %.3g" % (statistics.median(times), rss, err))
 	return 0

