@@ -31,13 +31,14 @@ static int lt(Kernel *k, int a, int b) { return kir_bin(k, KB_LT, a, b); }
 static int and2(Kernel *k, int a, int b) { return kir_bin(k, KB_AND, a, b); }
 
 /* activation attribute of fused_conv / fused_matmul: 0 none, 1 Relu, 2 Gelu,
- * 3 Silu, -1 other */
+ * 3 Silu, 4 GeluTanh, -1 other */
 int lower_gpu_act_kind(const Node *n)
 {
 	if (n->op != OP_fused_conv && n->op != OP_fused_matmul)
 		return 0;
 	const char *a = ir_attr_s(n, "activation", "");
-	return !*a ? 0 : !strcmp(a, "Relu") ? 1 : !strcmp(a, "Gelu") ? 2 : !strcmp(a, "Silu") ? 3 : -1;
+	return !*a ? 0 : !strcmp(a, "Relu") ? 1 : !strcmp(a, "Gelu") ? 2 : !strcmp(a, "Silu") ? 3 :
+	       !strcmp(a, "GeluTanh") ? 4 : -1;
 }
 
 int lower_gpu_act(Kernel *k, int kind, int v)
@@ -52,6 +53,13 @@ int lower_gpu_act(Kernel *k, int kind, int v)
 	}
 	case 3:
 		return kir_bin(k, KB_DIV, v, kir_bin(k, KB_ADD, one, kir_un(k, KU_EXP, kir_un(k, KU_NEG, v))));
+	case 4: {   /* 0.5 v (1 + tanh(sqrt(2/pi) (v + 0.044715 v^3))) */
+		int v3 = kir_bin(k, KB_MUL, kir_bin(k, KB_MUL, v, v), v);
+		int u = kir_bin(k, KB_MUL, kir_const_f(k, DT_F32, 0.79788456080286535588),
+		                kir_bin(k, KB_ADD, v, kir_bin(k, KB_MUL, kir_const_f(k, DT_F32, 0.044715), v3)));
+		return kir_bin(k, KB_MUL, kir_bin(k, KB_MUL, kir_const_f(k, DT_F32, 0.5), v),
+		               kir_bin(k, KB_ADD, one, kir_un(k, KU_TANH, u)));
+	}
 	}
 	return v;
 }

@@ -298,6 +298,8 @@ static int act_of(const Node *n)
 		return KGEMM_ACT_GELU_ERF;
 	if (!strcmp(a, "Silu"))
 		return KGEMM_ACT_SILU;
+	if (!strcmp(a, "GeluTanh"))
+		return KGEMM_ACT_GELU_TANH;
 	return *a ? -1 : KGEMM_ACT_NONE;
 }
 

@@ -2,7 +2,8 @@
  * (A, B, bias?, residual?) and fused_conv (X, W, B?, residual?) compute
  * the MatMul / Conv, then add the bias ([N], along the last dim of a
  * product) and the residual (the output's shape), then apply the
- * "activation" attribute: "" (none), "Relu", "Gelu" (erf form), "Silu". */
+ * "activation" attribute: "" (none), "Relu", "Gelu" (erf form), "Silu",
+ * "GeluTanh" (0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))). */
 #include <math.h>
 #include <string.h>
 #include "kern.h"
@@ -16,6 +17,7 @@ static double act1(int a, double x)
 	case 1: return x > 0 ? x : 0;
 	case 2: return 0.5 * x * (1.0 + erf(x * 0.70710678118654752440));
 	case 3: return x / (1.0 + exp(-x));
+	case 4: return 0.5 * x * (1.0 + tanh(0.79788456080286535588 * (x + 0.044715 * x * x * x)));
 	}
 	return x;
 }
@@ -27,7 +29,7 @@ int ref_fused(KCall *c)
 		return kerr(c, "%s: needs 2 inputs and an output", op_names[c->op]);
 	const char *as = kattr_s(c, "activation", "");
 	int act = !*as ? 0 : !strcmp(as, "Relu") ? 1 : !strcmp(as, "Gelu") ? 2 :
-	          !strcmp(as, "Silu") ? 3 : -1;
+	          !strcmp(as, "Silu") ? 3 : !strcmp(as, "GeluTanh") ? 4 : -1;
 	if (act < 0)
 		return kerr(c, "%s: unknown activation '%s'", op_names[c->op], as);
 	KCall inner = *c;

@@ -1,9 +1,11 @@
 /* Operator fusion over the graph IR (late in -O2/-O3):
  *  - activation patterns become one op: x * 0.5 * (1 + erf(x / sqrt 2)) in
- *    PyTorch's export shape becomes Gelu (one elementwise loop);
+ *    PyTorch's export shape becomes Gelu (one elementwise loop), and the
+ *    tanh form 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) becomes
+ *    Gelu(approximate=tanh);
  *  - MatMul and Conv (f32) take their epilogues: a constant bias [N] added
  *    to a product, a residual Add of the output's shape, then one
- *    activation (Relu, Gelu, or SiLU x * Sigmoid(x)), into vibeec's ops
+ *    activation (Relu, Gelu, GeluTanh for MatMul, or SiLU x * Sigmoid(x)), into vibeec's ops
  *    fused_matmul(A, B, bias?, residual?) / fused_conv(X, W, B?, residual?)
  *    with attributes `activation` and `fused` (the ops of the group, in
  *    order). The group's last node becomes the fused op, so its output and
@@ -195,6 +197,110 @@ static bool gelu_at(Graph *g, uint32_t ri)
 	return false;
 }
 
+/* The defining node of v when it has op `op` and its only user is node u. */
+static const Node *def_for(const Graph *g, uint32_t v, int op, uint32_t u)
+{
+	if (v >= g->nval || g->val[v].kind != VK_NODE || only_user(g, v) != (int64_t)u)
+		return NULL;
+	const Node *d = &g->node[g->val[v].def];
+	return d->op == op && d->nin == 2 ? d : NULL;
+}
+
+/* Of binary node d, the input that is not the scalar constant near c
+ * (IR_NONE when neither is). */
+static uint32_t but_const(const Graph *g, const Node *d, double c)
+{
+	double k;
+	for (int s = 0; s < 2; s++)
+		if (scalar_const(g, d->in[s], &k) && near(k, c))
+			return d->in[1 - s];
+	return IR_NONE;
+}
+
+/* x^3 as Pow(x, 3), Mul(Mul(x, x), x) or Mul(x, Mul(x, x)), used only by
+ * node u; its nodes go to kill. */
+static bool cube_of(const Graph *g, uint32_t v, uint32_t x, uint32_t u, uint32_t *kill, int *nk)
+{
+	const Node *d = def_for(g, v, OP_Pow, u);
+	if (d) {
+		double e;
+		if (d->in[0] != x || !scalar_const(g, d->in[1], &e) || e != 3.0)
+			return false;
+		kill[(*nk)++] = g->val[v].def;
+		return true;
+	}
+	if (!(d = def_for(g, v, OP_Mul, u)))
+		return false;
+	for (int s = 0; s < 2; s++) {
+		const Node *sq = def_for(g, d->in[s], OP_Mul, g->val[v].def);
+		if (d->in[1 - s] == x && sq && sq->in[0] == x && sq->in[1] == x) {
+			kill[(*nk)++] = g->val[v].def;
+			kill[(*nk)++] = g->val[d->in[s]].def;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Gelu(approximate=tanh) from 0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715
+ * x^3))): the root Mul at ri multiplies x, 0.5 and the (1 + tanh) term in
+ * any grouping of two Muls (HF's NewGELU and torch's own decomposition). */
+static bool gelu_tanh_at(Graph *g, uint32_t ri)
+{
+	Node *r = &g->node[ri];
+	if (r->op != OP_Mul || r->nin != 2 || !is_f32(g, r->out[0]))
+		return false;
+	for (int side = 0; side < 2; side++) {
+		const Node *m = def_for(g, r->in[side], OP_Mul, ri);
+		if (!m)
+			continue;
+		uint32_t f[3] = {m->in[0], m->in[1], r->in[1 - side]}, kill[12];
+		int nk = 0;
+		kill[nk++] = g->val[r->in[side]].def;
+		for (int h = 0; h < 3; h++) {   /* f[h]: 0.5, f[t]: 1 + tanh, the other: x */
+			double c;
+			if (!scalar_const(g, f[h], &c) || !near(c, 0.5))
+				continue;
+			for (int t = 0; t < 3; t++) {
+				if (t == h)
+					continue;
+				uint32_t x = f[3 - h - t], user = t == 2 ? ri : g->val[r->in[side]].def;
+				int nk0 = nk;
+				const Node *a = def_for(g, f[t], OP_Add, user);
+				uint32_t tv = a ? but_const(g, a, 1.0) : IR_NONE;
+				const Node *th = tv != IR_NONE && g->val[tv].kind == VK_NODE &&
+				                 only_user(g, tv) == (int64_t)g->val[f[t]].def ?
+				                 &g->node[g->val[tv].def] : NULL;
+				if (!th || th->op != OP_Tanh || th->nin != 1 || !is_f32(g, x) ||
+				    !pass_same_type(&g->val[x], &g->val[r->out[0]]))
+					continue;
+				kill[nk++] = g->val[f[t]].def;
+				kill[nk++] = g->val[tv].def;
+				const Node *sc = def_for(g, th->in[0], OP_Mul, g->val[tv].def);
+				uint32_t sv = sc ? but_const(g, sc, 0.79788456080286535588) : IR_NONE;
+				const Node *ad = sv != IR_NONE ? def_for(g, sv, OP_Add, g->val[th->in[0]].def) : NULL;
+				uint32_t kv = ad ? other(ad, x) : IR_NONE;
+				const Node *kn = kv != IR_NONE ? def_for(g, kv, OP_Mul, g->val[sv].def) : NULL;
+				uint32_t cv = kn ? but_const(g, kn, 0.044715) : IR_NONE;
+				if (!kn || cv == IR_NONE || !cube_of(g, cv, x, g->val[kv].def, kill, &nk)) {
+					nk = nk0;
+					continue;
+				}
+				kill[nk++] = g->val[th->in[0]].def;
+				kill[nk++] = g->val[sv].def;
+				kill[nk++] = g->val[kv].def;
+				for (int i = 0; i < nk; i++)
+					g->node[kill[i]].dead = true;
+				become(g, ri, OP_Gelu, &x, 1, NULL, NULL, NULL);
+				Attr *at = ir_attr_add(g, ri, "approximate", AK_STRING);
+				at->s = arena_strdup(g->arena, "tanh");
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
 /* Try to grow the fusable node at pi by its single consumer. */
 static bool epilogue_at(Graph *g, uint32_t pi)
 {
@@ -228,6 +334,9 @@ static bool epilogue_at(Graph *g, uint32_t pi)
 		else if (u->op == OP_Gelu && u->nin == 1 &&
 		         !strcmp(ir_attr_s(u, "approximate", "none"), "none"))
 			a = "Gelu";
+		else if (mm && u->op == OP_Gelu && u->nin == 1 &&
+		         !strcmp(ir_attr_s(u, "approximate", "none"), "tanh"))
+			a = "GeluTanh";   /* matmul only: the conv kernels have no tanh form */
 		if (a && pass_same_type(yv, &g->val[u->out[0]])) {
 			size_t l = strlen(grp);
 			snprintf(grp + l, sizeof grp - l, ",%s", ir_op_name(u->op));
@@ -674,7 +783,7 @@ bool pass_fuse(Graph *g, PassCtx *ctx)
 {
 	bool any = false;
 	for (uint32_t i = 0; i < g->nnode; i++)
-		if (!g->node[i].dead && gelu_at(g, i)) {
+		if (!g->node[i].dead && (gelu_at(g, i) || gelu_tanh_at(g, i))) {
 			any = true;
 			ctx->merged++;
 		}

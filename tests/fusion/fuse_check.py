@@ -219,6 +219,38 @@ def dyn():
 	return model("dyn", n, [("x", ["B", 5, 4]), ("w", [4, 4])], ["o"])
 
 
+def gelu_tanh():
+	"""The tanh GELU as exporters write it (HF's NewGELU with Pow after a
+	MatMul + bias: the product's GeluTanh epilogue; torch's decomposition
+	with x*x*x on a plain input: Gelu(approximate=tanh) in a loop)."""
+	r = np.random.default_rng(3)
+	n = [const("w", r.standard_normal([24, 40]).tolist(), TensorProto.FLOAT),
+		const("bias", r.standard_normal([40]).tolist(), TensorProto.FLOAT),
+		const("half", [0.5], TensorProto.FLOAT), const("one", [1.0], TensorProto.FLOAT),
+		const("three", [3.0], TensorProto.FLOAT), const("kap", [0.044715], TensorProto.FLOAT),
+		const("beta", [0.7978845608028654], TensorProto.FLOAT),
+		helper.make_node("MatMul", ["x", "w"], ["mm"]),
+		helper.make_node("Add", ["mm", "bias"], ["h"]),
+		helper.make_node("Pow", ["h", "three"], ["h3"]),
+		helper.make_node("Mul", ["kap", "h3"], ["h4"]),
+		helper.make_node("Add", ["h", "h4"], ["h5"]),
+		helper.make_node("Mul", ["beta", "h5"], ["h6"]),
+		helper.make_node("Tanh", ["h6"], ["h7"]),
+		helper.make_node("Add", ["one", "h7"], ["h8"]),
+		helper.make_node("Mul", ["half", "h"], ["h9"]),
+		helper.make_node("Mul", ["h9", "h8"], ["y"]),
+		helper.make_node("Mul", ["u", "u"], ["u2"]),
+		helper.make_node("Mul", ["u2", "u"], ["u3"]),
+		helper.make_node("Mul", ["u3", "kap"], ["u4"]),
+		helper.make_node("Add", ["u4", "u"], ["u5"]),
+		helper.make_node("Mul", ["u5", "beta"], ["u6"]),
+		helper.make_node("Tanh", ["u6"], ["u7"]),
+		helper.make_node("Add", ["u7", "one"], ["u8"]),
+		helper.make_node("Mul", ["half", "u8"], ["u9"]),
+		helper.make_node("Mul", ["u", "u9"], ["y2"])]
+	return model("gelu_tanh", n, [("x", ["B", 5, 24]), ("u", [3, 37])], ["y", "y2"])
+
+
 def run(args, cases):
 	vibeec, run_, work = args[0], args[1], args[2]
 	extra = args[3:]
@@ -265,7 +297,7 @@ def main():
 		print(__doc__ or "usage: fuse_check.py VIBEEC VIBEE_RUN WORKDIR [vibeec args]")
 		return 2
 	cases = [(rope, None), (mixed, None), (catmid, None), (interleave, None), (dyn, 3), (rms, None), (rms_dyn, 4), (ln_decomposed, None),
-		(ln_residual, 3), (softmax_pro, 2), (kv_concat, 5)]
+		(ln_residual, 3), (softmax_pro, 2), (kv_concat, 5), (gelu_tanh, 2)]
 	return 0 if run(sys.argv[1:], cases) else 1
 
 
