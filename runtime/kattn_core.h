@@ -471,15 +471,25 @@ static KA_ATTR void KA_FN(tile_runt)(const Job *J, Work *w, int64_t b, int64_t h
 					c1[q] = VS(0);
 				}
 				const float *qt = Qt + r0;
-				for (int64_t e = 0; e < D; e++) {
-					VT x0 = VLD(qt + e * Rp), x1 = VLD(qt + e * Rp + VW);
+				if (vcausal && j0 + jb >= pn + VW) {
+					/* keys past every row of the first vector (their lanes
+					 * are masked below): the second vector only */
+					for (int64_t e = 0; e < D; e++) {
+						VT x1 = VLD(qt + e * Rp + VW);
 #pragma GCC unroll 8
-					for (int q = 0; q < KA_KQ; q++) {
-						VT kv = VS(kr[q][e]);
-						c0[q] += kv * x0;
-						c1[q] += kv * x1;
+						for (int q = 0; q < KA_KQ; q++)
+							c1[q] += VS(kr[q][e]) * x1;
 					}
-				}
+				} else
+					for (int64_t e = 0; e < D; e++) {
+						VT x0 = VLD(qt + e * Rp), x1 = VLD(qt + e * Rp + VW);
+#pragma GCC unroll 8
+						for (int q = 0; q < KA_KQ; q++) {
+							VT kv = VS(kr[q][e]);
+							c0[q] += kv * x0;
+							c1[q] += kv * x1;
+						}
+					}
 #pragma GCC unroll 8
 				for (int q = 0; q < KA_KQ; q++) {       /* BC is whole blocks */
 					int64_t jj = jb + q;
@@ -569,8 +579,13 @@ static KA_ATTR void KA_FN(tile_runt)(const Job *J, Work *w, int64_t b, int64_t h
 				VST(M + r, mn);
 				VST(AL + r, al);
 			}
-			/* O = alpha O + P V: KA_PR rows x 2 vectors */
-			for (int64_t r = r0; r < r0 + KA_RG; r += KA_PR)
+			/* O = alpha O + P V: KA_PR rows x 2 vectors; under causal masking
+			 * a block of consecutive rows stops at its last row's position
+			 * (P is exactly 0 past it) */
+			for (int64_t r = r0; r < r0 + KA_RG; r += KA_PR) {
+				int64_t njr = njg;
+				if (J->causal && greg[g] && pn + (r - r0) + KA_PR - j0 < njr)
+					njr = pn + (r - r0) + KA_PR - j0 < 0 ? 0 : pn + (r - r0) + KA_PR - j0;
 				for (int64_t c = 0; c < Dvp; c += 2 * VW) {
 					VT o0[KA_PR], o1[KA_PR];
 #pragma GCC unroll 8
@@ -579,7 +594,7 @@ static KA_ATTR void KA_FN(tile_runt)(const Job *J, Work *w, int64_t b, int64_t h
 						o0[i] = VLD(O + (r + i) * Dvp + c) * av;
 						o1[i] = VLD(O + (r + i) * Dvp + c + VW) * av;
 					}
-					for (int64_t jj = 0; jj < njg; jj++) {
+					for (int64_t jj = 0; jj < njr; jj++) {
 						const float *vr = Vs + jj * vrs + c;
 						VT v0 = VLD(vr), v1 = VLD(vr + VW);
 						const float *pr = St + jj * Rp + r;
@@ -596,6 +611,7 @@ static KA_ATTR void KA_FN(tile_runt)(const Job *J, Work *w, int64_t b, int64_t h
 						VST(O + (r + i) * Dvp + c + VW, o1[i]);
 					}
 				}
+			}
 		}
 	}
 }
