@@ -99,6 +99,11 @@ int lower_gpu_attn(Low *L, Node *n)
 	int64_t grp = Hq / Hkv;
 	if (ir_attr_i(n, "kv_group", 0) && ir_attr_i(n, "kv_group", 0) != grp)
 		return LW_CALL;
+	/* [B,T,H,D] operands (passes/attn_layout.c, host targets only): the
+	 * host kernel reads them */
+	if (ir_attr_i(n, "q_bthd", 0) || ir_attr_i(n, "k_bthd", 0) || ir_attr_i(n, "v_bthd", 0) ||
+	    ir_attr_i(n, "out_bthd", 0))
+		return LW_CALL;
 	double scale = ir_attr_f(n, "scale", 1.0 / sqrt((double)D));
 	bool causal = ir_attr_i(n, "causal", 0) != 0;
 	int64_t win = ir_attr_i(n, "window", 0), sinks = ir_attr_i(n, "sinks", 0);

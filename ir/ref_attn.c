@@ -11,12 +11,33 @@
  * slope a_h: s += a_h * (j - p); f32 mask: s += m. Out = softmax over the
  * visible keys of s, times v; a row with no visible key (or all -inf)
  * outputs 0. Attributes: scale (default 1/sqrt(D)), causal, kv_group,
- * window, sinks, softcap, alibi (floats, one per query head). */
+ * window, sinks, softcap, alibi (floats, one per query head), and the
+ * layout flags q_bthd, k_bthd, v_bthd, out_bthd (rank 4): that operand (or
+ * the output) is [B,T,H,D] instead of [B,H,T,D], so the exporter's
+ * Transpose(0,2,1,3) around attention needs no copy. */
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include "kern.h"
 #include "../runtime/kattn.h"
+
+/* t's (heads, tokens) and its (batch, head, token) strides: [B,H,T,D], or
+ * [B,T,H,D] when bthd (rank 3: [B,T,D], one head). */
+static void bhtd(const KTensor *t, bool bthd, int64_t *h, int64_t *n, int64_t *st)
+{
+	int64_t d = t->dims[t->rank - 1];
+	if (t->rank == 3) {
+		*h = 1, *n = t->dims[1];
+		st[0] = *n * d, st[1] = 0, st[2] = d;
+	} else if (bthd) {
+		*h = t->dims[2], *n = t->dims[1];
+		st[0] = *n * *h * d, st[1] = d, st[2] = *h * d;
+	} else {
+		*h = t->dims[1], *n = t->dims[2];
+		st[0] = *h * *n * d, st[1] = *n * d, st[2] = d;
+	}
+}
 
 int ref_attention_dims(KCall *c, AttnDims *a)
 {
@@ -26,15 +47,19 @@ int ref_attention_dims(KCall *c, AttnDims *a)
 		return kerr(c, "attention: q, k, v must have rank 3 or 4");
 	if (q->dt != DT_F32 || k->dt != DT_F32 || v->dt != DT_F32)
 		return kerr(c, "attention: f32 only");
+	bool qt = kattr_i(c, "q_bthd", 0) != 0, kt = kattr_i(c, "k_bthd", 0) != 0;
+	bool vt = kattr_i(c, "v_bthd", 0) != 0, ot = kattr_i(c, "out_bthd", 0) != 0;
+	if (r == 3 && (qt || kt || vt || ot))
+		return kerr(c, "attention: the [B,T,H,D] layout flags need rank 4 operands");
+	int64_t hv, tv;
+	bhtd(q, qt, &a->Hq, &a->Tq, a->qs);
+	bhtd(k, kt, &a->Hkv, &a->Tk, a->ks);
+	bhtd(v, vt, &hv, &tv, a->vs);
 	a->B = q->dims[0];
-	a->Hq = r == 4 ? q->dims[1] : 1;
-	a->Hkv = r == 4 ? k->dims[1] : 1;
-	a->Tq = q->dims[r - 2];
 	a->D = q->dims[r - 1];
-	a->Tk = k->dims[r - 2];
 	a->Dv = v->dims[r - 1];
 	if (k->dims[0] != a->B || v->dims[0] != a->B || k->dims[r - 1] != a->D ||
-	    v->dims[r - 2] != a->Tk || (r == 4 && v->dims[1] != a->Hkv))
+	    tv != a->Tk || hv != a->Hkv)
 		return kerr(c, "attention: q, k, v shapes do not fit");
 	if (a->Hkv <= 0 || a->Hq % a->Hkv)
 		return kerr(c, "attention: %lld query heads, %lld kv heads", (long long)a->Hq,
@@ -73,6 +98,15 @@ int ref_attention_dims(KCall *c, AttnDims *a)
 	}
 	int64_t od[4] = {a->B, a->Hq, a->Tq, a->Dv};
 	int64_t o3[3] = {a->B, a->Tq, a->Dv};
+	if (ot)
+		od[1] = a->Tq, od[2] = a->Hq;
+	if (r == 3) {
+		a->os[0] = a->Tq * a->Dv, a->os[1] = 0, a->os[2] = a->Dv;
+	} else if (ot) {
+		a->os[0] = a->Tq * a->Hq * a->Dv, a->os[1] = a->Dv, a->os[2] = a->Hq * a->Dv;
+	} else {
+		a->os[0] = a->Hq * a->Tq * a->Dv, a->os[1] = a->Tq * a->Dv, a->os[2] = a->Dv;
+	}
 	return kout(c, 0, r, r == 4 ? od : o3);
 }
 
@@ -101,14 +135,14 @@ int ref_attention(KCall *c)
 		for (int64_t h = 0; h < a.Hq; h++) {
 			int64_t hk = h / a.grp;
 			for (int64_t i = 0; i < a.Tq; i++) {
-				const float *q = Q + ((b * a.Hq + h) * a.Tq + i) * a.D;
+				const float *q = Q + b * a.qs[0] + h * a.qs[1] + i * a.qs[2];
 				int64_t p = i + a.Tk - a.Tq;
 				double mx = -INFINITY;
 				for (int64_t j = 0; j < a.Tk; j++) {
 					int ok = !causal || j <= p;
 					if (ok && win > 0 && !(sinks > 0 && j < sinks))
 						ok = j > p - win && (causal || j < p + win);
-					const float *kr = K + ((b * a.Hkv + hk) * a.Tk + j) * a.D;
+					const float *kr = K + b * a.ks[0] + hk * a.ks[1] + j * a.ks[2];
 					double x = 0;
 					for (int64_t e = 0; e < a.D; e++)
 						x += (double)q[e] * kr[e];
@@ -134,13 +168,13 @@ int ref_attention(KCall *c)
 					s[j] = vis[j] ? exp(s[j] - mx) : 0;
 					l += s[j];
 				}
-				float *o = O + ((b * a.Hq + h) * a.Tq + i) * a.Dv;
+				float *o = O + b * a.os[0] + h * a.os[1] + i * a.os[2];
 				for (int64_t e = 0; e < a.Dv; e++) {
 					double acc = 0;
 					if (l > 0)
 						for (int64_t j = 0; j < a.Tk; j++)
 							if (vis[j])
-								acc += s[j] * V[((b * a.Hkv + hk) * a.Tk + j) * a.Dv + e];
+								acc += s[j] * V[b * a.vs[0] + hk * a.vs[1] + j * a.vs[2] + e];
 					o[e] = l > 0 ? (float)(acc / l) : 0.0f;
 				}
 			}

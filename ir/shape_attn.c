@@ -1,6 +1,8 @@
 /* Shape rule of vibeec's fused `attention` op (see ir/ref_attn.c for its
  * semantics): q [B,Hq,Tq,D], k [B,Hkv,Tk,D], v [B,Hkv,Tk,Dv] (or rank 3, one
- * head), optional mask broadcastable to [B,Hq,Tq,Tk] ([B,Tq,Tk]) -> [B,Hq,Tq,Dv]. */
+ * head), optional mask broadcastable to [B,Hq,Tq,Tk] ([B,Tq,Tk]) -> [B,Hq,Tq,Dv].
+ * Rank 4 layout flags q_bthd, k_bthd, v_bthd, out_bthd: that operand (the
+ * output) is [B,T,H,D] instead. */
 #include "shape.h"
 
 int sh_attention(Graph *g, Node *n, Diag *d)
@@ -19,9 +21,25 @@ int sh_attention(Graph *g, Node *n, Diag *d)
 		return ir_node_error(d, g, n, E_MODEL, "attention supports f32 q, k, v only, got %s, %s, %s",
 		                     sh_tstr(g, q, b1, sizeof b1), sh_tstr(g, k, b2, sizeof b2),
 		                     sh_tstr(g, v, b3, sizeof b3));
+	bool fq = ir_attr_i(n, "q_bthd", 0) != 0, fk = ir_attr_i(n, "k_bthd", 0) != 0;
+	bool fv = ir_attr_i(n, "v_bthd", 0) != 0, fo = ir_attr_i(n, "out_bthd", 0) != 0;
+	if (r == 3 && (fq || fk || fv || fo))
+		return ir_node_error(d, g, n, E_MODEL, "the [B,T,H,D] layout flags (q_bthd, k_bthd, "
+		                     "v_bthd, out_bthd) need rank 4 operands");
 	bool ok = true;
-	const Dim *Q = q->shape.d, *K = k->shape.d, *V = v->shape.d;
+	/* every operand seen as [B,H,T,D] (swapped back from [B,T,H,D]) */
+	Dim Q[4], K[4], V[4];
+	for (int i = 0; i < r; i++)
+		Q[i] = q->shape.d[i], K[i] = k->shape.d[i], V[i] = v->shape.d[i];
+	if (fq)
+		Q[1] = q->shape.d[2], Q[2] = q->shape.d[1];
+	if (fk)
+		K[1] = k->shape.d[2], K[2] = k->shape.d[1];
+	if (fv)
+		V[1] = v->shape.d[2], V[2] = v->shape.d[1];
 	Shape o = q->shape;
+	for (int i = 0; i < r; i++)
+		o.d[i] = Q[i];
 	o.d[0] = sh_unify(sh_unify(Q[0], K[0], &ok), V[0], &ok);
 	sh_unify(Q[r - 1], K[r - 1], &ok);              /* head dim of q and k */
 	Dim tk = sh_unify(K[r - 2], V[r - 2], &ok);     /* key length */
@@ -63,5 +81,9 @@ int sh_attention(Graph *g, Node *n, Diag *d)
 		}
 	}
 	o.d[r - 1] = V[r - 1];
+	if (fo) {
+		Dim t = o.d[1];
+		o.d[1] = o.d[2], o.d[2] = t;
+	}
 	return sh_out(g, n, d, 0, q->dt, &o);
 }

@@ -19,6 +19,7 @@ const Pass pass_table[] = {
 	{"attention", pass_attention, "fuse scaled-dot-product attention into `attention` ops"},
 	{"layout", pass_layout, "move convolution chains to the blocked channel layout NCHW16c"},
 	{"sscan", pass_sscan, "fuse selective scans (Mamba) and gated linear recurrences"},
+	{"attn_layout", pass_attn_layout, "read attention operands and write its output as [B,T,H,D] instead of Transposes"},
 	{NULL, NULL, NULL},
 };
 
@@ -26,7 +27,7 @@ const Pass pass_table[] = {
 static const char *const pipe_o0[] = {"infer", NULL};
 static const char *const pipe_o1[] = {"infer", "noop", "dce", NULL};
 static const char *const pipe_o2[] = {"infer", "fold", "noop", "cse",
-	"attention", "sscan", "dce", "foldbn", "fuse", "layout", "dce", NULL};
+	"attention", "attn_layout", "sscan", "dce", "foldbn", "fuse", "layout", "dce", NULL};
 
 const char *const *pass_pipeline(int opt)
 {

@@ -48,6 +48,7 @@ bool pass_fuse(Graph *g, PassCtx *ctx);    /* activation patterns, GEMM/Conv epi
 bool pass_attention(Graph *g, PassCtx *ctx);   /* fuse attention (passes/attention.c) */
 bool pass_sscan(Graph *g, PassCtx *ctx);   /* selective scans and linear recurrences (sscan.c) */
 bool pass_layout(Graph *g, PassCtx *ctx);  /* convolution chains to NCHW16c (layout.c) */
+bool pass_attn_layout(Graph *g, PassCtx *ctx);   /* [B,T,H,D] attention operands (attn_layout.c) */
 
 /* All passes, ending with {NULL}. */
 extern const Pass pass_table[];

@@ -55,7 +55,9 @@ typedef struct Job {
 typedef struct Work {
 	float *Qs, *Kt, *Vt, *S, *O, *m, *l;
 	float *al;                /* tile_runt: per-row rescale factors */
-	int64_t *gp;              /* tile_runt: per row group min/max position, active list */
+	float *madd;              /* tile_runt: a tile's shared mask row (BC) */
+	int64_t *gp;              /* tile_runt: per row group min/max position, active
+	                           * list, shared mask row, one-head flag */
 	void *mem;
 } Work;
 
@@ -99,8 +101,8 @@ static bool work_new(const Job *J, Work *w, int64_t R)
 	int64_t Rp = (R + KA_TPAD - 1) / KA_TPAD * KA_TPAD, D = J->a.D ? J->a.D : 1, Dvp = J->Dvp;
 	const int64_t BC = J->bc;
 	size_t ng = (size_t)(Rp / 8);               /* groups of 2*VW >= 8 rows */
-	size_t n = (size_t)(Rp * D + D * BC + BC * Dvp + Rp * BC + Rp * Dvp + 3 * Rp + 64) +
-	           3 * ng * sizeof(int64_t) / sizeof(float) + 16;
+	size_t n = (size_t)(Rp * D + D * BC + BC * Dvp + Rp * BC + Rp * Dvp + 3 * Rp + BC + 64) +
+	           5 * ng * sizeof(int64_t) / sizeof(float) + 16;
 	float *p = aligned_alloc(64, (n * sizeof(float) + 63) & ~(size_t)63);
 	if (!p)
 		return false;
@@ -113,6 +115,7 @@ static bool work_new(const Job *J, Work *w, int64_t R)
 	w->m = p;  p += Rp;
 	w->l = p;  p += Rp;
 	w->al = p; p += Rp;
+	w->madd = p; p += BC;
 	p += (uintptr_t)p / sizeof(float) % 2;      /* 8-byte alignment */
 	w->gp = (int64_t *)p;
 	return true;
@@ -144,6 +147,21 @@ static void tile(const Job *J, Work *w, int64_t b, int64_t hk, int64_t i0, int64
 		tile_run_gen(J, w, b, hk, i0, nr, ks, ke);
 }
 
+static void store(const Job *J, const Work *w, int64_t b, int64_t hk, int64_t i0, int64_t nr)
+{
+#ifdef HAVE_X86_COPIES
+	if (J->isa == 2) {
+		store_out_avx512(J, w, b, hk, i0, nr);
+		return;
+	}
+	if (J->isa == 1) {
+		store_out_avx2(J, w, b, hk, i0, nr);
+		return;
+	}
+#endif
+	store_out_gen(J, w, b, hk, i0, nr);
+}
+
 /* Task t: (b, hk, query tile, split); query tiles run last-first so the
  * heavy causal tiles start early. */
 static void body(void *arg, int64_t lo, int64_t hi)
@@ -172,13 +190,7 @@ static void body(void *arg, int64_t lo, int64_t hi)
 			}
 			continue;
 		}
-		for (int64_t r = 0; r < R; r++) {
-			int64_t h = hk * a->grp + r / nr, i = i0 + r % nr;
-			float *o = J->O + ((b * a->Hq + h) * a->Tq + i) * a->Dv;
-			float inv = w.l[r] > 0 ? 1.0f / w.l[r] : 0.0f;
-			for (int64_t e = 0; e < a->Dv; e++)
-				o[e] = w.O[r * J->Dvp + e] * inv;
-		}
+		store(J, &w, b, hk, i0, nr);
 	}
 	free(w.mem);
 }
@@ -200,7 +212,7 @@ static void combine(Job *J)
 				M = ms > M ? ms : M;
 			}
 			int64_t h = hk * a->grp + r / nr, i = i0 + r % nr;
-			float *o = J->O + ((b * a->Hq + h) * a->Tq + i) * a->Dv;
+			float *o = J->O + b * a->os[0] + h * a->os[1] + i * a->os[2];
 			memset(o, 0, (size_t)a->Dv * sizeof *o);
 			if (M == -INFINITY)
 				continue;
@@ -274,9 +286,14 @@ int kattn_run(kpool *pool, KCall *c)
 		return 0;
 	}
 	/* ~KA_ROWS rows per task (fewer query rows per tile as the group grows):
-	 * the K/V tile copies are shared by more rows */
+	 * the K/V tiles are shared by more rows. Whole multiples of 32 query
+	 * rows where there are that many, so each row group of tile_runt holds
+	 * consecutive rows of one head (its causal edge and a shared mask row
+	 * then go as vectors) */
 	int64_t br = KA_ROWS / a->grp;
 	br = br < 8 ? 8 : br > KA_ROWS ? KA_ROWS : br;
+	if (a->Tq >= KA_TPAD && br > 8)
+		br = br < KA_TPAD ? KA_TPAD : br / KA_TPAD * KA_TPAD;
 	J.Br = a->Tq < br ? a->Tq : br;
 	J.nqt = (a->Tq + J.Br - 1) / J.Br;
 	int nt = kpool_threads(pool);

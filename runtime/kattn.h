@@ -11,6 +11,10 @@
 typedef struct AttnDims {
 	int64_t B, Hq, Hkv, Tq, Tk, D, Dv, grp;
 	int64_t mst[4];        /* mask strides over [B,Hq,Tq,Tk] (0: broadcast) */
+	/* element strides of (batch, head, token) of q, k, v and the output;
+	 * the head dim is contiguous. [B,H,T,D] by default, [B,T,H,D] where the
+	 * attribute q_bthd / k_bthd / v_bthd / out_bthd is set (rank 4). */
+	int64_t qs[3], ks[3], vs[3], os[3];
 } AttnDims;
 /* Checks c's inputs and attributes, fills a, gives the output its shape;
  * returns 0 or kerr()'s 1. */

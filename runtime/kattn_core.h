@@ -107,7 +107,7 @@ static KA_ATTR void KA_FN(tile_run)(const Job *J, Work *w, int64_t b, int64_t hk
 			continue;
 		}
 		int64_t h = hk * G + r / nr, i = i0 + r % nr;
-		const float *src = J->Q + ((b * a->Hq + h) * a->Tq + i) * D;
+		const float *src = J->Q + b * a->qs[0] + h * a->qs[1] + i * a->qs[2];
 		const float sc = J->scale;
 		int64_t e = 0;
 		for (; e + VW <= D; e += VW)
@@ -123,8 +123,9 @@ static KA_ATTR void KA_FN(tile_run)(const Job *J, Work *w, int64_t b, int64_t hk
 	const int64_t off = a->Tk - a->Tq;            /* bottom-right alignment */
 	const int64_t p0 = i0 + off, p1 = i0 + nr - 1 + off;
 	const int64_t W = J->win;
-	const float *Kb = J->K + (b * a->Hkv + hk) * a->Tk * D;
-	const float *Vb = J->V + (b * a->Hkv + hk) * a->Tk * Dv;
+	const float *Kb = J->K + b * a->ks[0] + hk * a->ks[1];
+	const float *Vb = J->V + b * a->vs[0] + hk * a->vs[1];
+	const int64_t kst = a->ks[2], vst = a->vs[2];    /* token strides */
 	for (int64_t j0 = ks; j0 < ke; j0 += BC) {
 		int64_t nj = ke - j0 < BC ? ke - j0 : BC, jl = j0 + nj - 1;
 		/* skip tiles no row can see */
@@ -140,7 +141,7 @@ static KA_ATTR void KA_FN(tile_run)(const Job *J, Work *w, int64_t b, int64_t hk
 		for (int64_t e = 0; e < D; e++) {
 			float *kt = Kt + e * BC;
 			for (int64_t jj = 0; jj < nj; jj++)
-				kt[jj] = Kb[(j0 + jj) * D + e];
+				kt[jj] = Kb[(j0 + jj) * kst + e];
 			for (int64_t jj = nj; jj < BC; jj++)
 				kt[jj] = 0;
 		}
@@ -148,7 +149,7 @@ static KA_ATTR void KA_FN(tile_run)(const Job *J, Work *w, int64_t b, int64_t hk
 			float *vt = Vt + jj * Dvp;
 			int64_t e = 0;
 			if (jj < nj) {
-				memcpy(vt, Vb + (j0 + jj) * Dv, (size_t)Dv * sizeof *vt);
+				memcpy(vt, Vb + (j0 + jj) * vst, (size_t)Dv * sizeof *vt);
 				e = Dv;
 			}
 			for (; e < Dvp; e++)
@@ -274,7 +275,12 @@ static KA_ATTR void KA_FN(tile_run)(const Job *J, Work *w, int64_t b, int64_t hk
  * place (broadcast per key), V in place when Dv is a whole number of blocks,
  * the rescale of O is folded into the P V pass, and each group of KA_RG rows
  * skips the key tiles none of its rows can see (finer than the task-level
- * skip: less work on the causal diagonal). Same outputs as tile_run. */
+ * skip: less work on the causal diagonal). A group whose rows share one mask
+ * row (a padding mask [B,1,1,Tk], or [B,H,1,Tk] within one head) gets the
+ * mask added as the scores are stored, a group of consecutive rows of one
+ * head gets the causal edge as a lane mask there too, and the running max is
+ * kept in registers meanwhile; other modifiers (softcap, ALiBi, full masks,
+ * windows) take the row-by-row pass. Same outputs as tile_run. */
 #define KA_RG (2 * VW)                 /* rows per group: two vectors */
 #if VW >= 16
 #define KA_KQ 8                        /* keys per S block (8 x 2 vectors) */
@@ -283,6 +289,52 @@ static KA_ATTR void KA_FN(tile_run)(const Job *J, Work *w, int64_t b, int64_t hk
 #define KA_KQ 4                        /* 16 registers: 4 x 2 blocks */
 #define KA_PR 4
 #endif
+
+/* Qt[e][r8 + k] = sc * src[k][e] for k < 8 (src[k] NULL: zero), e < D. */
+static inline KA_ATTR void KA_FN(qt_rows8)(float *Qt, int64_t Rp, int64_t r8,
+                                           const float *const *src, int64_t D, float sc)
+{
+	int64_t e = 0;
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12)
+	/* 8 x 8 blocks transposed in registers */
+	for (; e + 8 <= D; e += 8) {
+		v8 x[8], t[8], u[8];
+#pragma GCC unroll 8
+		for (int k = 0; k < 8; k++) {
+			v8 y = {0};
+			if (src[k])
+				memcpy(&y, src[k] + e, sizeof y);
+			x[k] = y;
+		}
+#pragma GCC unroll 4
+		for (int k = 0; k < 8; k += 2) {
+			t[k] = __builtin_shufflevector(x[k], x[k + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+			t[k + 1] = __builtin_shufflevector(x[k], x[k + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+		}
+#pragma GCC unroll 2
+		for (int k = 0; k < 8; k += 4)
+#pragma GCC unroll 2
+			for (int m = 0; m < 2; m++) {
+				u[k + 2 * m] = __builtin_shufflevector(t[k + m], t[k + m + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+				u[k + 2 * m + 1] = __builtin_shufflevector(t[k + m], t[k + m + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+			}
+		/* u[k] (k < 4) holds columns k and k + 4 of rows 0-3, u[k + 4] of rows 4-7 */
+#pragma GCC unroll 4
+		for (int k = 0; k < 4; k++) {
+			v8 lo = __builtin_shufflevector(u[k], u[k + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+			v8 hi = __builtin_shufflevector(u[k], u[k + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+			lo *= sc;
+			hi *= sc;
+			memcpy(Qt + (e + k) * Rp + r8, &lo, sizeof lo);
+			memcpy(Qt + (e + k + 4) * Rp + r8, &hi, sizeof hi);
+		}
+	}
+#endif
+	for (; e < D; e++)
+		for (int k = 0; k < 8; k++)
+			Qt[e * Rp + r8 + k] = src[k] ? src[k][e] * sc : 0.0f;
+}
+
 static KA_ATTR void KA_FN(tile_runt)(const Job *J, Work *w, int64_t b, int64_t hk, int64_t i0,
                                      int64_t nr, int64_t ks, int64_t ke)
 {
@@ -291,41 +343,57 @@ static KA_ATTR void KA_FN(tile_runt)(const Job *J, Work *w, int64_t b, int64_t h
 	const int64_t BC = J->bc;
 	const int64_t R = G * nr, Rp = (R + KA_TPAD - 1) / KA_TPAD * KA_TPAD, ng = Rp / KA_RG;
 	float *Qt = w->Qs, *St = w->S, *O = w->O, *M = w->m, *L = w->l, *AL = w->al;
+	float *madd = w->madd;
 	int64_t *gmin = w->gp, *gmax = w->gp + ng, *act = w->gp + 2 * ng;
+	int64_t *gmo = w->gp + 3 * ng, *greg = w->gp + 4 * ng;
 	const float sc = J->scale;
 	const int64_t off = a->Tk - a->Tq;            /* bottom-right alignment */
-	/* Qt[e][r] = scale * q of row r (zero past R), 8 rows at a time so the
-	 * stores run along Qt's rows */
+	const int64_t *ms = a->mst;
+	/* Qt[e][r] = scale * q of row r (zero past R), 8 rows at a time */
 	for (int64_t r8 = 0; r8 < Rp; r8 += 8) {
 		const float *src[8];
 		for (int k = 0; k < 8; k++) {
 			int64_t r = r8 + k, h = hk * G + r / nr, i = i0 + r % nr;
-			src[k] = r < R ? J->Q + ((b * a->Hq + h) * a->Tq + i) * D : NULL;
+			src[k] = r < R ? J->Q + b * a->qs[0] + h * a->qs[1] + i * a->qs[2] : NULL;
 		}
-		for (int64_t e = 0; e < D; e++)
-			for (int k = 0; k < 8; k++)
-				Qt[e * Rp + r8 + k] = src[k] ? src[k][e] * sc : 0.0f;
+		KA_FN(qt_rows8)(Qt, Rp, r8, src, D, sc);
 	}
 	memset(O, 0, (size_t)(Rp * Dvp) * sizeof *O);
 	for (int64_t r = 0; r < Rp; r++) {
 		M[r] = -INFINITY;
 		L[r] = 0;
 	}
-	/* positions spanned by each group's real rows (min > max: padding only) */
+	/* per group: positions spanned by its real rows (min > max: padding
+	 * only); whether they are consecutive rows of one head (greg: row r0 + k
+	 * sits at position gmin + k); the mask row all of them share (gmo,
+	 * offset of key 0; -1: rows differ) */
 	for (int64_t g = 0; g < ng; g++) {
+		int64_t r0 = g * KA_RG, rl = r0 + KA_RG < R ? r0 + KA_RG - 1 : R - 1;
 		gmin[g] = INT64_MAX;
 		gmax[g] = INT64_MIN;
-		for (int64_t r = g * KA_RG; r < (g + 1) * KA_RG && r < R; r++) {
+		for (int64_t r = r0; r <= rl; r++) {
 			int64_t p = i0 + r % nr + off;
 			gmin[g] = p < gmin[g] ? p : gmin[g];
 			gmax[g] = p > gmax[g] ? p : gmax[g];
 		}
+		bool one = r0 <= rl && r0 / nr == rl / nr;
+		greg[g] = one;
+		gmo[g] = -1;
+		if (J->mask && r0 <= rl && (one || ms[1] == 0) && (ms[2] == 0 || r0 == rl))
+			gmo[g] = b * ms[0] + (hk * G + r0 / nr) * ms[1] + (i0 + r0 % nr) * ms[2];
 	}
 	const int64_t p0 = i0 + off, p1 = i0 + nr - 1 + off;
 	const int64_t W = J->win;
-	const bool mods = J->cap > 0 || J->alibi || J->mask;
-	const float *Kb = J->K + (b * a->Hkv + hk) * a->Tk * D;
-	const float *Vb = J->V + (b * a->Hkv + hk) * a->Tk * Dv;
+	/* softcap applies before masking: then every modifier goes row by row */
+	const bool vec_ok = !(J->cap > 0);
+	const float *Kb = J->K + b * a->ks[0] + hk * a->ks[1];
+	const float *Vb = J->V + b * a->vs[0] + hk * a->vs[1];
+	const int64_t kst = a->ks[2], vst = a->vs[2];    /* token strides */
+	VIT lane0, lane1;                              /* lane indices 0..2VW-1 */
+	for (int k = 0; k < VW; k++) {
+		lane0[k] = k;
+		lane1[k] = k + VW;
+	}
 	for (int64_t j0 = ks; j0 < ke; j0 += BC) {
 		int64_t nj = ke - j0 < BC ? ke - j0 : BC, jl = j0 + nj - 1;
 		/* skip tiles no row can see */
@@ -352,21 +420,45 @@ static KA_ATTR void KA_FN(tile_runt)(const Job *J, Work *w, int64_t b, int64_t h
 		if (na == 0)
 			continue;
 		/* V rows in place when Dv is whole blocks (Dvp == Dv), else a
-		 * zero-padded copy; either way row jj at Vs + jj * Dvp */
-		const float *Vs = Vb + j0 * Dv;
+		 * zero-padded copy; either way row jj at Vs + jj * vrs */
+		const float *Vs = Vb + j0 * vst;
+		int64_t vrs = vst;
 		if (Dv != Dvp) {
 			float *Vt = w->Vt;
 			for (int64_t jj = 0; jj < nj; jj++) {
-				memcpy(Vt + jj * Dvp, Vb + (j0 + jj) * Dv, (size_t)Dv * sizeof *Vt);
+				memcpy(Vt + jj * Dvp, Vb + (j0 + jj) * vst, (size_t)Dv * sizeof *Vt);
 				memset(Vt + jj * Dvp + Dv, 0, (size_t)(Dvp - Dv) * sizeof *Vt);
 			}
 			Vs = Vt;
+			vrs = Dvp;
 		}
+		int64_t madd_mo = -2;                      /* the mask row madd holds */
 		for (int64_t t = 0; t < na; t++) {
 			const int64_t g = act[t], r0 = g * KA_RG, pn = gmin[g], px = gmax[g];
 			/* causal: the group's keys end at its last row's position (the
 			 * rest of the tile is hidden from every row of the group) */
 			const int64_t njg = J->causal && px - j0 + 1 < nj ? px - j0 + 1 : nj;
+			/* what the store does: the shared mask row (madd), the causal
+			 * edge as lane masks (keys past pn); the rest goes row by row */
+			const bool vmask = J->mask && gmo[g] >= 0 && vec_ok;
+			const bool diag = J->causal && jl > pn;
+			const bool vcausal = diag && W <= 0 && greg[g] && vec_ok;
+			const bool vis = diag || (W > 0 && (j0 <= px - W || (!J->causal && jl >= pn + W)));
+			const bool slow = J->cap > 0 || J->alibi || (J->mask && !vmask) || (vis && !vcausal);
+			if (vmask && madd_mo != gmo[g]) {
+				const int64_t mo = gmo[g] + j0 * ms[3];
+				if (J->mask_bool) {
+					const unsigned char *mb = J->mask;
+					for (int64_t jj = 0; jj < nj; jj++)
+						madd[jj] = mb[mo + jj * ms[3]] ? 0.0f : -INFINITY;
+				} else {
+					const float *mf = J->mask;
+					for (int64_t jj = 0; jj < nj; jj++)
+						madd[jj] = mf[mo + jj * ms[3]];
+				}
+				madd_mo = gmo[g];
+			}
+			VT mx0 = VS(-INFINITY), mx1 = VS(-INFINITY);
 			/* St[jj][r0 .. r0+2VW) = sum_e K[j0+jj][e] Qt[e][r]: KA_KQ keys x 2 vectors */
 			for (int64_t jb = 0; jb < njg; jb += KA_KQ) {
 				const float *kr[KA_KQ];
@@ -374,30 +466,54 @@ static KA_ATTR void KA_FN(tile_runt)(const Job *J, Work *w, int64_t b, int64_t h
 #pragma GCC unroll 8
 				for (int q = 0; q < KA_KQ; q++) {
 					int64_t jj = jb + q < nj ? jb + q : nj - 1;
-					kr[q] = Kb + (j0 + jj) * D;
+					kr[q] = Kb + (j0 + jj) * kst;
 					c0[q] = VS(0);
 					c1[q] = VS(0);
 				}
 				const float *qt = Qt + r0;
-				for (int64_t e = 0; e < D; e++) {
-					VT x0 = VLD(qt + e * Rp), x1 = VLD(qt + e * Rp + VW);
+				if (vcausal && j0 + jb >= pn + VW) {
+					/* keys past every row of the first vector (their lanes
+					 * are masked below): the second vector only */
+					for (int64_t e = 0; e < D; e++) {
+						VT x1 = VLD(qt + e * Rp + VW);
 #pragma GCC unroll 8
-					for (int q = 0; q < KA_KQ; q++) {
-						VT kv = VS(kr[q][e]);
-						c0[q] += kv * x0;
-						c1[q] += kv * x1;
+						for (int q = 0; q < KA_KQ; q++)
+							c1[q] += VS(kr[q][e]) * x1;
 					}
-				}
+				} else
+					for (int64_t e = 0; e < D; e++) {
+						VT x0 = VLD(qt + e * Rp), x1 = VLD(qt + e * Rp + VW);
+#pragma GCC unroll 8
+						for (int q = 0; q < KA_KQ; q++) {
+							VT kv = VS(kr[q][e]);
+							c0[q] += kv * x0;
+							c1[q] += kv * x1;
+						}
+					}
 #pragma GCC unroll 8
 				for (int q = 0; q < KA_KQ; q++) {       /* BC is whole blocks */
-					VST(St + (jb + q) * Rp + r0, c0[q]);
-					VST(St + (jb + q) * Rp + r0 + VW, c1[q]);
+					int64_t jj = jb + q;
+					VT x0 = c0[q], x1 = c1[q];
+					if (vmask && jj < nj) {
+						x0 += VS(madd[jj]);
+						x1 += VS(madd[jj]);
+					}
+					if (vcausal && j0 + jj > pn) {
+						/* lane k sits at pn + k: it sees key j0 + jj iff k >= j0 + jj - pn */
+						VIT cut = (VIT){0} + (int32_t)(j0 + jj - pn > 2 * VW ? 2 * VW : j0 + jj - pn);
+						x0 = VSEL(lane0 < cut, VS(-INFINITY), x0);
+						x1 = VSEL(lane1 < cut, VS(-INFINITY), x1);
+					}
+					VST(St + jj * Rp + r0, x0);
+					VST(St + jj * Rp + r0 + VW, x1);
+					if (jj < njg) {
+						mx0 = VSEL(x0 > mx0, x0, mx0);
+						mx1 = VSEL(x1 > mx1, x1, mx1);
+					}
 				}
 			}
-			/* score modifiers and visibility, row by row (boundary tiles) */
-			bool elem = (J->causal && jl > pn) || J->mask_bool ||
-			            (W > 0 && (j0 <= px - W || (!J->causal && jl >= pn + W)));
-			if (elem || mods)
+			/* score modifiers and visibility, row by row */
+			if (slow) {
 				for (int64_t r = r0; r < r0 + KA_RG && r < R; r++) {
 					int64_t h = hk * G + r / nr, i = i0 + r % nr, p = i + off;
 					float *s = St + r;
@@ -409,8 +525,7 @@ static KA_ATTR void KA_FN(tile_runt)(const Job *J, Work *w, int64_t b, int64_t h
 						for (int64_t jj = 0; jj < njg; jj++)
 							s[jj * Rp] += sl * (float)(j0 + jj - p);
 					}
-					if (J->mask) {
-						const int64_t *ms = a->mst;
+					if (J->mask && !vmask) {
 						int64_t mo = b * ms[0] + h * ms[1] + i * ms[2] + j0 * ms[3];
 						if (J->mask_bool) {
 							const unsigned char *mb = J->mask;
@@ -423,12 +538,11 @@ static KA_ATTR void KA_FN(tile_runt)(const Job *J, Work *w, int64_t b, int64_t h
 								s[jj * Rp] += mf[mo + jj * ms[3]];
 						}
 					}
-					if (!elem)
+					if (!vis || vcausal)
 						continue;
 					if (W <= 0) {
-						if (J->causal)
-							for (int64_t jj = p - j0 + 1 < 0 ? 0 : p - j0 + 1; jj < njg; jj++)
-								s[jj * Rp] = -INFINITY;
+						for (int64_t jj = p - j0 + 1 < 0 ? 0 : p - j0 + 1; jj < njg; jj++)
+							s[jj * Rp] = -INFINITY;
 					} else
 						for (int64_t jj = 0; jj < njg; jj++) {
 							int64_t j = j0 + jj;
@@ -439,21 +553,25 @@ static KA_ATTR void KA_FN(tile_runt)(const Job *J, Work *w, int64_t b, int64_t h
 								s[jj * Rp] = -INFINITY;
 						}
 				}
-			/* online softmax down the keys, VW rows at a time */
-			for (int64_t r = r0; r < r0 + KA_RG; r += VW) {
-				VT mx = VLD(St + r);
+				mx0 = VLD(St + r0);
+				mx1 = VLD(St + r0 + VW);
 				for (int64_t jj = 1; jj < njg; jj++) {
-					VT x = VLD(St + jj * Rp + r);
-					mx = VSEL(x > mx, x, mx);
+					VT x0 = VLD(St + jj * Rp + r0), x1 = VLD(St + jj * Rp + r0 + VW);
+					mx0 = VSEL(x0 > mx0, x0, mx0);
+					mx1 = VSEL(x1 > mx1, x1, mx1);
 				}
+			}
+			/* online softmax down the keys, VW rows at a time */
+			for (int64_t r = r0, u = 0; u < 2; r += VW, u++) {
+				VT mx = u ? mx1 : mx0;
 				VT mo = VLD(M + r);
 				VT mn = VSEL(mx > mo, mx, mo);
 				/* rows with nothing visible yet: subtract 0, so every exp is
 				 * of -inf (0) and alpha = 0 (O and l are still 0) */
-				VT ms = VSEL(mn == VS(-INFINITY), VS(0), mn);
-				VT al = KA_FN(vexp)(mo - ms), sum = VS(0);
+				VT mz = VSEL(mn == VS(-INFINITY), VS(0), mn);
+				VT al = KA_FN(vexp)(mo - mz), sum = VS(0);
 				for (int64_t jj = 0; jj < njg; jj++) {
-					VT e = KA_FN(vexp)(VLD(St + jj * Rp + r) - ms);
+					VT e = KA_FN(vexp)(VLD(St + jj * Rp + r) - mz);
 					VST(St + jj * Rp + r, e);
 					sum += e;
 				}
@@ -461,8 +579,13 @@ static KA_ATTR void KA_FN(tile_runt)(const Job *J, Work *w, int64_t b, int64_t h
 				VST(M + r, mn);
 				VST(AL + r, al);
 			}
-			/* O = alpha O + P V: KA_PR rows x 2 vectors */
-			for (int64_t r = r0; r < r0 + KA_RG; r += KA_PR)
+			/* O = alpha O + P V: KA_PR rows x 2 vectors; under causal masking
+			 * a block of consecutive rows stops at its last row's position
+			 * (P is exactly 0 past it) */
+			for (int64_t r = r0; r < r0 + KA_RG; r += KA_PR) {
+				int64_t njr = njg;
+				if (J->causal && greg[g] && pn + (r - r0) + KA_PR - j0 < njr)
+					njr = pn + (r - r0) + KA_PR - j0 < 0 ? 0 : pn + (r - r0) + KA_PR - j0;
 				for (int64_t c = 0; c < Dvp; c += 2 * VW) {
 					VT o0[KA_PR], o1[KA_PR];
 #pragma GCC unroll 8
@@ -471,8 +594,8 @@ static KA_ATTR void KA_FN(tile_runt)(const Job *J, Work *w, int64_t b, int64_t h
 						o0[i] = VLD(O + (r + i) * Dvp + c) * av;
 						o1[i] = VLD(O + (r + i) * Dvp + c + VW) * av;
 					}
-					for (int64_t jj = 0; jj < njg; jj++) {
-						const float *vr = Vs + jj * Dvp + c;
+					for (int64_t jj = 0; jj < njr; jj++) {
+						const float *vr = Vs + jj * vrs + c;
 						VT v0 = VLD(vr), v1 = VLD(vr + VW);
 						const float *pr = St + jj * Rp + r;
 #pragma GCC unroll 8
@@ -488,12 +611,32 @@ static KA_ATTR void KA_FN(tile_runt)(const Job *J, Work *w, int64_t b, int64_t h
 						VST(O + (r + i) * Dvp + c + VW, o1[i]);
 					}
 				}
+			}
 		}
 	}
 }
 #undef KA_RG
 #undef KA_KQ
 #undef KA_PR
+
+/* The task's normalised rows O / l into the output (through its strides). */
+static KA_ATTR void KA_FN(store_out)(const Job *J, const Work *w, int64_t b, int64_t hk,
+                                     int64_t i0, int64_t nr)
+{
+	const AttnDims *a = &J->a;
+	const int64_t Dv = a->Dv, Dvp = J->Dvp;
+	for (int64_t r = 0; r < a->grp * nr; r++) {
+		int64_t h = hk * a->grp + r / nr, i = i0 + r % nr;
+		float *o = J->O + b * a->os[0] + h * a->os[1] + i * a->os[2];
+		const float *s = w->O + r * Dvp;
+		const float inv = w->l[r] > 0 ? 1.0f / w->l[r] : 0.0f;
+		int64_t e = 0;
+		for (; e + VW <= Dv; e += VW)
+			VST(o + e, VLD(s + e) * inv);
+		for (; e < Dv; e++)
+			o[e] = s[e] * inv;
+	}
+}
 
 #undef KA_FN
 #undef KA_BFLY
