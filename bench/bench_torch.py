@@ -43,6 +43,17 @@ def main():
 	inputs = spec["inputs"]
 	ref = os.path.join(os.path.dirname(HERE), "samples", args.name, "test_data_set_0",
 		"output_0.pb")
+	times, out = time_model(model, inputs, args)
+	err = float(np.max(np.abs(load_pb(ref) - out.numpy()))) if os.path.isfile(ref) else -1.0
+	rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+	print("median_ms %.6f maxrss_kb %d max_abs_err %.3g" % (statistics.median(times), rss, err))
+	return 0
+
+
+def time_model(model, inputs, args):
+	"""args.warmup untimed runs, then args.n timed ones: (times in ms, the
+	first output of the last run)."""
+	import torch
 	with torch.inference_mode():
 		for _ in range(args.warmup):
 			out = model(*inputs)
@@ -51,19 +62,7 @@ def main():
 			t0 = time.perf_counter()
 			out = model(*inputs)
 			times.append((time.perf_counter() - t0) * 1e3)
-	if isinstance(out, (tuple, list)):
-		out = out[0]
-	err = -1.0
-	if os.path.isfile(ref):
-		import onnx
-		from onnx import numpy_helper
-		t = onnx.TensorProto()
-		with open(ref, "rb") as f:
-			t.ParseFromString(f.read())
-		err = float(np.max(np.abs(numpy_helper.to_array(t) - out.numpy())))
-	rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-	print("median_ms %.6f maxrss_kb %d max_abs_err %.3g" % (statistics.median(times), rss, err))
-	return 0
+	return times, out[0] if isinstance(out, (tuple, list)) else out
 
 
 def load_pb(path):
@@ -86,16 +85,7 @@ def run_saved(args, pt):
 	ds = os.path.join(os.path.dirname(pt), "test_data_set_0")
 	n_in = len(glob.glob(os.path.join(ds, "input_*.pb")))
 	inputs = [torch.from_numpy(load_pb(os.path.join(ds, "input_%d.pb" % i))) for i in range(n_in)]
-	with torch.inference_mode():
-		for _ in range(args.warmup):
-			out = model(*inputs)
-		times = []
-		for _ in range(args.n):
-			t0 = time.perf_counter()
-			out = model(*inputs)
-			times.append((time.perf_counter() - t0) * 1e3)
-	if isinstance(out, (tuple, list)):
-		out = out[0]
+	times, out = time_model(model, inputs, args)
 	err = float(np.max(np.abs(load_pb(os.path.join(ds, "output_0.pb")) - out.numpy())))
 	rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 	print("median_ms %.6f maxrss_kb %d max_abs_err %.3g" % (statistics.median(times), rss, err))

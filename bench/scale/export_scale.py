@@ -395,12 +395,6 @@ MODELS = {
 }
 
 
-def write_tensor(path, arr, name):
-	t = numpy_helper.from_array(np.ascontiguousarray(arr), name)
-	with open(path, "wb") as f:
-		f.write(t.SerializeToString())
-
-
 def export_one(name, outdir, pydeps):
 	torch.manual_seed(1234)
 	gen = torch.Generator().manual_seed(4321)
@@ -422,9 +416,9 @@ def export_one(name, outdir, pydeps):
 	onnx.checker.check_model(path)
 	m = onnx.load(path, load_external_data=False)
 	for i, (n, a) in enumerate(zip(spec["input_names"], inputs)):
-		write_tensor(os.path.join(data, "input_%d.pb" % i), a.numpy(), n)
+		E.write_tensor(os.path.join(data, "input_%d.pb" % i), a.numpy(), n)
 	for i, (n, a) in enumerate(zip(spec["output_names"], outs)):
-		write_tensor(os.path.join(data, "output_%d.pb" % i), a.numpy(), n)
+		E.write_tensor(os.path.join(data, "output_%d.pb" % i), a.numpy(), n)
 	# the eager model for bench/bench_torch.py --samples (the PyTorch column)
 	torch.save(model, os.path.join(d, "torch_model.pt"))
 	params = sum(p.numel() for p in model.parameters())
