@@ -3,7 +3,9 @@
 # against ONNX Runtime and, where importable, PyTorch (bench/bench_torch.py under
 # /usr/bin/python3) on the same inputs, threads and run count; each engine runs in
 # its own process, whose peak RSS is reported. --rounds R alternates the engines
-# R times per sample and reports the median of the per-round medians.
+# R times per sample and reports the median of the per-round medians. A second
+# table turns the medians into GFLOP/s of each model's MatMul/Gemm/Conv work
+# (bench/flops.py), to set them against the machine's FMA peak.
 # Usage: python3 bench/bench.py [-n N] [--threads T] [--rounds R] [--ort-only]
 #                               [--build DIR] [--no-torch] [SAMPLE ...]
 import argparse
@@ -20,6 +22,9 @@ import time
 import onnx
 import onnxruntime as ort
 from onnx import numpy_helper
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import flops as flopcount  # noqa: E402
 
 RSS_RE = re.compile(r"maxrss_kb\s+([0-9]+)")
 
@@ -165,6 +170,15 @@ def ratio(a, b):
 	return "%.3gx" % (a / b) if a is not None and b else "-"
 
 
+def table(head, rows):
+	w = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
+	line = lambda r: "| " + " | ".join(c.ljust(w[i]) for i, c in enumerate(r)) + " |"
+	print(line(head))
+	print("|" + "|".join("-" * (x + 2) for x in w) + "|")
+	for r in rows:
+		print(line(r))
+
+
 def main():
 	ap = argparse.ArgumentParser(description="vibeec vs ONNX Runtime (and PyTorch) on the samples")
 	ap.add_argument("names", nargs="*", help="samples (default: all in samples/)")
@@ -209,7 +223,7 @@ def main():
 	torch_note = "" if torch_ok else ("skipped (--no-torch)" if args.no_torch else
 		"torch not importable by %s" % args.torch_python)
 
-	rows, notes, cmds, failed = [], [], [], False
+	rows, rates, notes, cmds, failed = [], [], [], [], False
 	for n in names:
 		model = os.path.join(args.samples, n, "model.onnx")
 		ds = os.path.join(args.samples, n, "test_data_set_0")
@@ -250,6 +264,14 @@ def main():
 		rows.append((n, fmt(vms), fmt(oms), fmt(tms), ratio(vms, oms), ratio(vms, tms),
 			mib(max([x for x in vr if x] or [0])), mib(max([x for x in orr if x] or [0])),
 			mib(max([x for x in tr if x] or [0]))))
+		try:
+			fl, unc = flopcount.count(model, ds)
+		except Exception as e:
+			fl, unc = None, ["(%s)" % e]
+		if unc:
+			notes.append("%s: GFLOP misses %d node(s) whose shapes are unknown" % (n, len(unc)))
+		rate = lambda ms: "%.1f" % (fl / ms / 1e6) if fl and ms else "-"
+		rates.append((n, "%.4g" % (fl / 1e9) if fl else "-", rate(vms), rate(oms), rate(tms)))
 		if note:
 			notes.append("%s: %s" % (n, note))
 		print("%-8s done" % n, file=sys.stderr)
@@ -259,14 +281,11 @@ def main():
 		"RSS = peak resident set of each engine's process" % (ort.__version__,
 		args.torch_python, "" if torch_ok else " (" + torch_note + ")", args.threads,
 		args.warmup, args.n, args.rounds))
-	head = ("sample", "vibeec ms", "ORT ms", "PyTorch ms", "vs ORT", "vs PyTorch",
-		"vibeec MiB", "ORT MiB", "PyTorch MiB")
-	w = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
-	line = lambda r: "| " + " | ".join(c.ljust(w[i]) for i, c in enumerate(r)) + " |"
-	print(line(head))
-	print("|" + "|".join("-" * (x + 2) for x in w) + "|")
-	for r in rows:
-		print(line(r))
+	table(("sample", "vibeec ms", "ORT ms", "PyTorch ms", "vs ORT", "vs PyTorch",
+		"vibeec MiB", "ORT MiB", "PyTorch MiB"), rows)
+	print("GFLOP/s = 2 x multiply-adds of the model's MatMul, Gemm, Conv and ConvTranspose "
+		"nodes (bench/flops.py) / median latency")
+	table(("sample", "GFLOP per run", "vibeec GFLOP/s", "ORT GFLOP/s", "PyTorch GFLOP/s"), rates)
 	for note in notes:
 		print("note: " + note)
 	print("command: " + " ".join(shlex.quote(a) for a in [sys.executable] + sys.argv))
