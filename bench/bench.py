@@ -170,6 +170,19 @@ def ratio(a, b):
 	return "%.3gx" % (a / b) if a is not None and b else "-"
 
 
+def fma_peak(args):
+	"""The fp32 FMA roof at the benchmark's thread count, from build/fma_peak."""
+	exe = os.path.join(args.build, "fma_peak")
+	if not os.access(exe, os.X_OK):
+		return "FMA peak not measured (no %s)" % exe
+	rc, out = run_cmd([exe, str(args.threads)], 60)
+	m = re.search(r"GFLOP/s\s+([0-9.]+)", out or "")
+	if rc != 0 or not m:
+		return "FMA peak not measured (%s exited %s)" % (exe, rc)
+	return "fp32 FMA peak on %d thread(s), bench/fma_peak.c after the runs: %s GFLOP/s" % (
+		args.threads, m.group(1))
+
+
 def table(head, rows):
 	w = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
 	line = lambda r: "| " + " | ".join(c.ljust(w[i]) for i, c in enumerate(r)) + " |"
@@ -284,7 +297,7 @@ def main():
 	table(("sample", "vibeec ms", "ORT ms", "PyTorch ms", "vs ORT", "vs PyTorch",
 		"vibeec MiB", "ORT MiB", "PyTorch MiB"), rows)
 	print("GFLOP/s = 2 x multiply-adds of the model's MatMul, Gemm, Conv and ConvTranspose "
-		"nodes (bench/flops.py) / median latency")
+		"nodes (bench/flops.py) / median latency; %s" % fma_peak(args))
 	table(("sample", "GFLOP per run", "vibeec GFLOP/s", "ORT GFLOP/s", "PyTorch GFLOP/s"), rates)
 	for note in notes:
 		print("note: " + note)
