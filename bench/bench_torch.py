@@ -80,6 +80,10 @@ def run_saved(args, pt):
 	import numpy as np
 	import torch
 	sys.path.insert(0, os.path.join(os.path.dirname(HERE), "bench", "scale"))
+	# the hf_* models pickle transformers classes: scripts/deps.sh scale's folder
+	deps = os.environ.get("VIBEE_SCALE_PY") or os.path.join(os.path.dirname(HERE), "build", "scale-py")
+	if os.path.isdir(deps):
+		sys.path.append(deps)
 	torch.set_num_threads(args.threads)
 	model = torch.load(pt).eval()
 	ds = os.path.join(os.path.dirname(pt), "test_data_set_0")

@@ -129,21 +129,31 @@ int nest_build(Low *L, Kernel *k, Nest *n, const Shape *out, const Shape *ops, i
 	}
 	int64_t numel = shape_numel_static(out);
 	int cur = parent;
+	bool first = true;   /* no loop emitted yet: this one may be the threaded one */
 	for (int gi = 0; gi < n->ng; gi++) {
 		Dim ext = 1;
 		for (int d = n->gfirst[gi]; d <= n->glast[gi]; d++)
 			ext = ir_dim_bin(L->g, DX_MUL, ext, out->d[d]);
+		/* CPU: a dim of static extent 1 (the batch of one of most models)
+		 * gets no loop, its index is 0; else an unmerged nest over
+		 * [1, T, C] would thread over the 1 and run serially */
+		if (ext == 1 && !L->p->gpu && gi < n->ng - 1) {
+			n->gext[gi] = kir_const_i(k, 1);
+			n->gvar[gi] = kir_const_i(k, 0);
+			continue;
+		}
 		int mode = KP_SERIAL;
 		int64_t grain = 1;
-		if (gi == 0 && par && (L->p->gpu || (L->p->opt > 0 && (numel < 0 || numel >= LW_PAR_MIN)))) {
+		if (first && par && (L->p->gpu || (L->p->opt > 0 && (numel < 0 || numel >= LW_PAR_MIN)))) {
 			mode = KP_THREAD;
 			int64_t inner = 1;
-			for (int d = n->glast[0] + 1; d < out->rank; d++)
+			for (int d = n->glast[gi] + 1; d < out->rank; d++)
 				inner *= out->d[d] >= 0 ? out->d[d] : 64;
 			grain = inner >= 4096 ? 1 : 4096 / (inner ? inner : 1);
 		} else if (gi == n->ng - 1 && n->ng > 1) {
 			mode = KP_VECTOR;
 		}
+		first = false;
 		n->gext[gi] = kir_dim(k, ext);
 		cur = kir_loop(k, cur, kir_const_i(k, 0), n->gext[gi], 1, mode);
 		k->s[cur].grain = grain;

@@ -19,6 +19,7 @@ const Pass pass_table[] = {
 	{"attention", pass_attention, "fuse scaled-dot-product attention into `attention` ops"},
 	{"layout", pass_layout, "move convolution chains to the blocked channel layout NCHW16c"},
 	{"sscan", pass_sscan, "fuse selective scans (Mamba) and gated linear recurrences"},
+	{"gemm_mm", pass_gemm_mm, "Gemm with constant weights as fused_matmul, through the Reshapes around it"},
 	{"attn_layout", pass_attn_layout, "read attention operands and write its output as [B,T,H,D] instead of Transposes"},
 	{NULL, NULL, NULL},
 };
@@ -27,7 +28,7 @@ const Pass pass_table[] = {
 static const char *const pipe_o0[] = {"infer", NULL};
 static const char *const pipe_o1[] = {"infer", "noop", "dce", NULL};
 static const char *const pipe_o2[] = {"infer", "fold", "noop", "cse",
-	"attention", "attn_layout", "sscan", "dce", "foldbn", "fuse", "layout", "dce", NULL};
+	"attention", "attn_layout", "sscan", "dce", "foldbn", "gemm_mm", "fuse", "layout", "dce", NULL};
 
 const char *const *pass_pipeline(int opt)
 {

@@ -49,6 +49,7 @@ bool pass_attention(Graph *g, PassCtx *ctx);   /* fuse attention (passes/attenti
 bool pass_sscan(Graph *g, PassCtx *ctx);   /* selective scans and linear recurrences (sscan.c) */
 bool pass_layout(Graph *g, PassCtx *ctx);  /* convolution chains to NCHW16c (layout.c) */
 bool pass_attn_layout(Graph *g, PassCtx *ctx);   /* [B,T,H,D] attention operands (attn_layout.c) */
+bool pass_gemm_mm(Graph *g, PassCtx *ctx);   /* Gemm with constant weights as fused_matmul (gemm_mm.c) */
 
 /* All passes, ending with {NULL}. */
 extern const Pass pass_table[];

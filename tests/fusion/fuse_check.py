@@ -251,6 +251,41 @@ def gelu_tanh():
 	return model("gelu_tanh", n, [("x", ["B", 5, 24]), ("u", [3, 37])], ["y", "y2"])
 
 
+def gemm_linear():
+	"""Linear layers as Gemm (passes/gemm_mm.c): GPT-2's Conv1D (Reshape to
+	[T, K], Gemm with bias, Reshape back) into the tanh GELU, then another
+	Conv1D into a residual Add; nn.Linear (transB = 1, a [1, N] bias) into
+	Relu."""
+	r = np.random.default_rng(5)
+	w = lambda *s: r.standard_normal(list(s)).tolist()
+	n = [const("w1", w(24, 40), TensorProto.FLOAT), const("b1", w(40), TensorProto.FLOAT),
+		const("w2", w(40, 24), TensorProto.FLOAT), const("b2", w(24), TensorProto.FLOAT),
+		const("wt", w(16, 24), TensorProto.FLOAT), const("bt", w(1, 16), TensorProto.FLOAT),
+		const("flat", [-1, 24]), const("back", [2, 5, 40]), const("flat2", [-1, 40]),
+		const("back2", [2, 5, 24]),
+		const("half", [0.5], TensorProto.FLOAT), const("one", [1.0], TensorProto.FLOAT),
+		const("three", [3.0], TensorProto.FLOAT), const("kap", [0.044715], TensorProto.FLOAT),
+		const("beta", [0.7978845608028654], TensorProto.FLOAT),
+		helper.make_node("Reshape", ["x", "flat"], ["x2"]),
+		helper.make_node("Gemm", ["x2", "w1", "b1"], ["g"]),
+		helper.make_node("Reshape", ["g", "back"], ["h"]),
+		helper.make_node("Pow", ["h", "three"], ["h3"]),
+		helper.make_node("Mul", ["kap", "h3"], ["h4"]),
+		helper.make_node("Add", ["h", "h4"], ["h5"]),
+		helper.make_node("Mul", ["beta", "h5"], ["h6"]),
+		helper.make_node("Tanh", ["h6"], ["h7"]),
+		helper.make_node("Add", ["one", "h7"], ["h8"]),
+		helper.make_node("Mul", ["half", "h"], ["h9"]),
+		helper.make_node("Mul", ["h9", "h8"], ["act"]),
+		helper.make_node("Reshape", ["act", "flat2"], ["a2"]),
+		helper.make_node("Gemm", ["a2", "w2", "b2"], ["g2"]),
+		helper.make_node("Reshape", ["g2", "back2"], ["o"]),
+		helper.make_node("Add", ["o", "x"], ["y"]),
+		helper.make_node("Gemm", ["u", "wt", "bt"], ["l"], transB=1),
+		helper.make_node("Relu", ["l"], ["y2"])]
+	return model("gemm_linear", n, [("x", [2, 5, 24]), ("u", [7, 24])], ["y", "y2"])
+
+
 def run(args, cases):
 	vibeec, run_, work = args[0], args[1], args[2]
 	extra = args[3:]
@@ -297,7 +332,8 @@ def main():
 		print(__doc__ or "usage: fuse_check.py VIBEEC VIBEE_RUN WORKDIR [vibeec args]")
 		return 2
 	cases = [(rope, None), (mixed, None), (catmid, None), (interleave, None), (dyn, 3), (rms, None), (rms_dyn, 4), (ln_decomposed, None),
-		(ln_residual, 3), (softmax_pro, 2), (kv_concat, 5), (gelu_tanh, 2)]
+		(ln_residual, 3), (softmax_pro, 2), (kv_concat, 5), (gelu_tanh, 2),
+		(gemm_linear, None)]
 	return 0 if run(sys.argv[1:], cases) else 1
 
 
