@@ -144,6 +144,28 @@ int nest_build(Low *L, Kernel *k, Nest *n, const Shape *out, const Shape *ops, i
 		}
 		int mode = KP_SERIAL;
 		int64_t grain = 1;
+		/* CPU: a run-time sized outermost dim (an export's `batch`, 1 when
+		 * it runs) is threaded together with the next group, one loop over
+		 * both, its indices by division; the innermost group stays a loop */
+		if (first && par && !L->p->gpu && L->p->opt > 0 && gi + 2 < n->ng && ext < 0) {
+			Dim ext1 = 1;
+			for (int d = n->gfirst[gi + 1]; d <= n->glast[gi + 1]; d++)
+				ext1 = ir_dim_bin(L->g, DX_MUL, ext1, out->d[d]);
+			int64_t inner = 1;
+			for (int d = n->glast[gi + 1] + 1; d < out->rank; d++)
+				inner *= out->d[d] >= 0 ? out->d[d] : 64;
+			n->gext[gi] = kir_dim(k, ext);
+			n->gext[gi + 1] = kir_dim(k, ext1);
+			cur = kir_loop(k, cur, kir_const_i(k, 0),
+			               kir_dim(k, ir_dim_bin(L->g, DX_MUL, ext, ext1)), 1, KP_THREAD);
+			k->s[cur].grain = inner >= 4096 ? 1 : 4096 / (inner ? inner : 1);
+			int i = kir_var(k, k->s[cur].var);
+			n->gvar[gi] = kir_bin(k, KB_DIV, i, n->gext[gi + 1]);
+			n->gvar[gi + 1] = kir_bin(k, KB_MOD, i, n->gext[gi + 1]);
+			first = false;
+			gi++;
+			continue;
+		}
 		if (first && par && (L->p->gpu || (L->p->opt > 0 && (numel < 0 || numel >= LW_PAR_MIN)))) {
 			mode = KP_THREAD;
 			int64_t inner = 1;

@@ -121,6 +121,36 @@ int cg_row_loops(Low *L, Kernel *k, const Shape *full, int *idx)
 	int r = full->rank, cur = -1;
 	int64_t numel = shape_numel_static(full);
 	bool first = true;
+	/* host, run-time sized leading dims ([batch, seq, C] exports): one
+	 * thread loop over all rows, each row's indices by division, so the
+	 * threads share the rows even when the outermost dim is 1 at run time */
+	int lead = 0;
+	bool sym = false;
+	for (int d = 0; d < r - 1; d++)
+		if (full->d[d] != 1) {
+			lead++;
+			sym |= full->d[d] < 0;
+		}
+	if (!L->p->gpu && L->p->opt > 0 && lead >= 2 && sym) {
+		Dim rows = 1;
+		for (int d = 0; d < r - 1; d++)
+			rows = ir_dim_bin(L->g, DX_MUL, rows, full->d[d]);
+		int64_t inner = full->d[r - 1] >= 0 ? full->d[r - 1] : 64;
+		cur = kir_loop(k, -1, kir_const_i(k, 0), kir_dim(k, rows), 1, KP_THREAD);
+		k->s[cur].grain = inner >= 4096 ? 1 : 4096 / (inner ? inner : 1);
+		int i = kir_var(k, k->s[cur].var);
+		for (int d = r - 2; d >= 0; d--) {
+			if (full->d[d] == 1) {
+				idx[d] = kir_const_i(k, 0);
+				continue;
+			}
+			int ext = kir_dim(k, full->d[d]);
+			idx[d] = --lead ? kir_bin(k, KB_MOD, i, ext) : i;
+			if (lead)
+				i = kir_bin(k, KB_DIV, i, ext);
+		}
+		return cur;
+	}
 	for (int d = 0; d < r - 1; d++) {
 		if (full->d[d] == 1) {
 			idx[d] = kir_const_i(k, 0);
