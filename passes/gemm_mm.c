@@ -35,14 +35,12 @@ static int64_t sole_user(const Graph *g, uint32_t v)
 	return who;
 }
 
-static bool static_f32(const Value *v, int rank)
+/* An f32 matrix whose last dim is static (and, with all, every dim). */
+static bool f32_mat(const Value *v, bool all)
 {
-	if (v->dt != DT_F32 || v->shape.rank != rank)
+	if (v->dt != DT_F32 || v->shape.rank != 2 || v->shape.d[1] < 0)
 		return false;
-	for (int i = 0; i < rank; i++)
-		if (v->shape.d[i] < 0)
-			return false;
-	return true;
+	return !all || v->shape.d[0] >= 0;
 }
 
 /* The Reshape node producing v, if live. */
@@ -54,13 +52,14 @@ static const Node *reshape_of(const Graph *g, uint32_t v)
 	return !r->dead && r->op == OP_Reshape && r->nin >= 1 ? r : NULL;
 }
 
-/* Do shapes a and b agree on all but their last dim (same rank, static)? */
+/* Do shapes a and b agree on all but their last dim (same rank; a run-time
+ * dim agrees with the same dim-table entry: the batch and seq of an export)? */
 static bool same_lead(const Shape *a, const Shape *b)
 {
 	if (a->rank != b->rank || a->rank < 2)
 		return false;
 	for (int i = 0; i < a->rank - 1; i++)
-		if (a->d[i] < 0 || a->d[i] != b->d[i])
+		if (a->d[i] != b->d[i])
 			return false;
 	return true;
 }
@@ -83,7 +82,7 @@ static bool rewrite(Graph *g, uint32_t gi, PassCtx *ctx)
 		return false;
 	uint32_t a = n->in[0], b = n->in[1], c = n->nin > 2 ? n->in[2] : IR_NONE, y = n->out[0];
 	const Value *av = &g->val[a], *bv = &g->val[b], *yv = &g->val[y];
-	if (!static_f32(av, 2) || !static_f32(bv, 2) || !static_f32(yv, 2) ||
+	if (!f32_mat(av, false) || !f32_mat(bv, true) || !f32_mat(yv, false) ||
 	    bv->kind != VK_CONST || !bv->data)
 		return false;
 	bool tb = ir_attr_i(n, "transB", 0) != 0;

@@ -286,6 +286,30 @@ def gemm_linear():
 	return model("gemm_linear", n, [("x", [2, 5, 24]), ("u", [7, 24])], ["y", "y2"])
 
 
+def gemm_dyn():
+	"""GPT-2's Conv1D exported with dynamic axes: x [B, T, 24] flattened by
+	[-1, 24], the product restored to Shape(x)[:2] + [40], into the tanh GELU
+	(as Gelu) and a residual-free second Conv1D back to 24."""
+	r = np.random.default_rng(6)
+	w = lambda *s: r.standard_normal(list(s)).tolist()
+	n = [const("w1", w(24, 40), TensorProto.FLOAT), const("b1", w(40), TensorProto.FLOAT),
+		const("w2", w(40, 24), TensorProto.FLOAT), const("b2", w(24), TensorProto.FLOAT),
+		const("flat", [-1, 24]), const("flat2", [-1, 40]), const("z", [0]), const("e2", [2]),
+		const("n40", [40]), const("n24", [24]),
+		helper.make_node("Shape", ["x"], ["xs"]),
+		helper.make_node("Slice", ["xs", "z", "e2"], ["lead"]),
+		helper.make_node("Concat", ["lead", "n40"], ["s40"], axis=0),
+		helper.make_node("Concat", ["lead", "n24"], ["s24"], axis=0),
+		helper.make_node("Reshape", ["x", "flat"], ["x2"]),
+		helper.make_node("Gemm", ["x2", "w1", "b1"], ["g"]),
+		helper.make_node("Reshape", ["g", "s40"], ["h"]),
+		helper.make_node("Tanh", ["h"], ["a"]),
+		helper.make_node("Reshape", ["a", "flat2"], ["a2"]),
+		helper.make_node("Gemm", ["a2", "w2", "b2"], ["g2"]),
+		helper.make_node("Reshape", ["g2", "s24"], ["y"])]
+	return model("gemm_dyn", n, [("x", ["B", "T", 24])], ["y"])
+
+
 def run(args, cases):
 	vibeec, run_, work = args[0], args[1], args[2]
 	extra = args[3:]
@@ -333,7 +357,7 @@ def main():
 		return 2
 	cases = [(rope, None), (mixed, None), (catmid, None), (interleave, None), (dyn, 3), (rms, None), (rms_dyn, 4), (ln_decomposed, None),
 		(ln_residual, 3), (softmax_pro, 2), (kv_concat, 5), (gelu_tanh, 2),
-		(gemm_linear, None)]
+		(gemm_linear, None), (gemm_dyn, 3)]
 	return 0 if run(sys.argv[1:], cases) else 1
 
 
