@@ -18,6 +18,8 @@
 #              weights) at bert_base's, gpt2's and llama's sizes: models of the same
 #              families written by others, exported as users export them; hf_bert's
 #              attention mask pads the last 28 of its 128 tokens
+#   hf_gpt2_dyn, hf_llama_dyn  the same two exported with dynamic axes (batch and
+#              seq symbolic, as optimum and most users export), run at 1 x 128
 # Random-weight models use fixed seeds. The packages come from `scripts/deps.sh scale`
 # (a pip --target folder; pass it with --pydeps or PYTHONPATH).
 # Usage: /usr/bin/python3 bench/scale/export_scale.py [--out build/scale] [--pydeps DIR] [NAME ...]
@@ -345,6 +347,13 @@ def make_hf_gpt2(gen, pydeps):
 		input_names=["input_ids"], output_names=["logits"])
 
 
+def dynamic(spec):
+	"""The spec exported with symbolic batch and seq on every input and output."""
+	axes = {0: "batch", 1: "seq"}
+	spec["dynamic_axes"] = {n: axes for n in spec["input_names"] + spec["output_names"]}
+	return spec
+
+
 def make_hf_llama(gen, pydeps):
 	T = transformers_from(pydeps)
 	cfg = T.LlamaConfig(hidden_size=576, intermediate_size=1536, num_hidden_layers=4,
@@ -451,6 +460,8 @@ MODELS = {
 	"hf_bert": make_hf_bert,
 	"hf_gpt2": make_hf_gpt2,
 	"hf_llama": make_hf_llama,
+	"hf_gpt2_dyn": lambda g, p: dynamic(make_hf_gpt2(g, p)),
+	"hf_llama_dyn": lambda g, p: dynamic(make_hf_llama(g, p)),
 }
 
 
@@ -470,7 +481,7 @@ def export_one(name, outdir, pydeps):
 			outs = (outs,)
 		torch.onnx.export(model, inputs, path, opset_version=OPSET,
 			input_names=spec["input_names"], output_names=spec["output_names"],
-			do_constant_folding=True,
+			do_constant_folding=True, dynamic_axes=spec.get("dynamic_axes"),
 			training=spec.get("training", torch.onnx.TrainingMode.EVAL))
 	onnx.checker.check_model(path)
 	m = onnx.load(path, load_external_data=False)
