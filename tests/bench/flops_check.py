@@ -8,9 +8,14 @@ import os
 import sys
 import tempfile
 
-import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
+try:
+	import numpy as np
+	import onnx
+	import onnxruntime  # noqa: F401  (flops.py runs it for run-time shapes)
+	from onnx import TensorProto, helper, numpy_helper
+except ImportError as e:
+	print("skipped: %s (run scripts/deps.sh)" % e)
+	sys.exit(77)
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
 import flops  # noqa: E402
