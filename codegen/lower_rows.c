@@ -138,16 +138,21 @@ int cg_row_loops(Low *L, Kernel *k, const Shape *full, int *idx)
 		int64_t inner = full->d[r - 1] >= 0 ? full->d[r - 1] : 64;
 		cur = kir_loop(k, -1, kir_const_i(k, 0), kir_dim(k, rows), 1, KP_THREAD);
 		k->s[cur].grain = inner >= 4096 ? 1 : 4096 / (inner ? inner : 1);
-		int i = kir_var(k, k->s[cur].var);
-		for (int d = r - 2; d >= 0; d--) {
+		/* each row's indices computed once, into private scalars the
+		 * row's loops read (not divided again inside them) */
+		int i = kir_var(k, k->s[cur].var), loc = kir_local(k, DT_I64, lead, KM_PRIVATE);
+		for (int d = r - 2, slot = 0; d >= 0; d--) {
 			if (full->d[d] == 1) {
 				idx[d] = kir_const_i(k, 0);
 				continue;
 			}
 			int ext = kir_dim(k, full->d[d]);
-			idx[d] = --lead ? kir_bin(k, KB_MOD, i, ext) : i;
+			int v = --lead ? kir_bin(k, KB_MOD, i, ext) : i;
 			if (lead)
 				i = kir_bin(k, KB_DIV, i, ext);
+			kir_store(k, cur, true, loc, kir_const_i(k, slot), v);
+			idx[d] = kir_lread(k, loc, kir_const_i(k, slot));
+			slot++;
 		}
 		return cur;
 	}
