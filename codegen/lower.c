@@ -159,9 +159,13 @@ int nest_build(Low *L, Kernel *k, Nest *n, const Shape *out, const Shape *ops, i
 			cur = kir_loop(k, cur, kir_const_i(k, 0),
 			               kir_dim(k, ir_dim_bin(L->g, DX_MUL, ext, ext1)), 1, KP_THREAD);
 			k->s[cur].grain = inner >= 4096 ? 1 : 4096 / (inner ? inner : 1);
-			int i = kir_var(k, k->s[cur].var);
-			n->gvar[gi] = kir_bin(k, KB_DIV, i, n->gext[gi + 1]);
-			n->gvar[gi + 1] = kir_bin(k, KB_MOD, i, n->gext[gi + 1]);
+			/* divided once per iteration into private scalars, which the
+			 * inner loops read */
+			int i = kir_var(k, k->s[cur].var), loc = kir_local(k, DT_I64, 2, KM_PRIVATE);
+			kir_store(k, cur, true, loc, kir_const_i(k, 0), kir_bin(k, KB_DIV, i, n->gext[gi + 1]));
+			kir_store(k, cur, true, loc, kir_const_i(k, 1), kir_bin(k, KB_MOD, i, n->gext[gi + 1]));
+			n->gvar[gi] = kir_lread(k, loc, kir_const_i(k, 0));
+			n->gvar[gi + 1] = kir_lread(k, loc, kir_const_i(k, 1));
 			first = false;
 			gi++;
 			continue;
