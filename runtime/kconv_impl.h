@@ -54,31 +54,31 @@ SFX(tile)(const kc_args *a, const float *xs, int64_t ocb, int64_t oh, int64_t ow
 	}
 }
 
-/* Output rows [lo, hi) of items (image, pair of output-channel blocks, row). */
+/* Items (image, pair of output-channel blocks, output row, column chunk)
+ * [lo, hi); a pointwise convolution runs as one row of OH x OW pixels
+ * (kconv.c), cut into chunks of chw columns. */
 static TGT void SFX(conv_body)(void *arg, int64_t lo, int64_t hi)
 {
 	const kc_args *a = arg;
-	int64_t OH = a->oh, OW = a->ow, npair = (a->nocb + 1) / 2;
+	int64_t OH = a->oh, OW = a->ow, npair = (a->nocb + 1) / 2, nch = a->nchk;
 	for (int64_t it = lo; it < hi; it++) {
-		int64_t oh = it % OH, pr = it / OH % npair, n = it / OH / npair;
+		int64_t ch = it % nch, oh = it / nch % OH, pr = it / nch / OH % npair;
+		int64_t n = it / nch / OH / npair;
 		int64_t ocb = 2 * pr;
 		int nb = ocb + 1 < a->nocb ? 2 : 1;
 		const float *xs = a->xs + n * a->xn;
 		int64_t off = ((n * a->nocb + ocb) * OH + oh) * OW * KCB;
 		float *yo = a->y + off;
 		const float *ro = a->res ? a->res + off : NULL;
-		int64_t ow = 0;
+		int64_t ow = ch * a->chw, oe = ow + a->chw < OW ? ow + a->chw : OW;
+#define T(k, nb) for (; ow + k <= oe; ow += k) \
+			SFX(tile)(a, xs, ocb, oh, ow, yo + ow * KCB, ro ? ro + ow * KCB : NULL, nb, k);
 		if (nb == 2) {
-#define T(k) for (; ow + k <= OW; ow += k) \
-			SFX(tile)(a, xs, ocb, oh, ow, yo + ow * KCB, ro ? ro + ow * KCB : NULL, 2, k);
-			T(KC_RW) T(8) T(4) T(2) T(1)
+			T(KC_RW, 2) T(8, 2) T(4, 2) T(2, 2) T(1, 2)
 		} else {
-#undef T
-#define T(k) for (; ow + k <= OW; ow += k) \
-			SFX(tile)(a, xs, ocb, oh, ow, yo + ow * KCB, ro ? ro + ow * KCB : NULL, 1, k);
-			T(KC_RW) T(8) T(4) T(2) T(1)
-#undef T
+			T(KC_RW, 1) T(8, 1) T(4, 1) T(2, 1) T(1, 1)
 		}
+#undef T
 	}
 }
 
