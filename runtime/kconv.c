@@ -26,6 +26,7 @@ typedef struct kc_args {
 	int64_t pt, pl;              /* depthwise: padding still to apply (0 after the copy) */
 	int64_t kh, kw, sh, sw, dh, dw, oh, ow, nocb, wost;
 	int64_t nchk, chw;           /* column chunks per output row, columns per chunk */
+	int64_t clast;               /* input channels of the last block */
 	int act;
 	float a0, a1;                /* activation parameters */
 } kc_args;
@@ -402,7 +403,7 @@ void kconvc_f32(kpool *pool, const int64_t *p, int in_blocked, const float *x,
 	             g.copy ? 0 : p[KC_PT], g.copy ? 0 : p[KC_PL],
 	             p[KC_KH], p[KC_KW],
 	             p[KC_SH], p[KC_SW], p[KC_DH], p[KC_DW], oh, ow, nocb,
-	             g.ncb * taps * g.cbk * KCB, nchk, chw, act, ap ? ap[0] : 0.0f,
+	             g.ncb * taps * g.cbk * KCB, nchk, chw, p[KC_C] - (g.ncb - 1) * g.cbk, act, ap ? ap[0] : 0.0f,
 	             ap ? ap[1] : 0.0f};
 	kpool_fn body = dw ? pick(dw_body_gen, dw_body_avx2, dw_body_avx512)
 	                   : pick(conv_body_gen, conv_body_avx2, conv_body_avx512);

@@ -18,28 +18,40 @@ SFX(tile)(const kc_args *a, const float *xs, int64_t ocb, int64_t oh, int64_t ow
 	const int64_t cbk = a->cbk, KH = a->kh, KW = a->kw, ps = a->sw * cbk;
 	const int64_t rowst = a->wp * cbk, plane = a->hp * rowst;
 	const float *w = a->w + ocb * a->wost;
+	/* one FMA step: weights wq (and wq + wost), inputs xp[r * ps] */
+#define KC_STEP(wq, xp) do { \
+		kv16 w0 = ldv(wq), w1 = (kv16){0}; \
+		if (nb > 1) \
+			w1 = ldv((wq) + a->wost); \
+		_Pragma("GCC unroll 16") \
+		for (int r = 0; r < rw; r++) { \
+			float b = (xp)[r * ps]; \
+			acc[0][r] += w0 * b; \
+			if (nb > 1) \
+				acc[1][r] += w1 * b; \
+		} \
+	} while (0)
 	for (int64_t cb = 0; cb < a->ncb; cb++) {
 		const float *xc = xs + cb * plane + (oh * a->sh) * rowst + ow0 * ps;
+		/* lanes past C in the last block are zero: skipped */
+		const int64_t nci = cb + 1 < a->ncb ? cbk : a->clast;
 		for (int64_t kh = 0; kh < KH; kh++) {
 			const float *xr = xc + kh * a->dh * rowst;
+			const float *wr = w + (cb * KH + kh) * KW * cbk * KCB;
+			if (a->dw == 1 && nci == cbk) {   /* the taps of a kernel row: one run */
+				for (int64_t t = 0; t < KW * cbk; t++)
+					KC_STEP(wr + t * KCB, xr + t);
+				continue;
+			}
 			for (int64_t kw = 0; kw < KW; kw++) {
 				const float *xp = xr + kw * a->dw * cbk;
-				const float *wq = w + ((cb * KH + kh) * KW + kw) * cbk * KCB;
-				for (int64_t ci = 0; ci < cbk; ci++) {
-					kv16 w0 = ldv(wq + ci * KCB), w1 = (kv16){0};
-					if (nb > 1)
-						w1 = ldv(wq + a->wost + ci * KCB);
-#pragma GCC unroll 16
-					for (int r = 0; r < rw; r++) {
-						float b = xp[r * ps + ci];
-						acc[0][r] += w0 * b;
-						if (nb > 1)
-							acc[1][r] += w1 * b;
-					}
-				}
+				const float *wq = wr + kw * cbk * KCB;
+				for (int64_t ci = 0; ci < nci; ci++)
+					KC_STEP(wq + ci * KCB, xp + ci);
 			}
 		}
 	}
+#undef KC_STEP
 	const int64_t ost = a->oh * a->ow * KCB;
 #pragma GCC unroll 2
 	for (int j = 0; j < nb; j++) {
