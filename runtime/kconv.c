@@ -8,6 +8,9 @@
 #include <string.h>
 #include "kconv.h"
 #include "kgemm_impl.h"
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 
 /* vectors of 16 floats by value only inside always_inline helpers */
 #pragma GCC diagnostic ignored "-Wpsabi"
@@ -101,8 +104,10 @@ static inline __attribute__((always_inline)) kv16 act16(kv16 v, int act, float a
 #undef TGT
 #define SFX(x) x##_avx512
 #define TGT __attribute__((target("avx512f,avx2,fma")))
+#define KC_AVX512
 #include "kconv_impl.h"
 #include "kwino_impl.h"
+#undef KC_AVX512
 #undef SFX
 #undef TGT
 #endif
@@ -303,11 +308,19 @@ static void pad_rows(const int64_t *p, int in_blocked, const geo *g, const float
 		}
 		if (nc < cbk)   /* lanes past C inside the image too */
 			memset(sp, 0, (size_t)(W * cbk) * sizeof *s);
-		for (int64_t ci = 0; ci < nc; ci++) {
-			const float *xc = x + ((cb * cbk + ci) * H + h) * W;
+		/* pixel by pixel: the stores run in order (RGB stems: 3 lanes) */
+		const float *xc = x + ((cb * cbk) * H + h) * W;
+		const int64_t cs = H * W;
+		if (nc == 3)
+			for (int64_t w = 0; w < W; w++) {
+				sp[w * cbk] = xc[w];
+				sp[w * cbk + 1] = xc[cs + w];
+				sp[w * cbk + 2] = xc[2 * cs + w];
+			}
+		else
 			for (int64_t w = 0; w < W; w++)
-				sp[w * cbk + ci] = xc[w];
-		}
+				for (int64_t ci = 0; ci < nc; ci++)
+					sp[w * cbk + ci] = xc[ci * cs + w];
 	}
 }
 

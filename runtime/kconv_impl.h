@@ -2,6 +2,17 @@
  * with SFX (name suffix) and TGT (target attribute) defined: the direct
  * convolution tiles, the depthwise rows and the blocked max pool. */
 
+/* act16 with Clip as one max and one min on AVX-512 (NaN passes through,
+ * as the compare-and-select form: max(lo, NaN) and min(hi, NaN) are NaN) */
+static inline __attribute__((always_inline)) TGT kv16 SFX(actv)(kv16 v, int act, float a0, float a1)
+{
+#ifdef KC_AVX512
+	if (act == KC_ACT_CLIP)
+		return (kv16)_mm512_min_ps(_mm512_set1_ps(a1), _mm512_max_ps(_mm512_set1_ps(a0), (__m512)v));
+#endif
+	return act16(v, act, a0, a1);
+}
+
 /* One output row segment: nb (1 or 2) blocks of 16 output channels x rw
  * pixels from ow0, accumulated in registers over every input channel and
  * tap, then bias + residual + activation and one store per vector. */
@@ -61,7 +72,7 @@ SFX(tile)(const kc_args *a, const float *xs, int64_t ocb, int64_t oh, int64_t ow
 			kv16 v = acc[j][r] + bv;
 			if (ro)
 				v += ldv(ro + j * ost + r * KCB);
-			stv(yo + j * ost + r * KCB, act16(v, a->act, a->a0, a->a1));
+			stv(yo + j * ost + r * KCB, SFX(actv)(v, a->act, a->a0, a->a1));
 		}
 	}
 }
@@ -115,9 +126,9 @@ SFX(dw3_quad)(kv16 acc[4], const float *row, const kv16 *wr, const int S)
  * skipped for the whole output row, border columns clipped per pixel.
  * 3x3 kernels keep their 9 weight vectors in registers; at dilation 1 and
  * stride 1 or 2 the interior runs four outputs at a time. */
-static TGT void SFX(dw_body)(void *arg, int64_t lo, int64_t hi)
+static inline __attribute__((always_inline)) TGT void
+SFX(dw_rows)(const kc_args *a, int64_t lo, int64_t hi, const int act)
 {
-	const kc_args *a = arg;
 	const int64_t OH = a->oh, OW = a->ow, KH = a->kh, KW = a->kw, H = a->hp, W = a->wp;
 	const int64_t sh = a->sh, sw = a->sw, dh = a->dh, dwl = a->dw, pt = a->pt, pl = a->pl;
 	const int64_t rowst = W * KCB, plane = H * rowst;
@@ -155,7 +166,7 @@ static TGT void SFX(dw_body)(void *arg, int64_t lo, int64_t hi)
 			} \
 			if (ro) \
 				acc += ldv(ro + (ow) * KCB); \
-			stv(yo + (ow) * KCB, act16(acc, a->act, a->a0, a->a1)); \
+			stv(yo + (ow) * KCB, SFX(actv)(acc, act, a->a0, a->a1)); \
 		} while (0)
 		if (!k3) {
 			for (int64_t ow = 0; ow < OW; ow++)
@@ -183,7 +194,7 @@ static TGT void SFX(dw_body)(void *arg, int64_t lo, int64_t hi)
 				for (int j = 0; j < 4; j++) {
 					if (ro)
 						acc[j] += ldv(ro + (ow + j) * KCB);
-					stv(yo + (ow + j) * KCB, act16(acc[j], a->act, a->a0, a->a1));
+					stv(yo + (ow + j) * KCB, SFX(actv)(acc[j], act, a->a0, a->a1));
 				}
 			}
 		}
@@ -196,12 +207,26 @@ static TGT void SFX(dw_body)(void *arg, int64_t lo, int64_t hi)
 			}
 			if (ro)
 				acc += ldv(ro + ow * KCB);
-			stv(yo + ow * KCB, act16(acc, a->act, a->a0, a->a1));
+			stv(yo + ow * KCB, SFX(actv)(acc, act, a->a0, a->a1));
 		}
 		for (ow = o1; ow < OW; ow++)
 			DW_PIXEL(ow);
 #undef DW_PIXEL
 	}
+}
+
+/* Depthwise items [lo, hi) (dw_rows), the common activations constant */
+static TGT void SFX(dw_body)(void *arg, int64_t lo, int64_t hi)
+{
+	const kc_args *a = arg;
+	if (a->act == KGEMM_ACT_NONE)
+		SFX(dw_rows)(a, lo, hi, KGEMM_ACT_NONE);
+	else if (a->act == KGEMM_ACT_RELU)
+		SFX(dw_rows)(a, lo, hi, KGEMM_ACT_RELU);
+	else if (a->act == KC_ACT_CLIP)
+		SFX(dw_rows)(a, lo, hi, KC_ACT_CLIP);
+	else
+		SFX(dw_rows)(a, lo, hi, a->act);
 }
 
 /* Max pool over items (blocked plane, output row) [lo, hi): the first
