@@ -77,6 +77,19 @@ SFX(tile)(const kc_args *a, const float *xs, int64_t ocb, int64_t oh, int64_t ow
 	}
 }
 
+/* Each tile shape its own function: inlined all into conv_body, GCC's
+ * register allocation spilled accumulators of the small ones. */
+#define KC_TILE_FN(nb, rw) \
+	static __attribute__((noinline)) TGT void SFX(tile_##nb##_##rw)( \
+		const kc_args *a, const float *xs, int64_t ocb, int64_t oh, int64_t ow0, float *yo, \
+		const float *ro) \
+	{ \
+		SFX(tile)(a, xs, ocb, oh, ow0, yo, ro, nb, rw); \
+	}
+KC_TILE_FN(2, 12) KC_TILE_FN(2, 8) KC_TILE_FN(2, 4) KC_TILE_FN(2, 2) KC_TILE_FN(2, 1)
+KC_TILE_FN(1, 12) KC_TILE_FN(1, 8) KC_TILE_FN(1, 4) KC_TILE_FN(1, 2) KC_TILE_FN(1, 1)
+#undef KC_TILE_FN
+
 /* Items (image, pair of output-channel blocks, output row, column chunk)
  * [lo, hi); a pointwise convolution runs as one row of OH x OW pixels
  * (kconv.c), cut into chunks of chw columns. */
@@ -95,11 +108,11 @@ static TGT void SFX(conv_body)(void *arg, int64_t lo, int64_t hi)
 		const float *ro = a->res ? a->res + off : NULL;
 		int64_t ow = ch * a->chw, oe = ow + a->chw < OW ? ow + a->chw : OW;
 #define T(k, nb) for (; ow + k <= oe; ow += k) \
-			SFX(tile)(a, xs, ocb, oh, ow, yo + ow * KCB, ro ? ro + ow * KCB : NULL, nb, k);
+			SFX(tile_##nb##_##k)(a, xs, ocb, oh, ow, yo + ow * KCB, ro ? ro + ow * KCB : NULL);
 		if (nb == 2) {
-			T(KC_RW, 2) T(8, 2) T(4, 2) T(2, 2) T(1, 2)
+			T(12, 2) T(8, 2) T(4, 2) T(2, 2) T(1, 2)
 		} else {
-			T(KC_RW, 1) T(8, 1) T(4, 1) T(2, 1) T(1, 1)
+			T(12, 1) T(8, 1) T(4, 1) T(2, 1) T(1, 1)
 		}
 #undef T
 	}
