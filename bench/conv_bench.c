@@ -2,9 +2,11 @@
  * runs with the Winograd F(2x2,3x3) path and with the direct tiles only,
  * on 1 and 2 threads, and prints min and median microseconds and GFLOP/s
  * of the direct algorithm's flop count (so the two are comparable).
- * Usage: build/conv_bench [-r REPEATS] [C,H,W,M,K,S[,B] ...] (default: the
- * resnet sample's 3x3 stride-1 shapes; B 0: the input is NCHW, as a stem
- * convolution's, else blocked). */
+ * Usage: build/conv_bench [-r REPEATS] [mobilenet | C,H,W,M,K,S[,B[,G]] ...]
+ * (default: the resnet sample's 3x3 stride-1 shapes; mobilenet: the
+ * MobileNetV2 224x224 shapes (stem, pointwise expand / project, depthwise);
+ * B 0: the input is NCHW, as a stem convolution's, else blocked; G > 1:
+ * depthwise, G = C = M). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,8 +41,9 @@ static void run(kpool *pool, int wino, const int64_t *sh, int reps)
 {
 	int64_t C = sh[0], H = sh[1], W = sh[2], M = sh[3], K = sh[4], S = sh[5], pad = K / 2;
 	int inb = sh[6] != 0;
+	int64_t G = sh[7] > 1 ? sh[7] : 1;
 	int64_t OH = (H + 2 * pad - K) / S + 1, OW = (W + 2 * pad - K) / S + 1;
-	int64_t p[KC_NP] = {1, C, H, W, M, K, K, OH, OW, S, S, pad, pad, 1, 1, 1};
+	int64_t p[KC_NP] = {1, C, H, W, M, K, K, OH, OW, S, S, pad, pad, 1, 1, G};
 	kconvc_set_wino(wino);
 	int64_t cb = (C + 15) / 16, mb = (M + 15) / 16;
 	float *w = zalloc((size_t)(M * C * K * K) * 4), *x = zalloc((size_t)(cb * 16 * H * W) * 4);
@@ -61,11 +64,11 @@ static void run(kpool *pool, int wino, const int64_t *sh, int reps)
 		t[i] = now_us() - t0;
 	}
 	qsort(t, (size_t)reps, sizeof *t, cmpd);
-	double fl = 2.0 * (double)(M * C * K * K * OH * OW);
-	printf("C%-4lld %3lldx%-3lld M%-4lld k%lld s%lld %s %-8s threads %d  min %8.2f us  median %8.2f us"
+	double fl = 2.0 * (double)(M * (C / G) * K * K * OH * OW);
+	printf("C%-4lld %3lldx%-3lld M%-4lld k%lld s%lld %s %-8s%s threads %d  min %8.2f us  median %8.2f us"
 	       "  %6.1f GFLOP/s(direct-equiv, min)\n", (long long)C, (long long)H, (long long)W,
 	       (long long)M, (long long)K, (long long)S, inb ? "blk " : "nchw",
-	       kconvc_winograd(p, inb) ? "winograd" : "direct", kpool_threads(pool), t[0], t[reps / 2],
+	       kconvc_winograd(p, inb) ? "winograd" : "direct", G > 1 ? " dw" : "", kpool_threads(pool), t[0], t[reps / 2],
 	       fl / t[0] * 1e-3);
 	free(t); free(w); free(x); free(y); free(b); free(wp); free(scr);
 }
@@ -79,21 +82,38 @@ int main(int argc, char **argv)
 	}
 	if (reps < 1)
 		reps = 1;
-	static const int64_t def[][7] = {{16, 32, 32, 16, 3, 1, 1}, {32, 16, 16, 32, 3, 1, 1},
+	static const int64_t def[][8] = {{16, 32, 32, 16, 3, 1, 1}, {32, 16, 16, 32, 3, 1, 1},
 	                                 {64, 8, 8, 64, 3, 1, 1}, {128, 4, 4, 128, 3, 1, 1}};
-	int64_t (*sh)[7] = NULL;
+	static const int64_t mbv2[][8] = {
+		{3, 224, 224, 32, 3, 2, 0},       {32, 112, 112, 32, 3, 1, 1, 32},
+		{16, 112, 112, 96, 1, 1, 1},      {96, 112, 112, 96, 3, 2, 1, 96},
+		{96, 56, 56, 24, 1, 1, 1},        {24, 56, 56, 144, 1, 1, 1},
+		{144, 56, 56, 144, 3, 1, 1, 144}, {144, 56, 56, 24, 1, 1, 1},
+		{32, 28, 28, 192, 1, 1, 1},       {192, 28, 28, 32, 1, 1, 1},
+		{96, 14, 14, 576, 1, 1, 1},       {576, 14, 14, 576, 3, 1, 1, 576},
+		{576, 14, 14, 96, 1, 1, 1},       {160, 7, 7, 960, 1, 1, 1},
+		{960, 7, 7, 960, 3, 1, 1, 960},   {960, 7, 7, 160, 1, 1, 1},
+		{960, 7, 7, 320, 1, 1, 1},        {320, 7, 7, 1280, 1, 1, 1}};
+	int64_t (*sh)[8] = NULL;
 	int ns = argc - ai;
-	if (ns > 0) {
+	if (ns == 1 && !strcmp(argv[ai], "mobilenet")) {
+		ns = (int)(sizeof mbv2 / sizeof mbv2[0]);
+		sh = calloc((size_t)ns, sizeof *sh);
+		memcpy(sh, mbv2, sizeof mbv2);
+	} else if (ns > 0) {
 		sh = calloc((size_t)ns, sizeof *sh);
 		for (int i = 0; i < ns; i++) {
-			long long v[7] = {0, 0, 0, 0, 0, 0, 1};
-			int got = sscanf(argv[ai + i], "%lld,%lld,%lld,%lld,%lld,%lld,%lld", &v[0], &v[1],
-			                 &v[2], &v[3], &v[4], &v[5], &v[6]);
-			if (got < 6 || v[0] < 1 || v[1] < 1 || v[2] < 1 || v[3] < 1 || v[4] < 1 || v[5] < 1) {
-				fprintf(stderr, "conv_bench: bad shape '%s' (C,H,W,M,K,S[,B])\n", argv[ai + i]);
+			long long v[8] = {0, 0, 0, 0, 0, 0, 1, 1};
+			int got = sscanf(argv[ai + i], "%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld", &v[0],
+			                 &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
+			if (got < 6 || v[0] < 1 || v[1] < 1 || v[2] < 1 || v[3] < 1 || v[4] < 1 || v[5] < 1 ||
+			    (v[7] > 1 && (v[7] != v[0] || v[7] != v[3])) || v[4] > v[1] + 2 * (v[4] / 2) ||
+			    v[4] > v[2] + 2 * (v[4] / 2)) {
+				fprintf(stderr, "conv_bench: bad shape '%s' (C,H,W,M,K,S[,B[,G]]: G 1 or "
+				        "C = M, K <= H, W + 2 (K / 2))\n", argv[ai + i]);
 				return 2;
 			}
-			for (int j = 0; j < 7; j++)
+			for (int j = 0; j < 8; j++)
 				sh[i][j] = v[j];
 		}
 	} else {

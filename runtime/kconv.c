@@ -8,6 +8,9 @@
 #include <string.h>
 #include "kconv.h"
 #include "kgemm_impl.h"
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 
 /* vectors of 16 floats by value only inside always_inline helpers */
 #pragma GCC diagnostic ignored "-Wpsabi"
@@ -25,6 +28,8 @@ typedef struct kc_args {
 	int64_t cbk, ncb, hp, wp;    /* input channel block, blocks, padded dims */
 	int64_t pt, pl;              /* depthwise: padding still to apply (0 after the copy) */
 	int64_t kh, kw, sh, sw, dh, dw, oh, ow, nocb, wost;
+	int64_t nchk, chw;           /* column chunks per output row, columns per chunk */
+	int64_t clast;               /* input channels of the last block */
 	int act;
 	float a0, a1;                /* activation parameters */
 } kc_args;
@@ -99,8 +104,10 @@ static inline __attribute__((always_inline)) kv16 act16(kv16 v, int act, float a
 #undef TGT
 #define SFX(x) x##_avx512
 #define TGT __attribute__((target("avx512f,avx2,fma")))
+#define KC_AVX512
 #include "kconv_impl.h"
 #include "kwino_impl.h"
+#undef KC_AVX512
 #undef SFX
 #undef TGT
 #endif
@@ -276,36 +283,44 @@ size_t kconvc_scratch(const int64_t *p, int in_blocked)
 	return bias + al64((size_t)(p[KC_N] * g.ncb * g.hp * g.wp * g.cbk) * sizeof(float));
 }
 
-/* The padded blocked copy of channel block cb of image x (NCHW or NCHW16c)
- * into s, border zeroed. */
-static void pad_block(const int64_t *p, int in_blocked, const geo *g, const float *x, float *s,
-                      int64_t cb)
+/* Padded rows [r0, r1) of the blocked copy of channel block cb of image x
+ * (NCHW or NCHW16c) into s, border zeroed. */
+static void pad_rows(const int64_t *p, int in_blocked, const geo *g, const float *x, float *s,
+                     int64_t cb, int64_t r0, int64_t r1)
 {
 	int64_t C = p[KC_C], H = p[KC_H], W = p[KC_W], cbk = g->cbk;
 	int64_t plane = g->hp * g->wp * cbk, row = g->wp * cbk, PT = p[KC_PT], PL = p[KC_PL];
-	float *sb = s + cb * plane;
-	/* zero only the border: rows above and below, columns left and right */
-	memset(sb, 0, (size_t)(PT * row) * sizeof *s);
-	memset(sb + (PT + H) * row, 0, (size_t)((g->hp - PT - H) * row) * sizeof *s);
-	for (int64_t h = PT; h < PT + H; h++) {
-		memset(sb + h * row, 0, (size_t)(PL * cbk) * sizeof *s);
-		memset(sb + h * row + (PL + W) * cbk, 0, (size_t)((g->wp - PL - W) * cbk) * sizeof *s);
-	}
-	float *sp = sb + (PT * g->wp + PL) * cbk;
-	if (in_blocked) {
-		const float *xp = x + cb * H * W * KCB;
-		for (int64_t h = 0; h < H; h++)
-			memcpy(sp + h * g->wp * KCB, xp + h * W * KCB, (size_t)(W * KCB) * sizeof *s);
-		return;
-	}
 	int64_t nc = C - cb * cbk < cbk ? C - cb * cbk : cbk;
-	if (nc < cbk)   /* lanes past C inside the image too */
-		memset(sb, 0, (size_t)plane * sizeof *s);
-	for (int64_t ci = 0; ci < nc; ci++) {
-		const float *xc = x + (cb * cbk + ci) * H * W;
-		for (int64_t h = 0; h < H; h++)
+	float *sb = s + cb * plane;
+	for (int64_t r = r0; r < r1; r++) {
+		float *sr = sb + r * row;
+		if (r < PT || r >= PT + H) {   /* rows above and below */
+			memset(sr, 0, (size_t)row * sizeof *s);
+			continue;
+		}
+		int64_t h = r - PT;
+		memset(sr, 0, (size_t)(PL * cbk) * sizeof *s);
+		memset(sr + (PL + W) * cbk, 0, (size_t)((g->wp - PL - W) * cbk) * sizeof *s);
+		float *sp = sr + PL * cbk;
+		if (in_blocked) {
+			memcpy(sp, x + (cb * H + h) * W * KCB, (size_t)(W * KCB) * sizeof *s);
+			continue;
+		}
+		if (nc < cbk)   /* lanes past C inside the image too */
+			memset(sp, 0, (size_t)(W * cbk) * sizeof *s);
+		/* pixel by pixel: the stores run in order (RGB stems: 3 lanes) */
+		const float *xc = x + ((cb * cbk) * H + h) * W;
+		const int64_t cs = H * W;
+		if (nc == 3)
+			for (int64_t w = 0; w < W; w++) {
+				sp[w * cbk] = xc[w];
+				sp[w * cbk + 1] = xc[cs + w];
+				sp[w * cbk + 2] = xc[2 * cs + w];
+			}
+		else
 			for (int64_t w = 0; w < W; w++)
-				sp[(h * g->wp + w) * cbk + ci] = xc[h * W + w];
+				for (int64_t ci = 0; ci < nc; ci++)
+					sp[w * cbk + ci] = xc[ci * cs + w];
 	}
 }
 
@@ -316,15 +331,18 @@ typedef struct {
 	float *s;
 	int in_blocked;
 	int64_t xin, xn;   /* floats per input image, per padded image */
+	int64_t nrc, rpc;  /* row chunks per block, padded rows per chunk */
 } pc_args;
 
-/* items (image, channel block) of the padded copy, split over the pool */
+/* items (image, channel block, row chunk) of the padded copy, split over
+ * the pool */
 static void pad_body(void *arg, int64_t lo, int64_t hi)
 {
 	const pc_args *a = arg;
 	for (int64_t i = lo; i < hi; i++) {
-		int64_t n = i / a->g->ncb, cb = i % a->g->ncb;
-		pad_block(a->p, a->in_blocked, a->g, a->x + n * a->xin, a->s + n * a->xn, cb);
+		int64_t rc = i % a->nrc, cb = i / a->nrc % a->g->ncb, n = i / a->nrc / a->g->ncb;
+		int64_t r0 = rc * a->rpc, r1 = r0 + a->rpc < a->g->hp ? r0 + a->rpc : a->g->hp;
+		pad_rows(a->p, a->in_blocked, a->g, a->x + n * a->xin, a->s + n * a->xn, cb, r0, r1);
 	}
 }
 
@@ -345,9 +363,15 @@ void kconvc_f32(kpool *pool, const int64_t *p, int in_blocked, const float *x,
 	if (g.copy) {
 		float *s = (float *)((char *)scratch + al64((size_t)(nocb * KCB) * sizeof(float)));
 		xn = g.ncb * g.hp * g.wp * g.cbk;
+		/* row chunks of >= 4096 floats, enough of them for 8 items */
+		int64_t nb = N * g.ncb, row = g.wp * g.cbk, rpc = g.hp;
+		if (nb < 8)
+			rpc = max64(cdiv(4096, row), cdiv(g.hp, cdiv(8, nb)));
+		rpc = rpc < g.hp ? rpc : g.hp;
 		pc_args pa = {p, &g, x, s, in_blocked,
-		              (in_blocked ? cdiv(p[KC_C], KCB) * KCB : p[KC_C]) * p[KC_H] * p[KC_W], xn};
-		int64_t nb = N * g.ncb;
+		              (in_blocked ? cdiv(p[KC_C], KCB) * KCB : p[KC_C]) * p[KC_H] * p[KC_W], xn,
+		              cdiv(g.hp, rpc), rpc};
+		nb *= pa.nrc;
 		if (kpool_threads(pool) > 1 && nb > 1 && xn * N >= 16384)
 			kpool_for(pool, nb, 1, pad_body, &pa);
 		else
@@ -374,14 +398,29 @@ void kconvc_f32(kpool *pool, const int64_t *p, int in_blocked, const float *x,
 			wb(&b, 0, items);
 		return;
 	}
-	kc_args a = {xs, wpk, bv, res, y, xn, g.cbk, g.ncb, g.hp, g.wp,
+	/* A pointwise convolution (1x1, stride 1, no padding) over a plane read
+	 * in place is one row of OH x OW pixels: whole tiles across the rows. */
+	int flat = !dw && taps == 1 && p[KC_SH] == 1 && p[KC_SW] == 1 && !g.copy &&
+	           p[KC_OH] == g.hp && p[KC_OW] == g.wp;
+	int64_t oh = flat ? 1 : p[KC_OH], ow = flat ? p[KC_OH] * p[KC_OW] : p[KC_OW];
+	int64_t npair = (nocb + 1) / 2, nchk = 1, chw = ow;
+	if (!dw) {   /* at least 16 items where the row allows (any thread count) */
+		int64_t rows = N * npair * oh;
+		if (rows < 16) {
+			nchk = cdiv(16, rows);
+			chw = cdiv(cdiv(ow, nchk), KC_RW) * KC_RW;
+			nchk = cdiv(ow, chw);
+		}
+	}
+	kc_args a = {xs, wpk, bv, res, y, xn, g.cbk, g.ncb, flat ? 1 : g.hp, flat ? ow : g.wp,
 	             g.copy ? 0 : p[KC_PT], g.copy ? 0 : p[KC_PL],
 	             p[KC_KH], p[KC_KW],
-	             p[KC_SH], p[KC_SW], p[KC_DH], p[KC_DW], p[KC_OH], p[KC_OW], nocb,
-	             g.ncb * taps * g.cbk * KCB, act, ap ? ap[0] : 0.0f, ap ? ap[1] : 0.0f};
+	             p[KC_SH], p[KC_SW], p[KC_DH], p[KC_DW], oh, ow, nocb,
+	             g.ncb * taps * g.cbk * KCB, nchk, chw, p[KC_C] - (g.ncb - 1) * g.cbk, act, ap ? ap[0] : 0.0f,
+	             ap ? ap[1] : 0.0f};
 	kpool_fn body = dw ? pick(dw_body_gen, dw_body_avx2, dw_body_avx512)
 	                   : pick(conv_body_gen, conv_body_avx2, conv_body_avx512);
-	int64_t items = N * (dw ? nocb : (nocb + 1) / 2) * p[KC_OH];
+	int64_t items = dw ? N * nocb * oh : N * npair * oh * nchk;
 	double flops = 2.0 * (double)N * (double)M * (double)(p[KC_OH] * p[KC_OW]) * (double)taps *
 	               (double)(dw ? 1 : p[KC_C]);
 	if (kpool_threads(pool) > 1 && items > 1 && flops >= 2e5)

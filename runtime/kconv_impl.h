@@ -2,6 +2,17 @@
  * with SFX (name suffix) and TGT (target attribute) defined: the direct
  * convolution tiles, the depthwise rows and the blocked max pool. */
 
+/* act16 with Clip as one max and one min on AVX-512 (NaN passes through,
+ * as the compare-and-select form: max(lo, NaN) and min(hi, NaN) are NaN) */
+static inline __attribute__((always_inline)) TGT kv16 SFX(actv)(kv16 v, int act, float a0, float a1)
+{
+#ifdef KC_AVX512
+	if (act == KC_ACT_CLIP)
+		return (kv16)_mm512_min_ps(_mm512_set1_ps(a1), _mm512_max_ps(_mm512_set1_ps(a0), (__m512)v));
+#endif
+	return act16(v, act, a0, a1);
+}
+
 /* One output row segment: nb (1 or 2) blocks of 16 output channels x rw
  * pixels from ow0, accumulated in registers over every input channel and
  * tap, then bias + residual + activation and one store per vector. */
@@ -18,28 +29,40 @@ SFX(tile)(const kc_args *a, const float *xs, int64_t ocb, int64_t oh, int64_t ow
 	const int64_t cbk = a->cbk, KH = a->kh, KW = a->kw, ps = a->sw * cbk;
 	const int64_t rowst = a->wp * cbk, plane = a->hp * rowst;
 	const float *w = a->w + ocb * a->wost;
+	/* one FMA step: weights wq (and wq + wost), inputs xp[r * ps] */
+#define KC_STEP(wq, xp) do { \
+		kv16 w0 = ldv(wq), w1 = (kv16){0}; \
+		if (nb > 1) \
+			w1 = ldv((wq) + a->wost); \
+		_Pragma("GCC unroll 16") \
+		for (int r = 0; r < rw; r++) { \
+			float b = (xp)[r * ps]; \
+			acc[0][r] += w0 * b; \
+			if (nb > 1) \
+				acc[1][r] += w1 * b; \
+		} \
+	} while (0)
 	for (int64_t cb = 0; cb < a->ncb; cb++) {
 		const float *xc = xs + cb * plane + (oh * a->sh) * rowst + ow0 * ps;
+		/* lanes past C in the last block are zero: skipped */
+		const int64_t nci = cb + 1 < a->ncb ? cbk : a->clast;
 		for (int64_t kh = 0; kh < KH; kh++) {
 			const float *xr = xc + kh * a->dh * rowst;
+			const float *wr = w + (cb * KH + kh) * KW * cbk * KCB;
+			if (a->dw == 1 && nci == cbk) {   /* the taps of a kernel row: one run */
+				for (int64_t t = 0; t < KW * cbk; t++)
+					KC_STEP(wr + t * KCB, xr + t);
+				continue;
+			}
 			for (int64_t kw = 0; kw < KW; kw++) {
 				const float *xp = xr + kw * a->dw * cbk;
-				const float *wq = w + ((cb * KH + kh) * KW + kw) * cbk * KCB;
-				for (int64_t ci = 0; ci < cbk; ci++) {
-					kv16 w0 = ldv(wq + ci * KCB), w1 = (kv16){0};
-					if (nb > 1)
-						w1 = ldv(wq + a->wost + ci * KCB);
-#pragma GCC unroll 16
-					for (int r = 0; r < rw; r++) {
-						float b = xp[r * ps + ci];
-						acc[0][r] += w0 * b;
-						if (nb > 1)
-							acc[1][r] += w1 * b;
-					}
-				}
+				const float *wq = wr + kw * cbk * KCB;
+				for (int64_t ci = 0; ci < nci; ci++)
+					KC_STEP(wq + ci * KCB, xp + ci);
 			}
 		}
 	}
+#undef KC_STEP
 	const int64_t ost = a->oh * a->ow * KCB;
 #pragma GCC unroll 2
 	for (int j = 0; j < nb; j++) {
@@ -49,36 +72,49 @@ SFX(tile)(const kc_args *a, const float *xs, int64_t ocb, int64_t oh, int64_t ow
 			kv16 v = acc[j][r] + bv;
 			if (ro)
 				v += ldv(ro + j * ost + r * KCB);
-			stv(yo + j * ost + r * KCB, act16(v, a->act, a->a0, a->a1));
+			stv(yo + j * ost + r * KCB, SFX(actv)(v, a->act, a->a0, a->a1));
 		}
 	}
 }
 
-/* Output rows [lo, hi) of items (image, pair of output-channel blocks, row). */
+/* Each tile shape its own function: inlined all into conv_body, GCC's
+ * register allocation spilled accumulators of the small ones. */
+#define KC_TILE_FN(nb, rw) \
+	static __attribute__((noinline)) TGT void SFX(tile_##nb##_##rw)( \
+		const kc_args *a, const float *xs, int64_t ocb, int64_t oh, int64_t ow0, float *yo, \
+		const float *ro) \
+	{ \
+		SFX(tile)(a, xs, ocb, oh, ow0, yo, ro, nb, rw); \
+	}
+KC_TILE_FN(2, 12) KC_TILE_FN(2, 8) KC_TILE_FN(2, 4) KC_TILE_FN(2, 2) KC_TILE_FN(2, 1)
+KC_TILE_FN(1, 12) KC_TILE_FN(1, 8) KC_TILE_FN(1, 4) KC_TILE_FN(1, 2) KC_TILE_FN(1, 1)
+#undef KC_TILE_FN
+
+/* Items (image, pair of output-channel blocks, output row, column chunk)
+ * [lo, hi); a pointwise convolution runs as one row of OH x OW pixels
+ * (kconv.c), cut into chunks of chw columns. */
 static TGT void SFX(conv_body)(void *arg, int64_t lo, int64_t hi)
 {
 	const kc_args *a = arg;
-	int64_t OH = a->oh, OW = a->ow, npair = (a->nocb + 1) / 2;
+	int64_t OH = a->oh, OW = a->ow, npair = (a->nocb + 1) / 2, nch = a->nchk;
 	for (int64_t it = lo; it < hi; it++) {
-		int64_t oh = it % OH, pr = it / OH % npair, n = it / OH / npair;
+		int64_t ch = it % nch, oh = it / nch % OH, pr = it / nch / OH % npair;
+		int64_t n = it / nch / OH / npair;
 		int64_t ocb = 2 * pr;
 		int nb = ocb + 1 < a->nocb ? 2 : 1;
 		const float *xs = a->xs + n * a->xn;
 		int64_t off = ((n * a->nocb + ocb) * OH + oh) * OW * KCB;
 		float *yo = a->y + off;
 		const float *ro = a->res ? a->res + off : NULL;
-		int64_t ow = 0;
+		int64_t ow = ch * a->chw, oe = ow + a->chw < OW ? ow + a->chw : OW;
+#define T(k, nb) for (; ow + k <= oe; ow += k) \
+			SFX(tile_##nb##_##k)(a, xs, ocb, oh, ow, yo + ow * KCB, ro ? ro + ow * KCB : NULL);
 		if (nb == 2) {
-#define T(k) for (; ow + k <= OW; ow += k) \
-			SFX(tile)(a, xs, ocb, oh, ow, yo + ow * KCB, ro ? ro + ow * KCB : NULL, 2, k);
-			T(KC_RW) T(8) T(4) T(2) T(1)
+			T(12, 2) T(8, 2) T(4, 2) T(2, 2) T(1, 2)
 		} else {
-#undef T
-#define T(k) for (; ow + k <= OW; ow += k) \
-			SFX(tile)(a, xs, ocb, oh, ow, yo + ow * KCB, ro ? ro + ow * KCB : NULL, 1, k);
-			T(KC_RW) T(8) T(4) T(2) T(1)
-#undef T
+			T(12, 1) T(8, 1) T(4, 1) T(2, 1) T(1, 1)
 		}
+#undef T
 	}
 }
 
@@ -103,9 +139,9 @@ SFX(dw3_quad)(kv16 acc[4], const float *row, const kv16 *wr, const int S)
  * skipped for the whole output row, border columns clipped per pixel.
  * 3x3 kernels keep their 9 weight vectors in registers; at dilation 1 and
  * stride 1 or 2 the interior runs four outputs at a time. */
-static TGT void SFX(dw_body)(void *arg, int64_t lo, int64_t hi)
+static inline __attribute__((always_inline)) TGT void
+SFX(dw_rows)(const kc_args *a, int64_t lo, int64_t hi, const int act)
 {
-	const kc_args *a = arg;
 	const int64_t OH = a->oh, OW = a->ow, KH = a->kh, KW = a->kw, H = a->hp, W = a->wp;
 	const int64_t sh = a->sh, sw = a->sw, dh = a->dh, dwl = a->dw, pt = a->pt, pl = a->pl;
 	const int64_t rowst = W * KCB, plane = H * rowst;
@@ -143,7 +179,7 @@ static TGT void SFX(dw_body)(void *arg, int64_t lo, int64_t hi)
 			} \
 			if (ro) \
 				acc += ldv(ro + (ow) * KCB); \
-			stv(yo + (ow) * KCB, act16(acc, a->act, a->a0, a->a1)); \
+			stv(yo + (ow) * KCB, SFX(actv)(acc, act, a->a0, a->a1)); \
 		} while (0)
 		if (!k3) {
 			for (int64_t ow = 0; ow < OW; ow++)
@@ -171,7 +207,7 @@ static TGT void SFX(dw_body)(void *arg, int64_t lo, int64_t hi)
 				for (int j = 0; j < 4; j++) {
 					if (ro)
 						acc[j] += ldv(ro + (ow + j) * KCB);
-					stv(yo + (ow + j) * KCB, act16(acc[j], a->act, a->a0, a->a1));
+					stv(yo + (ow + j) * KCB, SFX(actv)(acc[j], act, a->a0, a->a1));
 				}
 			}
 		}
@@ -184,12 +220,26 @@ static TGT void SFX(dw_body)(void *arg, int64_t lo, int64_t hi)
 			}
 			if (ro)
 				acc += ldv(ro + ow * KCB);
-			stv(yo + ow * KCB, act16(acc, a->act, a->a0, a->a1));
+			stv(yo + ow * KCB, SFX(actv)(acc, act, a->a0, a->a1));
 		}
 		for (ow = o1; ow < OW; ow++)
 			DW_PIXEL(ow);
 #undef DW_PIXEL
 	}
+}
+
+/* Depthwise items [lo, hi) (dw_rows), the common activations constant */
+static TGT void SFX(dw_body)(void *arg, int64_t lo, int64_t hi)
+{
+	const kc_args *a = arg;
+	if (a->act == KGEMM_ACT_NONE)
+		SFX(dw_rows)(a, lo, hi, KGEMM_ACT_NONE);
+	else if (a->act == KGEMM_ACT_RELU)
+		SFX(dw_rows)(a, lo, hi, KGEMM_ACT_RELU);
+	else if (a->act == KC_ACT_CLIP)
+		SFX(dw_rows)(a, lo, hi, KC_ACT_CLIP);
+	else
+		SFX(dw_rows)(a, lo, hi, a->act);
 }
 
 /* Max pool over items (blocked plane, output row) [lo, hi): the first

@@ -152,11 +152,11 @@ static TGT void SFX(wino_body)(void *arg, int64_t lo, int64_t hi)
 					int64_t o = off + i * OW * KCB;
 					if (a->res)
 						y0 += ldv(a->res + o);
-					stv(a->y + o, act16(y0, a->act, a->a0, a->a1));
+					stv(a->y + o, SFX(actv)(y0, a->act, a->a0, a->a1));
 					if (ow + 1 < OW) {
 						if (a->res)
 							y1 += ldv(a->res + o + KCB);
-						stv(a->y + o + KCB, act16(y1, a->act, a->a0, a->a1));
+						stv(a->y + o + KCB, SFX(actv)(y1, a->act, a->a0, a->a1));
 					}
 				}
 			}

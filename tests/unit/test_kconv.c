@@ -227,6 +227,18 @@ int main(void)
 			conv_case(pl, 1, 16, 6, 23, 16, 3, 1, 0, 1, 1, 1, KGEMM_ACT_NONE, 1);
 			conv_case(pl, 2, 48, 16, 16, 48, 3, 1, 1, 1, 1, 0, KC_ACT_HSWISH, 1);
 			conv_case(pl, 1, 16, 3, 2, 16, 3, 1, 1, 1, 1, 0, KGEMM_ACT_RELU, 1);
+			/* pointwise convolutions as one row of pixels, cut into column
+			 * chunks when there are few output-channel pairs: several
+			 * images, an odd block count, chunk tails; few output rows
+			 * (chunked rows) of 3x3 stride 1 and 2; stem copies split
+			 * over rows (NCHW, 3 and 20 channels) */
+			conv_case(pl, 2, 40, 7, 7, 72, 1, 1, 0, 1, 0, 1, KC_ACT_CLIP, 1);
+			conv_case(pl, 1, 16, 13, 29, 96, 1, 1, 0, 1, 0, 0, KC_ACT_HSWISH, 1);
+			conv_case(pl, 1, 33, 5, 3, 17, 1, 1, 0, 1, 0, 1, KGEMM_ACT_RELU, 1);
+			conv_case(pl, 1, 16, 2, 40, 16, 3, 1, 1, 1, 0, 1, KGEMM_ACT_NONE, 1);
+			conv_case(pl, 1, 16, 4, 50, 48, 3, 2, 1, 1, 0, 0, KC_ACT_CLIP, 1);
+			conv_case(pl, 1, 3, 80, 70, 32, 3, 2, 1, 1, 0, 0, KC_ACT_CLIP, 0);
+			conv_case(pl, 2, 20, 40, 36, 16, 3, 1, 1, 1, 0, 1, KGEMM_ACT_RELU, 0);
 			/* n c h w k s pad dil; 64x64: one plane, split over rows */
 			pool_case(pl, 1, 16, 16, 16, 3, 2, 1, 1);
 			pool_case(pl, 2, 40, 7, 9, 2, 2, 0, 1);
