@@ -211,9 +211,11 @@ static void pack_a_block(const gctx *g, int64_t i0, int64_t i1, int64_t k0,
 	}
 }
 
-/* C rows [i0, i1) x panels [p0, p1), k range [k0, k0+kb). */
+/* C rows [i0, i1) x panels [p0, p1), k range [k0, k0+kb); the prefetch
+ * runs on up to panel pend (>= p1: where the thread goes on with the same
+ * rows and k range). */
 static void macro_tile(const gctx *g, const float *apk, int64_t i0, int64_t i1,
-                       int64_t p0, int64_t p1, int64_t k0, int64_t kb)
+                       int64_t p0, int64_t p1, int64_t k0, int64_t kb, int64_t pend)
 {
 	const kg_impl *im = g->im;
 	int mr = im->mr;
@@ -248,8 +250,8 @@ static void macro_tile(const gctx *g, const float *apk, int64_t i0, int64_t i1,
 		 * One strip (M <= mr) streams B once and is left to the hardware
 		 * prefetcher (the extra instructions cost more than they hide) */
 		int64_t pn = p + np;
-		int np2 = g->prefetch && nstr > 1 && pn < p1 && pn < g->nfull
-		          ? (int)MIN(MIN(gw, p1 - pn), g->nfull - pn) : 0;
+		int np2 = g->prefetch && nstr > 1 && pn < pend && pn < g->nfull
+		          ? (int)MIN(MIN(gw, pend - pn), g->nfull - pn) : 0;
 		const float *bn = np2 ? g->B + pn * g->psb + k0 * g->rsb : NULL;
 		int s = 0;
 		for (int64_t i = i0; i < i1; i += mr, s++) {
@@ -294,6 +296,9 @@ static void thread_part(const gctx *g, int64_t r0, int64_t r1, int64_t q0, int64
 	int64_t ncp = MAX(1, g->nc / KG_NR);
 	int64_t nkb = MAX(1, CDIV(g->K, g->kc));
 	int64_t kcb = MAX(1, CDIV(g->K, nkb));
+	/* one k block and one row block: the next column block follows at
+	 * once, so the prefetch runs on into it */
+	int one = nkb == 1 && rows <= mcb;
 	for (int64_t q = q0; q < q1; q += ncp) {
 		int64_t qe = MIN(q1, q + ncp);
 		int64_t k0 = 0;
@@ -303,7 +308,7 @@ static void thread_part(const gctx *g, int64_t r0, int64_t r1, int64_t q0, int64
 				int64_t ie = MIN(r1, i + mcb);
 				if (apk)
 					pack_a_block(g, i, ie, k0, kb, apk);
-				macro_tile(g, apk, i, ie, q, qe, k0, kb);
+				macro_tile(g, apk, i, ie, q, qe, k0, kb, one ? q1 : qe);
 			}
 			k0 += kb;
 		} while (k0 < g->K);

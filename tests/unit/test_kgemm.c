@@ -237,8 +237,9 @@ int main(void)
 	 * strip), A read in place with all of K in one block (M*K within half
 	 * the L2) or in K blocks (M=64..70, K=2100), many micro-tile columns
 	 * so that the next-panel prefetch runs and stops at each thread part's
-	 * last column, odd N and K; then prefetch off and 3 parts per thread,
-	 * which must not change a bit */
+	 * last column, odd N and K; then prefetch off, 3 parts per thread and
+	 * 3-panel column blocks (the prefetch running on across them), which
+	 * must not change a bit */
 	static const int skinny_m[] = {1, 2, 3, 4, 5, 6, 7, 8, 13, 25, 64, 70};
 	static const int wide_n[] = {17, 100, 129, 333, 520};
 	static const int long_k[] = {1, 300, 577, 1031, 2100};
@@ -258,11 +259,12 @@ int main(void)
 			unsigned seed = rng;
 			float *c0 = run_case(&t, p2, tag);
 			size_t cn = (size_t)t.M * (t.N + 1);
-			for (int v = 0; v < 2; v++) {
+			for (int v = 0; v < 3; v++) {
+				static const char *vn[] = {"no-prefetch", "3-parts", "nc-blocks"};
 				kg_tune_prefetch = v == 0 ? 0 : -1;
-				kg_tune_ppt = v == 0 ? 0 : 3;
-				snprintf(tag, sizeof tag, "%s/skinny/%s", names[isa],
-				         v == 0 ? "no-prefetch" : "3-parts");
+				kg_tune_ppt = v == 1 ? 3 : 0;
+				kg_tune_nc = v == 2 ? 48 : 0;   /* prefetch across column blocks */
+				snprintf(tag, sizeof tag, "%s/skinny/%s", names[isa], vn[v]);
 				rng = seed;
 				float *c1 = run_case(&t, p2, tag);
 				if (memcmp(c0, c1, cn * 4)) {
@@ -274,6 +276,7 @@ int main(void)
 			}
 			kg_tune_prefetch = -1;
 			kg_tune_ppt = 0;
+			kg_tune_nc = 0;
 			free(c0);
 			rng = seed;
 			snprintf(tag, sizeof tag, "%s/skinny", names[isa]);
