@@ -457,7 +457,11 @@ static void use_packed(gctx *g, const float *packedB)
 	g->rsb = KG_NR;
 	g->psb = g->K * KG_NR;
 	g->nfull = CDIV(g->N, KG_NR);
-	g->prefetch = kg_tune_prefetch != 0;
+	/* the next-panel prefetch is for B streams that are large per flop
+	 * (few rows: B read once or a few times); with many row blocks B is
+	 * reused from the caches, and 1024^3 / 2048^3 measured no faster with
+	 * it (within the noise), so they keep the path they had */
+	g->prefetch = kg_tune_prefetch > 0 || (kg_tune_prefetch < 0 && g->M <= 256);
 }
 
 void kgemm_f32_packed_ex(kpool *pool, int64_t M, int64_t N, int64_t K, float alpha,

@@ -261,7 +261,7 @@ int main(void)
 			size_t cn = (size_t)t.M * (t.N + 1);
 			for (int v = 0; v < 3; v++) {
 				static const char *vn[] = {"no-prefetch", "3-parts", "nc-blocks"};
-				kg_tune_prefetch = v == 0 ? 0 : -1;
+				kg_tune_prefetch = v == 0 ? 0 : 1;     /* off, then forced on */
 				kg_tune_ppt = v == 1 ? 3 : 0;
 				kg_tune_nc = v == 2 ? 48 : 0;   /* prefetch across column blocks */
 				snprintf(tag, sizeof tag, "%s/skinny/%s", names[isa], vn[v]);
