@@ -1,11 +1,13 @@
 /* GEMM benchmark: GFLOP/s of kgemm (B unpacked and pre-packed) against
  * OpenBLAS cblas_sgemm on square and transformer shapes, 1 and 2 threads.
- * Usage: gemm_bench [-t THREADS,...] [-r REPEATS] [--isa generic|avx2|avx512]
+ * Usage: gemm_bench [-t THREADS,...] [-r REPEATS] [--isa generic|avx2|avx512] [--cold]
  *                   [--ms ROUND_MS] [-e EPILOGUE,...] [MxKxN ...]
  * (default: the issue's shape list). -e also times pre-packed kgemm with each
  * fused epilogue (none bias relu gelu gelu_tanh silu res scale bias_res
  * bias_gelu), interleaved with the plain packed call, in microseconds.
- * --cpu times by process CPU time instead of the wall clock (on a loaded
+ * --cold flushes the caches (a 96 MiB read, not timed) before each timed
+ * call: the weights stream from DRAM, as in a model whose other layers
+ * evicted them. --cpu times by process CPU time instead of the wall clock (on a loaded
  * machine, with -t 1: the work itself, without the time slices lost to
  * other processes; with more threads it counts the workers' spinning too). */
 #include <stdio.h>
@@ -15,7 +17,8 @@
 #include "runtime/kgemm.h"
 #include "runtime/kpool.h"
 
-extern int kg_tune_kc, kg_tune_mc, kg_tune_nc, kg_tune_direct_m, kg_tune_serial, kg_tune_pack_a_m;
+extern int kg_tune_kc, kg_tune_mc, kg_tune_nc, kg_tune_direct_m, kg_tune_serial, kg_tune_pack_a_m,
+           kg_tune_prefetch, kg_tune_ppt;
 
 #ifdef HAVE_OPENBLAS
 /* declared here so that the cblas.h of another BLAS cannot get in the way */
@@ -77,11 +80,46 @@ static void call(job *j)
 #endif
 }
 
-/* GFLOP/s of one timing round of at least round_s (30 ms). */
+/* --cold: before each timed call, this buffer (larger than the L3) is
+ * read and written, so A and B come from DRAM as in a model whose other
+ * kernels pushed the weights out of the caches. */
+static float *cold_buf;
+static size_t cold_n;
+static volatile float cold_sink;
+
+static void flush_part(void *arg, int64_t lo, int64_t hi)
+{
+	(void)arg;
+	float s = 0;
+	for (size_t i = (size_t)lo << 14; i < (size_t)hi << 14; i += 16)
+		s += cold_buf[i];
+	cold_sink = s;
+}
+
+/* Read only (no dirty lines left to write back during the timed call),
+ * through the job's pool (its workers are then awake, as between the
+ * kernels of a model run). */
+static void flush_caches(kpool *pool)
+{
+	kpool_for(pool, (int64_t)(cold_n >> 14), 64, flush_part, NULL);
+}
+
+/* GFLOP/s of one timing round of at least round_s (30 ms); with --cold,
+ * of 16 calls, each on flushed caches (the flush not timed). */
 static double round_gflops(job *j)
 {
 	double flops = 2.0 * j->s.m * j->s.n * j->s.k;
 	int iters = 0;
+	if (cold_buf) {
+		double t = 0;
+		for (; iters < 16; iters++) {
+			flush_caches(j->pool);
+			double t0 = now();
+			call(j);
+			t += now() - t0;
+		}
+		return flops * iters / t * 1e-9;
+	}
 	double t0 = now(), t;
 	do {
 		call(j);
@@ -143,8 +181,16 @@ int main(int argc, char **argv)
 	                 * at 16..512 tokens */
 	                {16, 384, 1536}, {16, 1536, 384}, {64, 384, 1152}, {64, 1536, 384},
 	                {128, 384, 384}, {128, 384, 1152}, {128, 384, 1536}, {128, 1536, 384},
-	                {256, 1536, 384}, {512, 384, 1536}, {512, 1536, 384}};
-	shape shapes[64];
+	                {256, 1536, 384}, {512, 384, 1536}, {512, 1536, 384},
+	                /* realistic sizes (bench/scale): SmolLM2 (d=576, ffn 1536, tied
+	                 * lm_head 49152), GPT-2/BERT base (768, 3072), llama/gpt2
+	                 * lm_heads (8192), and decode-style / classifier GEMVs */
+	                {64, 576, 49152}, {128, 576, 8192}, {128, 768, 8192},
+	                {64, 576, 1536}, {64, 1536, 576}, {128, 576, 1536},
+	                {128, 768, 768}, {128, 768, 3072}, {128, 3072, 768},
+	                {1, 1280, 1000}, {1, 576, 1536}, {1, 768, 3072},
+	                {4, 768, 3072}, {8, 576, 1536}};
+	shape shapes[96];
 	int ns = 0, threads[8] = {1, 2}, nthr = 2, reps = 15;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-t") && i + 1 < argc) {
@@ -153,6 +199,13 @@ int main(int argc, char **argv)
 				threads[nthr++] = atoi(p);
 		} else if (!strcmp(argv[i], "-r") && i + 1 < argc) {
 			reps = atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "--cold")) {
+			cold_n = (size_t)96 << 18;      /* 96 MiB of floats */
+			cold_buf = malloc(cold_n * sizeof(float));
+			if (!cold_buf)
+				return 1;
+			for (size_t c = 0; c < cold_n; c++)
+				cold_buf[c] = (float)(c & 7);
 		} else if (!strcmp(argv[i], "--cpu")) {
 			clock_id = CLOCK_PROCESS_CPUTIME_ID;
 		} else if (!strcmp(argv[i], "--ms") && i + 1 < argc) {
@@ -173,7 +226,7 @@ int main(int argc, char **argv)
 			const char *s = argv[++i];
 			kgemm_force_isa(!strcmp(s, "generic") ? KGEMM_ISA_GENERIC
 			                : !strcmp(s, "avx2") ? KGEMM_ISA_AVX2 : KGEMM_ISA_AVX512);
-		} else if (ns < 64 && sscanf(argv[i], "%ldx%ldx%ld", &shapes[ns].m,
+		} else if (ns < 96 && sscanf(argv[i], "%ldx%ldx%ld", &shapes[ns].m,
 		                             &shapes[ns].k, &shapes[ns].n) == 3) {
 			ns++;
 		} else {
@@ -191,6 +244,8 @@ int main(int argc, char **argv)
 	kg_tune_direct_m = env_int("KG_DIRECT_M", -1);
 	kg_tune_serial = env_int("KG_SERIAL", -1);
 	kg_tune_pack_a_m = env_int("KG_PACK_A_M", -1);
+	kg_tune_prefetch = env_int("KG_PREFETCH", -1);
+	kg_tune_ppt = env_int("KG_PPT", 0);
 	const char *isa[] = {"generic", "avx2", "avx512"};
 	printf("kgemm isa: %s; best of %d interleaved %.0f ms rounds (%s); GFLOP/s (C = A*B, row-major, fp32)\n",
 	       isa[kgemm_isa()], reps, round_s * 1e3,

@@ -10,7 +10,7 @@
 
 /* Tuning knobs for benchmarks (0 = the ISA's default). */
 int kg_tune_kc, kg_tune_mc, kg_tune_nc, kg_tune_direct_m = -1, kg_tune_serial = -1;
-int kg_tune_pack_a_m = -1;
+int kg_tune_pack_a_m = -1, kg_tune_prefetch = -1, kg_tune_ppt;
 
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
@@ -175,6 +175,7 @@ typedef struct gctx {
 	int act;
 	int64_t kc, mc, nc;
 	int pack_a;
+	int prefetch;                   /* software prefetch of the next B panels */
 	int gm, gn;                     /* thread grid over rows x column panels */
 	/* for the parallel B packing */
 	const float *srcB;
@@ -210,16 +211,20 @@ static void pack_a_block(const gctx *g, int64_t i0, int64_t i1, int64_t k0,
 	}
 }
 
-/* C rows [i0, i1) x panels [p0, p1), k range [k0, k0+kb). */
+/* C rows [i0, i1) x panels [p0, p1), k range [k0, k0+kb); the prefetch
+ * runs on up to panel pend (>= p1: where the thread goes on with the same
+ * rows and k range). */
 static void macro_tile(const gctx *g, const float *apk, int64_t i0, int64_t i1,
-                       int64_t p0, int64_t p1, int64_t k0, int64_t kb)
+                       int64_t p0, int64_t p1, int64_t k0, int64_t kb, int64_t pend)
 {
 	const kg_impl *im = g->im;
 	int mr = im->mr;
 	int last = k0 + kb >= g->K;
-	kg_store st = {g->alpha, k0 == 0 ? g->beta : 1.0f, NULL, last ? g->act : 0, NULL, g->ldr};
+	kg_store st = {g->alpha, k0 == 0 ? g->beta : 1.0f, NULL, last ? g->act : 0, NULL, g->ldr,
+	               NULL, 0, 0};
 	int rmain = g->pack_a ? mr : (int)MIN(mr, i1 - i0);
 	int gw = im->maxnp[rmain];
+	int nstr = (int)CDIV(i1 - i0, mr);
 	for (int64_t p = p0; p < p1;) {
 		int np = (int)MIN(gw, p1 - p);
 		const float *bp;
@@ -238,10 +243,26 @@ static void macro_tile(const gctx *g, const float *apk, int64_t i0, int64_t i1,
 		int64_t jc = p * KG_NR;
 		int nr = (int)MIN(KG_NR * np, g->N - jc);
 		st.bias = last && g->bias ? g->bias + jc : NULL;
-		for (int64_t i = i0; i < i1; i += mr) {
+		/* the next micro-tile column's panels (the same k range) are
+		 * prefetched while this one runs down the strips: with few strips
+		 * each tile fetches several of them, with many the first strips
+		 * one each (one line per panel per k step: a panel's kb lines).
+		 * One strip (M <= mr) streams B once and is left to the hardware
+		 * prefetcher (the extra instructions cost more than they hide) */
+		int64_t pn = p + np;
+		int np2 = g->prefetch && nstr > 1 && pn < pend && pn < g->nfull
+		          ? (int)MIN(MIN(gw, pend - pn), g->nfull - pn) : 0;
+		const float *bn = np2 ? g->B + pn * g->psb + k0 * g->rsb : NULL;
+		int s = 0;
+		for (int64_t i = i0; i < i1; i += mr, s++) {
 			int rows = (int)MIN(mr, i1 - i);
 			float *c = g->C + i * g->ldc + jc;
 			st.res = last && g->res ? g->res + i * g->ldr + jc : NULL;
+			int lo = nstr >= np2 ? MIN(s, np2) : s * np2 / nstr;
+			int hi = nstr >= np2 ? MIN(s + 1, np2) : (s + 1) * np2 / nstr;
+			st.pf = hi > lo ? bn + lo * g->psb : NULL;
+			st.pfs = g->psb;
+			st.pfn = hi - lo;
 			if (g->pack_a)
 				im->kp[np](kb, apk + (i - i0) * kb, 1, mr, bp, rsb, psb,
 				              c, g->ldc, rows, nr, &st);
@@ -275,6 +296,9 @@ static void thread_part(const gctx *g, int64_t r0, int64_t r1, int64_t q0, int64
 	int64_t ncp = MAX(1, g->nc / KG_NR);
 	int64_t nkb = MAX(1, CDIV(g->K, g->kc));
 	int64_t kcb = MAX(1, CDIV(g->K, nkb));
+	/* one k block and one row block: the next column block follows at
+	 * once, so the prefetch runs on into it */
+	int one = nkb == 1 && rows <= mcb;
 	for (int64_t q = q0; q < q1; q += ncp) {
 		int64_t qe = MIN(q1, q + ncp);
 		int64_t k0 = 0;
@@ -284,7 +308,7 @@ static void thread_part(const gctx *g, int64_t r0, int64_t r1, int64_t q0, int64
 				int64_t ie = MIN(r1, i + mcb);
 				if (apk)
 					pack_a_block(g, i, ie, k0, kb, apk);
-				macro_tile(g, apk, i, ie, q, qe, k0, kb);
+				macro_tile(g, apk, i, ie, q, qe, k0, kb, one ? q1 : qe);
 			}
 			k0 += kb;
 		} while (k0 < g->K);
@@ -342,7 +366,8 @@ static int plan_threads(kpool *pool, gctx *g)
 	/* one part per thread (the pool's workers spin, so they start at once);
 	 * big jobs get more, smaller parts so a thread descheduled by other
 	 * load does not leave the rest waiting on its big share */
-	int parts = flops >= 1e9 ? 4 * nt : nt;
+	int ppt = kg_tune_ppt > 0 ? kg_tune_ppt : flops >= 1e9 ? 4 : 1;
+	int parts = ppt * nt;
 	if (parts > mstrips * ntile)
 		parts = (int)(mstrips * ntile);
 	double best = -1;
@@ -413,6 +438,17 @@ static void setup(gctx *g, int64_t M, int64_t N, int64_t K, float alpha,
 	 * strip at its real height instead of zero-padding it to mr rows */
 	int64_t pm = kg_tune_pack_a_m >= 0 ? kg_tune_pack_a_m : MAX(2 * g->im->mr, 64);
 	g->pack_a = M > pm && N > 2 * KG_NR;
+	/* A read in place (a few strips): all its rows in one block, and all
+	 * of K while those rows fit in half the L2 (each B micro-tile column
+	 * then comes from memory once, is used by every strip from L2, and C
+	 * is stored once); K blocks otherwise. Depends on M and K only, so
+	 * every thread count sums in the same order. */
+	if (!g->pack_a && !kg_tune_mc)
+		g->mc = CDIV(M, g->im->mr) * g->im->mr;
+	if (!g->pack_a && !kg_tune_kc) {
+		int64_t kfit = (512 << 10) / (sizeof(float) * CDIV(M, g->im->mr) * g->im->mr);
+		g->kc = MAX(g->kc, MIN(K, kfit));
+	}
 }
 
 static void use_packed(gctx *g, const float *packedB)
@@ -421,6 +457,11 @@ static void use_packed(gctx *g, const float *packedB)
 	g->rsb = KG_NR;
 	g->psb = g->K * KG_NR;
 	g->nfull = CDIV(g->N, KG_NR);
+	/* the next-panel prefetch is for B streams that are large per flop
+	 * (few rows: B read once or a few times); with many row blocks B is
+	 * reused from the caches, and 1024^3 / 2048^3 measured no faster with
+	 * it (within the noise), so they keep the path they had */
+	g->prefetch = kg_tune_prefetch > 0 || (kg_tune_prefetch < 0 && g->M <= 256);
 }
 
 void kgemm_f32_packed_ex(kpool *pool, int64_t M, int64_t N, int64_t K, float alpha,

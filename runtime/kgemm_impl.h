@@ -17,6 +17,12 @@ typedef struct kg_store {
 	int act;
 	const float *res;
 	int64_t ldr;
+	/* software prefetch (optional, ISA kernels only): in each k step,
+	 * the cache line at pf + k*16 + q*pfs for q < pfn (the next column
+	 * panels' packed B, fetched into L2 while this tile computes) */
+	const float *pf;
+	int64_t pfs;
+	int pfn;
 } kg_store;
 
 /* An r x (16*np) microkernel: acc[i][j] = sum_k a[i*rsa + k*csa] *

@@ -137,6 +137,27 @@ AI T2 void put8(float *cp, __m256 v, const float *bias, const float *rp, const k
 		for (int i = 0; i < mr; i++)                                  \
 			memcpy(c + i * ldc, tmp_ + i * (W), nr * sizeof(float));
 
+/* One k step's software prefetch of the next panels (kg_store.pf): one
+ * line in each of pfn panels; the branches go the same way all tile long. */
+#ifndef KG_PF_HINT
+#define KG_PF_HINT _MM_HINT_T1
+#endif
+#define PREFETCH_STEP()                                                       \
+	do {                                                                  \
+		if (pfn) {                                                    \
+			_mm_prefetch(pf, KG_PF_HINT);                         \
+			if (pfn > 1) {                                        \
+				_mm_prefetch(pf + pfs, KG_PF_HINT);           \
+				if (pfn > 2) {                                \
+					_mm_prefetch(pf + 2 * pfs, KG_PF_HINT); \
+					if (pfn > 3)                          \
+						_mm_prefetch(pf + 3 * pfs, KG_PF_HINT); \
+				}                                             \
+			}                                                     \
+			pf += 64;                                             \
+		}                                                             \
+	} while (0)
+
 /* ---- AVX2: R rows x NP panels, 2 ymm per panel row ------------------------ */
 AI T2 void body2(const int R, const int NP, int64_t k, const float *a, int64_t rsa,
                  int64_t csa, const float *b, int64_t rsb, int64_t psb,
@@ -148,8 +169,12 @@ AI T2 void body2(const int R, const int NP, int64_t k, const float *a, int64_t r
 #pragma GCC unroll 8
 		for (int j = 0; j < 2 * NP; j++)
 			acc[i][j] = _mm256_setzero_ps();
+	const char *pf = (const char *)st->pf;
+	int pfn = pf ? st->pfn : 0;
+	int64_t pfs = st->pfs * (int64_t)sizeof(float);
 	for (int64_t p = 0; p < k; p++) {
 		__m256 bv[2 * KG_MAXP];
+		PREFETCH_STEP();
 #pragma GCC unroll 4
 		for (int q = 0; q < NP; q++) {
 			bv[2 * q] = _mm256_loadu_ps(b + q * psb);
@@ -305,8 +330,12 @@ AI T5 void body5(const int R, const int NP, int64_t k, const float *a, int64_t r
 #pragma GCC unroll 4
 		for (int j = 0; j < NP; j++)
 			acc[i][j] = _mm512_setzero_ps();
+	const char *pf = (const char *)st->pf;
+	int pfn = pf ? st->pfn : 0;
+	int64_t pfs = st->pfs * (int64_t)sizeof(float);
 	for (int64_t p = 0; p < k; p++) {
 		__m512 bv[KG_MAXP];
+		PREFETCH_STEP();
 #pragma GCC unroll 4
 		for (int q = 0; q < NP; q++)
 			bv[q] = _mm512_loadu_ps(b + q * psb);

@@ -1,7 +1,9 @@
 /* Unit test for runtime/kgemm.c: every ISA level the CPU has, against a
  * double-accumulating reference, over odd shapes, transposes, alpha/beta,
  * packed B, epilogues (bias, activations, residual: separate or C itself),
- * 1 and 2 threads, and small cache blocks. */
+ * 1 and 2 threads, and small cache blocks; the transformer-scale paths
+ * (skinny M, A read in place over all of K or K blocks, the next-panel
+ * prefetch, finer thread parts) on and off, bit for bit. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +12,7 @@
 #include "runtime/kpool.h"
 
 extern int kg_tune_kc, kg_tune_mc, kg_tune_nc, kg_tune_direct_m, kg_tune_serial;
+extern int kg_tune_prefetch, kg_tune_ppt;
 
 static int fails, checks;
 static unsigned rng = 12345;
@@ -229,6 +232,56 @@ int main(void)
 		run_threads(&z, p1, p2, tag);
 		z.packed = 1;
 		run_threads(&z, p1, p2, tag);
+	}
+	/* transformer-scale paths on every ISA: skinny M (1..8 rows: one
+	 * strip), A read in place with all of K in one block (M*K within half
+	 * the L2) or in K blocks (M=64..70, K=2100), many micro-tile columns
+	 * so that the next-panel prefetch runs and stops at each thread part's
+	 * last column, odd N and K; then prefetch off, 3 parts per thread and
+	 * 3-panel column blocks (the prefetch running on across them), which
+	 * must not change a bit */
+	static const int skinny_m[] = {1, 2, 3, 4, 5, 6, 7, 8, 13, 25, 64, 70};
+	static const int wide_n[] = {17, 100, 129, 333, 520};
+	static const int long_k[] = {1, 300, 577, 1031, 2100};
+	for (int isa = 0; isa <= top; isa++) {
+		kgemm_force_isa(isa);
+		char tag[64];
+		for (int n = 0; n < (isa == 0 ? 12 : 40); n++) {
+			tcase t;
+			random_case(&t, long_k, 1);
+			t.M = skinny_m[irand(sizeof skinny_m / sizeof skinny_m[0])];
+			t.N = wide_n[irand(sizeof wide_n / sizeof wide_n[0])];
+			t.K = long_k[irand(sizeof long_k / sizeof long_k[0])];
+			if (t.M >= 64 && t.K > 1031 && irand(2))
+				t.K = 2100;     /* A in place over K blocks */
+			t.packed = irand(4) != 0;
+			snprintf(tag, sizeof tag, "%s/skinny", names[isa]);
+			unsigned seed = rng;
+			float *c0 = run_case(&t, p2, tag);
+			size_t cn = (size_t)t.M * (t.N + 1);
+			for (int v = 0; v < 3; v++) {
+				static const char *vn[] = {"no-prefetch", "3-parts", "nc-blocks"};
+				kg_tune_prefetch = v == 0 ? 0 : 1;     /* off, then forced on */
+				kg_tune_ppt = v == 1 ? 3 : 0;
+				kg_tune_nc = v == 2 ? 48 : 0;   /* prefetch across column blocks */
+				snprintf(tag, sizeof tag, "%s/skinny/%s", names[isa], vn[v]);
+				rng = seed;
+				float *c1 = run_case(&t, p2, tag);
+				if (memcmp(c0, c1, cn * 4)) {
+					fails++;
+					printf("FAIL %s: bits differ (M=%d N=%d K=%d packed=%d)\n", tag,
+					       t.M, t.N, t.K, t.packed);
+				}
+				free(c1);
+			}
+			kg_tune_prefetch = -1;
+			kg_tune_ppt = 0;
+			kg_tune_nc = 0;
+			free(c0);
+			rng = seed;
+			snprintf(tag, sizeof tag, "%s/skinny", names[isa]);
+			run_threads(&t, p1, p2, tag);
+		}
 	}
 	kgemm_force_isa(-1);
 	kpool_free(p1);
