@@ -12,6 +12,7 @@
  * other processes; with more threads it counts the workers' spinning too). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <time.h>
 #include "runtime/kgemm.h"
@@ -174,6 +175,18 @@ static int env_int(const char *name, int dflt)
 
 int main(int argc, char **argv)
 {
+#ifdef HAVE_OPENBLAS
+	/* OpenBLAS's idle threads spin about 2^28 cycles (~75 ms) after each
+	 * call (its default THREAD_TIMEOUT): interleaved with kgemm's 30 ms
+	 * rounds, they kept a CPU from kgemm's pool, and 2-thread kgemm ran at
+	 * its 1-thread speed in some processes. 2^20 cycles (~0.3 ms, like
+	 * kpool's 200 us spin) still covers back-to-back calls. OpenBLAS reads
+	 * it when loaded, so the bench re-runs itself with it set. */
+	if (!getenv("OPENBLAS_THREAD_TIMEOUT")) {
+		setenv("OPENBLAS_THREAD_TIMEOUT", "20", 1);
+		execv("/proc/self/exe", argv);
+	}
+#endif
 	shape dflt[] = {{256, 256, 256}, {512, 512, 512}, {1024, 1024, 1024},
 	                {2048, 2048, 2048}, {32, 128, 384}, {32, 128, 512},
 	                {32, 512, 128}, {1, 2048, 2048},
