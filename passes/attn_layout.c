@@ -42,29 +42,6 @@ static void set_flag(Graph *g, uint32_t node, const char *name)
 	ir_attr_add(g, node, name, AK_INT)->i = 1;
 }
 
-/* The live node that is the only user of v (v not a graph output), or -1. */
-static int64_t only_user(const Graph *g, uint32_t v)
-{
-	if (pass_is_graph_output(g, v))
-		return -1;
-	int64_t who = -1;
-	int uses = 0;
-	for (uint32_t i = 0; i < g->nnode; i++) {
-		const Node *n = &g->node[i];
-		if (n->dead)
-			continue;
-		for (int k = 0; k < n->nin; k++)
-			if (n->in[k] == v) {
-				uses++;
-				who = i;
-			}
-		for (int k = 0; k < n->nattr; k++)
-			if (n->attr[k].kind == AK_GRAPH)
-				return -1;             /* a subgraph may capture v */
-	}
-	return uses == 1 ? who : -1;
-}
-
 /* One attention node: fold its operand Transposes and its output Transpose.
  * true if it changed. */
 static bool fold(Graph *g, uint32_t ni, PassCtx *ctx)
@@ -82,7 +59,7 @@ static bool fold(Graph *g, uint32_t ni, PassCtx *ctx)
 		changed = true;
 	}
 	uint32_t o = n->out[0];
-	int64_t u = ir_attr_i(n, "out_bthd", 0) ? -1 : only_user(g, o);
+	int64_t u = ir_attr_i(n, "out_bthd", 0) ? -1 : pass_only_user(g, o);
 	Node *t = u >= 0 ? swap_ht(g, g->node[u].out[0]) : NULL;
 	if (t && t == &g->node[u] && t->in[0] == o) {
 		uint32_t to = t->out[0];
@@ -109,11 +86,5 @@ static bool fold(Graph *g, uint32_t ni, PassCtx *ctx)
 
 bool pass_attn_layout(Graph *g, PassCtx *ctx)
 {
-	if (ctx->device)
-		return false;
-	bool changed = false;
-	for (uint32_t i = 0; i < g->nnode; i++)
-		if (!g->node[i].dead && g->node[i].op == OP_attention)
-			changed |= fold(g, i, ctx);
-	return changed;
+	return !ctx->device && pass_each(g, OP_attention, fold, ctx);
 }

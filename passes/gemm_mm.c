@@ -15,26 +15,6 @@
 #include <string.h>
 #include "passes.h"
 
-/* The live node that is the only user of v (v not a graph output), or -1. */
-static int64_t sole_user(const Graph *g, uint32_t v)
-{
-	if (pass_is_graph_output(g, v))
-		return -1;
-	int64_t who = -1;
-	for (uint32_t i = 0; i < g->nnode; i++) {
-		const Node *n = &g->node[i];
-		if (n->dead)
-			continue;
-		for (int k = 0; k < n->nin; k++)
-			if (n->in[k] == v) {
-				if (who >= 0)
-					return -1;
-				who = i;
-			}
-	}
-	return who;
-}
-
 /* An f32 matrix whose last dim is static (and, with all, every dim). */
 static bool f32_mat(const Value *v, bool all)
 {
@@ -119,7 +99,7 @@ static bool rewrite(Graph *g, uint32_t gi, PassCtx *ctx)
 	/* the flatten / restore Reshape pair around it */
 	uint32_t x = a, out = IR_NONE;
 	const Node *rin = reshape_of(g, a);
-	int64_t ru = sole_user(g, y);
+	int64_t ru = pass_only_user(g, y);
 	if (rin && ru >= 0 && g->node[ru].op == OP_Reshape && g->node[ru].in[0] == y) {
 		uint32_t xin = rin->in[0], yo = g->node[ru].out[0];
 		const Value *xv = &g->val[xin], *ov = &g->val[yo];
@@ -160,11 +140,5 @@ static bool rewrite(Graph *g, uint32_t gi, PassCtx *ctx)
 
 bool pass_gemm_mm(Graph *g, PassCtx *ctx)
 {
-	if (ctx->device)
-		return false;
-	bool changed = false;
-	for (uint32_t i = 0; i < g->nnode; i++)
-		if (!g->node[i].dead && g->node[i].op == OP_Gemm && rewrite(g, i, ctx))
-			changed = true;
-	return changed;
+	return !ctx->device && pass_each(g, OP_Gemm, rewrite, ctx);
 }

@@ -81,4 +81,9 @@ bool pass_is_graph_output(const Graph *g, uint32_t v);
 bool pass_is_graph_input(const Graph *g, uint32_t v);
 /* Same dtype and the same dims (symbolic dims compare by identity). */
 bool pass_same_type(const Value *a, const Value *b);
+/* The live node that is v's only user, or -1: v is a graph output, unused,
+ * used more than once, or possibly captured by a subgraph. */
+int64_t pass_only_user(const Graph *g, uint32_t v);
+/* fn(g, node, ctx) on every live node of op, in order; whether any changed. */
+bool pass_each(Graph *g, int op, bool (*fn)(Graph *, uint32_t, PassCtx *), PassCtx *ctx);
 #endif

@@ -73,3 +73,34 @@ bool pass_same_type(const Value *a, const Value *b)
 			return false;
 	return true;
 }
+
+int64_t pass_only_user(const Graph *g, uint32_t v)
+{
+	if (pass_is_graph_output(g, v))
+		return -1;
+	int64_t who = -1;
+	int uses = 0;
+	for (uint32_t i = 0; i < g->nnode; i++) {
+		const Node *n = &g->node[i];
+		if (n->dead)
+			continue;
+		for (int k = 0; k < n->nin; k++)
+			if (n->in[k] == v) {
+				uses++;
+				who = i;
+			}
+		for (int k = 0; k < n->nattr; k++)
+			if (n->attr[k].kind == AK_GRAPH)
+				return -1;             /* a subgraph may capture v */
+	}
+	return uses == 1 ? who : -1;
+}
+
+bool pass_each(Graph *g, int op, bool (*fn)(Graph *, uint32_t, PassCtx *), PassCtx *ctx)
+{
+	bool changed = false;
+	for (uint32_t i = 0; i < g->nnode; i++)
+		if (!g->node[i].dead && g->node[i].op == op)
+			changed |= fn(g, i, ctx);
+	return changed;
+}

@@ -219,6 +219,22 @@ def dyn():
 	return model("dyn", n, [("x", ["B", 5, 4]), ("w", [4, 4])], ["o"])
 
 
+def new_gelu(x, y):
+	"""HF's NewGELU on x as exported: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))),
+	x^3 as Pow, with its constants (so once per graph)."""
+	return [const("half", [0.5], TensorProto.FLOAT), const("one", [1.0], TensorProto.FLOAT),
+		const("three", [3.0], TensorProto.FLOAT), const("kap", [0.044715], TensorProto.FLOAT),
+		const("beta", [0.7978845608028654], TensorProto.FLOAT),
+		helper.make_node("Pow", [x, "three"], [x + "3"]),
+		helper.make_node("Mul", ["kap", x + "3"], [x + "4"]),
+		helper.make_node("Add", [x, x + "4"], [x + "5"]),
+		helper.make_node("Mul", ["beta", x + "5"], [x + "6"]),
+		helper.make_node("Tanh", [x + "6"], [x + "7"]),
+		helper.make_node("Add", ["one", x + "7"], [x + "8"]),
+		helper.make_node("Mul", ["half", x], [x + "9"]),
+		helper.make_node("Mul", [x + "9", x + "8"], [y])]
+
+
 def gelu_tanh():
 	"""The tanh GELU as exporters write it (HF's NewGELU with Pow after a
 	MatMul + bias: the product's GeluTanh epilogue; torch's decomposition
@@ -226,19 +242,8 @@ def gelu_tanh():
 	r = np.random.default_rng(3)
 	n = [const("w", r.standard_normal([24, 40]).tolist(), TensorProto.FLOAT),
 		const("bias", r.standard_normal([40]).tolist(), TensorProto.FLOAT),
-		const("half", [0.5], TensorProto.FLOAT), const("one", [1.0], TensorProto.FLOAT),
-		const("three", [3.0], TensorProto.FLOAT), const("kap", [0.044715], TensorProto.FLOAT),
-		const("beta", [0.7978845608028654], TensorProto.FLOAT),
 		helper.make_node("MatMul", ["x", "w"], ["mm"]),
-		helper.make_node("Add", ["mm", "bias"], ["h"]),
-		helper.make_node("Pow", ["h", "three"], ["h3"]),
-		helper.make_node("Mul", ["kap", "h3"], ["h4"]),
-		helper.make_node("Add", ["h", "h4"], ["h5"]),
-		helper.make_node("Mul", ["beta", "h5"], ["h6"]),
-		helper.make_node("Tanh", ["h6"], ["h7"]),
-		helper.make_node("Add", ["one", "h7"], ["h8"]),
-		helper.make_node("Mul", ["half", "h"], ["h9"]),
-		helper.make_node("Mul", ["h9", "h8"], ["y"]),
+		helper.make_node("Add", ["mm", "bias"], ["h"])] + new_gelu("h", "y") + [
 		helper.make_node("Mul", ["u", "u"], ["u2"]),
 		helper.make_node("Mul", ["u2", "u"], ["u3"]),
 		helper.make_node("Mul", ["u3", "kap"], ["u4"]),
@@ -263,20 +268,9 @@ def gemm_linear():
 		const("wt", w(16, 24), TensorProto.FLOAT), const("bt", w(1, 16), TensorProto.FLOAT),
 		const("flat", [-1, 24]), const("back", [2, 5, 40]), const("flat2", [-1, 40]),
 		const("back2", [2, 5, 24]),
-		const("half", [0.5], TensorProto.FLOAT), const("one", [1.0], TensorProto.FLOAT),
-		const("three", [3.0], TensorProto.FLOAT), const("kap", [0.044715], TensorProto.FLOAT),
-		const("beta", [0.7978845608028654], TensorProto.FLOAT),
 		helper.make_node("Reshape", ["x", "flat"], ["x2"]),
 		helper.make_node("Gemm", ["x2", "w1", "b1"], ["g"]),
-		helper.make_node("Reshape", ["g", "back"], ["h"]),
-		helper.make_node("Pow", ["h", "three"], ["h3"]),
-		helper.make_node("Mul", ["kap", "h3"], ["h4"]),
-		helper.make_node("Add", ["h", "h4"], ["h5"]),
-		helper.make_node("Mul", ["beta", "h5"], ["h6"]),
-		helper.make_node("Tanh", ["h6"], ["h7"]),
-		helper.make_node("Add", ["one", "h7"], ["h8"]),
-		helper.make_node("Mul", ["half", "h"], ["h9"]),
-		helper.make_node("Mul", ["h9", "h8"], ["act"]),
+		helper.make_node("Reshape", ["g", "back"], ["h"])] + new_gelu("h", "act") + [
 		helper.make_node("Reshape", ["act", "flat2"], ["a2"]),
 		helper.make_node("Gemm", ["a2", "w2", "b2"], ["g2"]),
 		helper.make_node("Reshape", ["g2", "back2"], ["o"]),
