@@ -69,6 +69,9 @@ static bool rewrite(Graph *g, uint32_t gi, PassCtx *ctx)
 	int64_t K = av->shape.d[1], N = yv->shape.d[1];
 	if (bv->shape.d[tb ? 1 : 0] != K || bv->shape.d[tb ? 0 : 1] != N)
 		return false;
+	/* (ir_const below may move g->val: av, bv, yv are not used after it) */
+	const float *bdata = bv->data;
+	const char *bname = bv->name;
 	/* the bias: [N] or [1, N], taken whole (beta = 1) */
 	uint32_t bias = IR_NONE;
 	if (c != IR_NONE) {
@@ -89,12 +92,11 @@ static bool rewrite(Graph *g, uint32_t gi, PassCtx *ctx)
 		float *t = arena_alloc(g->arena, (size_t)K * (size_t)N * sizeof *t);
 		if (!t)
 			return false;
-		const float *src = bv->data;
 		for (int64_t k = 0; k < K; k++)
 			for (int64_t j = 0; j < N; j++)
-				t[k * N + j] = src[j * K + k];
+				t[k * N + j] = bdata[j * K + k];
 		Shape s = {.rank = 2, .d = {K, N}};
-		w = ir_const(g, derived(g, bv->name, "T"), DT_F32, &s, t);
+		w = ir_const(g, derived(g, bname, "T"), DT_F32, &s, t);
 	}
 	/* the flatten / restore Reshape pair around it */
 	uint32_t x = a, out = IR_NONE;
