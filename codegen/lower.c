@@ -158,7 +158,7 @@ int nest_build(Low *L, Kernel *k, Nest *n, const Shape *out, const Shape *ops, i
 			n->gext[gi + 1] = kir_dim(k, ext1);
 			cur = kir_loop(k, cur, kir_const_i(k, 0),
 			               kir_dim(k, ir_dim_bin(L->g, DX_MUL, ext, ext1)), 1, KP_THREAD);
-			k->s[cur].grain = inner >= 4096 ? 1 : 4096 / (inner ? inner : 1);
+			k->s[cur].grain = LW_GRAIN(inner);
 			/* divided once per iteration into private scalars, which the
 			 * inner loops read */
 			int i = kir_var(k, k->s[cur].var), loc = kir_local(k, DT_I64, 2, KM_PRIVATE);
@@ -175,7 +175,7 @@ int nest_build(Low *L, Kernel *k, Nest *n, const Shape *out, const Shape *ops, i
 			int64_t inner = 1;
 			for (int d = n->glast[gi] + 1; d < out->rank; d++)
 				inner *= out->d[d] >= 0 ? out->d[d] : 64;
-			grain = inner >= 4096 ? 1 : 4096 / (inner ? inner : 1);
+			grain = LW_GRAIN(inner);
 		} else if (gi == n->ng - 1 && n->ng > 1) {
 			mode = KP_VECTOR;
 		}

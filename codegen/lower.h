@@ -53,6 +53,9 @@ bool lw_dtype_ok(int dt);
 int const_ints(Graph *g, uint32_t v, int64_t *out, int max);
 /* Thread-loop threshold in elements. */
 #define LW_PAR_MIN 32768
+/* iterations per thread chunk of a loop whose iterations do `inner` elements
+ * each: about 4096 elements a chunk */
+#define LW_GRAIN(inner) ((inner) >= 4096 ? 1 : 4096 / ((inner) ? (inner) : 1))
 
 int lower_elementwise(Low *L, Node *n);
 int lower_reduce(Low *L, Node *n);

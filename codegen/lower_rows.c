@@ -137,7 +137,7 @@ int cg_row_loops(Low *L, Kernel *k, const Shape *full, int *idx)
 			rows = ir_dim_bin(L->g, DX_MUL, rows, full->d[d]);
 		int64_t inner = full->d[r - 1] >= 0 ? full->d[r - 1] : 64;
 		cur = kir_loop(k, -1, kir_const_i(k, 0), kir_dim(k, rows), 1, KP_THREAD);
-		k->s[cur].grain = inner >= 4096 ? 1 : 4096 / (inner ? inner : 1);
+		k->s[cur].grain = LW_GRAIN(inner);
 		/* each row's indices computed once, into private scalars the
 		 * row's loops read (not divided again inside them) */
 		int i = kir_var(k, k->s[cur].var), loc = kir_local(k, DT_I64, lead, KM_PRIVATE);
@@ -168,7 +168,7 @@ int cg_row_loops(Low *L, Kernel *k, const Shape *full, int *idx)
 			int64_t inner = 1;
 			for (int e = d + 1; e < r; e++)
 				inner *= full->d[e] >= 0 ? full->d[e] : 64;
-			grain = inner >= 4096 ? 1 : 4096 / (inner ? inner : 1);
+			grain = LW_GRAIN(inner);
 		}
 		first = false;
 		cur = kir_loop(k, cur, kir_const_i(k, 0), kir_dim(k, full->d[d]), 1, mode);
